@@ -4,4 +4,10 @@
 //! The pipeline is fetch → parse → normalize → fingerprint → match → store;
 //! see `ARCHITECTURE.md` for the map of modules.
 
+pub mod cli;
+pub mod config;
 pub mod dedup;
+pub mod fetch;
+pub mod parse;
+pub mod schedule;
+pub mod store;

@@ -99,7 +99,10 @@ pub fn analyze(title: Option<&str>, body_html: Option<&str>) -> Analysis {
         raw.push_str(&html_to_text(b));
     }
     let text = normalize_text(&raw);
-    let exact = Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), HASH_SEED));
+    let exact = Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(
+        text.as_bytes(),
+        HASH_SEED,
+    ));
     Analysis {
         text,
         exact,
@@ -154,8 +157,14 @@ mod tests {
 
     #[test]
     fn same_text_in_different_markup_has_one_fingerprint() {
-        let a = analyze(Some("Talks in Istanbul"), Some("<p>Russian and US officials&nbsp;met.</p>"));
-        let b = analyze(Some("TALKS IN ISTANBUL"), Some("Russian and US officials met."));
+        let a = analyze(
+            Some("Talks in Istanbul"),
+            Some("<p>Russian and US officials&nbsp;met.</p>"),
+        );
+        let b = analyze(
+            Some("TALKS IN ISTANBUL"),
+            Some("Russian and US officials met."),
+        );
         assert_eq!(a.text, b.text);
         assert_eq!(a.exact, b.exact);
     }

@@ -1,0 +1,313 @@
+//! Command-line interface: argument parsing and the commands. Errors are
+//! reported here, with context, as one line; the exit code is 2 for usage,
+//! config and database errors.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Local, Utc};
+use clap::{Parser, Subcommand};
+use comfy_table::{presets::NOTHING, Table};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::fetch::{FetchOptions, Fetcher};
+use crate::schedule::{self, Poller};
+use crate::store::{parse_time, Store, StoreHandle, StoryId};
+
+/// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
+/// copies of a story into one.
+#[derive(Debug, Parser)]
+#[command(name = "feedfold", version, about)]
+pub struct Cli {
+    /// Config file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "FEEDFOLD_CONFIG",
+        default_value = "config/feedfold.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll on schedule until SIGINT/SIGTERM.
+    Run,
+    /// Poll the due feeds once (every feed with --all), print a summary, exit.
+    Poll {
+        /// Poll every feed, due or not.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List feeds with their fetch status.
+    Feeds {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List canonical stories, newest first, with how many sources carried each.
+    Stories {
+        /// Only stories from this far back (e.g. 24h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Most stories to list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one story and its lineage: every copy, with why it was folded.
+    Story {
+        /// The story id.
+        id: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run => run_daemon(&cli.config).await,
+        Command::Poll { all } => poll(&cli.config, all).await,
+        Command::Feeds { json } => feeds(&cli.config, json),
+        Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
+        Command::Story { id, json } => story(&cli.config, id, json),
+    }
+}
+
+/// Opens the database, syncs the feed list and starts the writer thread.
+fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
+    let mut store = Store::open(&config.database)?;
+    let sync = store.sync_feeds(&config.feeds, Utc::now())?;
+    tracing::info!(
+        database = %config.database.display(),
+        feeds = config.feeds.len(),
+        added = sync.added,
+        deactivated = sync.deactivated,
+        "database ready"
+    );
+    let fetcher = Fetcher::new(&FetchOptions::default()).context("starting the HTTP client")?;
+    let (handle, writer) = StoreHandle::spawn(store);
+    Ok((
+        Arc::new(Poller::new(handle, fetcher, config.poll.clone())),
+        writer,
+    ))
+}
+
+async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
+    drop(poller);
+    if tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .is_err()
+    {
+        tracing::error!("waiting for the database writer failed");
+    }
+}
+
+async fn run_daemon(config_path: &Path) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let (poller, writer) = start(&config)?;
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_shutdown_signal().await;
+        tracing::info!("shutting down: finishing fetches in flight");
+        let _ = stop_tx.send(true);
+    });
+    schedule::run(poller.clone(), stop).await?;
+    finish(poller, writer).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+async fn poll(config_path: &Path, all: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let (poller, writer) = start(&config)?;
+    let (_stop_tx, stop) = watch::channel(false);
+    let summary = poller.poll_once(all, &stop).await?;
+    finish(poller, writer).await;
+    println!("{summary}");
+    Ok(())
+}
+
+fn open_read_only(config_path: &Path) -> Result<Store> {
+    let config = Config::load(config_path)?;
+    Ok(Store::open_read_only(&config.database)?)
+}
+
+fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for row in rows {
+        serde_json::to_writer(&mut out, row)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Shows a stored UTC time in local time for people.
+fn local(t: Option<&str>) -> String {
+    t.and_then(parse_time)
+        .map(|t| {
+            DateTime::<Local>::from(t)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(NOTHING).set_header(header.iter().copied());
+    t
+}
+
+fn feeds(config_path: &Path, json: bool) -> Result<()> {
+    let rows = open_read_only(config_path)?.feeds()?;
+    if json {
+        return print_json_lines(&rows);
+    }
+    let mut t = table(&[
+        "FEED",
+        "LAST FETCH",
+        "STATUS",
+        "ERRORS",
+        "NEXT DUE",
+        "ENTRIES",
+        "LAST ERROR",
+    ]);
+    for r in &rows {
+        let name = match &r.title {
+            Some(title) => format!("{title} <{}>", r.url),
+            None => r.url.clone(),
+        };
+        let name = if r.active {
+            name
+        } else {
+            format!("{name} (inactive)")
+        };
+        t.add_row(vec![
+            name,
+            local(r.last_fetch_at.as_deref()),
+            r.last_status.map_or("-".into(), |s| s.to_string()),
+            r.error_count.to_string(),
+            local(r.next_due_at.as_deref()),
+            r.entries.to_string(),
+            r.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(std::io::stdout().lock(), "{t}")?;
+    Ok(())
+}
+
+fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
+    let since = match since {
+        Some(d) => {
+            Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
+        }
+        None => None,
+    };
+    let rows = open_read_only(config_path)?.stories(since, limit)?;
+    if json {
+        return print_json_lines(&rows);
+    }
+    let mut t = table(&["ID", "PUBLISHED", "SOURCES", "AGENCY", "TITLE"]);
+    for r in &rows {
+        t.add_row(vec![
+            r.story_id.to_string(),
+            local(Some(&r.published_at)),
+            r.source_count.to_string(),
+            r.origin_agency.clone().unwrap_or_default(),
+            r.title.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(std::io::stdout().lock(), "{t}")?;
+    Ok(())
+}
+
+fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
+    let Some((story, sources)) = open_read_only(config_path)?.story(StoryId(id))? else {
+        bail!("no story with id {id}");
+    };
+    if json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            story: &'a crate::store::StoryRow,
+            sources: &'a [crate::store::SourceRow],
+        }
+        println!(
+            "{}",
+            serde_json::to_string(&Out {
+                story: &story,
+                sources: &sources
+            })?
+        );
+        return Ok(());
+    }
+    println!(
+        "Story {}: {}",
+        story.story_id,
+        story.title.as_deref().unwrap_or("(untitled)")
+    );
+    println!("URL:       {}", story.url.as_deref().unwrap_or("-"));
+    println!("Published: {}", local(Some(&story.published_at)));
+    println!("Sources:   {}", story.source_count);
+    if let Some(a) = &story.origin_agency {
+        println!("Agency:    {a}");
+    }
+    println!();
+    let mut t = table(&[
+        "RELATION",
+        "SCORE",
+        "PUBLISHED",
+        "FETCHED",
+        "FEED",
+        "HEADLINE",
+        "URL",
+    ]);
+    for s in &sources {
+        t.add_row(vec![
+            s.relation.clone(),
+            format!("{:.3}", s.similarity),
+            local(s.published_at.as_deref()),
+            local(Some(&s.fetched_at)),
+            s.feed_title.clone().unwrap_or_else(|| s.feed_url.clone()),
+            s.entry_title.clone().unwrap_or_default(),
+            s.entry_url.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(std::io::stdout().lock(), "{t}")?;
+    Ok(())
+}
