@@ -155,7 +155,7 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     // during start-up must not kill the process with the default action.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
-    let liveness = Arc::new(Liveness::default());
+    let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
     let server = match config.metrics.listen {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),

@@ -73,15 +73,14 @@ pub struct Liveness {
     watchdog: Option<Duration>,
 }
 
-impl Default for Liveness {
-    fn default() -> Self {
+impl Liveness {
+    /// A liveness record with the watchdog interval systemd passed in
+    /// `WATCHDOG_USEC` (for this process, per `WATCHDOG_PID`), if any.
+    pub fn from_env() -> Liveness {
         Liveness::new(sd_notify::watchdog_enabled())
     }
-}
 
-impl Liveness {
-    /// A liveness record; `watchdog` is the interval systemd passed in
-    /// `WATCHDOG_USEC`, if any ([`Liveness::default`] reads it).
+    /// A liveness record; `watchdog` is the watchdog interval, if any.
     pub fn new(watchdog: Option<Duration>) -> Liveness {
         Liveness {
             started: Instant::now(),

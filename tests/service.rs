@@ -560,6 +560,22 @@ fn get(url: &str) -> (u16, String, String) {
     })
 }
 
+/// Serves `/a` (two stories) and `/b` (a copy of one of them): 3 entries,
+/// 2 stories, 1 folded copy.
+fn two_outlets(server: &Server) {
+    server.route(
+        "/a",
+        Route::ok(
+            RSS_TYPE,
+            feed_doc("a", &[("1", "Istanbul talks"), ("2", "Cricket")]),
+        ),
+    );
+    server.route(
+        "/b",
+        Route::ok(RSS_TYPE, feed_doc("b", &[("9", "Istanbul talks")])),
+    );
+}
+
 /// The value of one sample line (`name{labels} value`) in an exposition.
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
@@ -573,17 +589,7 @@ fn sample(text: &str, series: &str) -> f64 {
 #[test]
 fn metrics_and_healthz_over_http() {
     let server = Server::start();
-    server.route(
-        "/a",
-        Route::ok(
-            RSS_TYPE,
-            feed_doc("a", &[("1", "Istanbul talks"), ("2", "Cricket")]),
-        ),
-    );
-    server.route(
-        "/b",
-        Route::ok(RSS_TYPE, feed_doc("b", &[("9", "Istanbul talks")])),
-    );
+    two_outlets(&server);
     server.route("/broken", Route::status(500));
     let setup = Setup::new(&[
         (&server.url("/a"), None),
@@ -670,17 +676,7 @@ fn metrics_and_healthz_over_http() {
 #[test]
 fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
     let server = Server::start();
-    server.route(
-        "/a",
-        Route::ok(
-            RSS_TYPE,
-            feed_doc("a", &[("1", "Istanbul talks"), ("2", "Cricket")]),
-        ),
-    );
-    server.route(
-        "/b",
-        Route::ok(RSS_TYPE, feed_doc("b", &[("9", "Istanbul talks")])),
-    );
+    two_outlets(&server);
     server.route("/gone", Route::status(404));
     let setup = Setup::new(&[
         (&server.url("/a"), Some("Outlet A")),
