@@ -5,3 +5,4 @@
 //! see `ARCHITECTURE.md` for the map of modules.
 
 pub mod dedup;
+pub mod eval;
