@@ -27,7 +27,9 @@ static WHOLE_PARAGRAPH: LazyLock<Regex> = LazyLock::new(|| {
         | (?:subscribe|sign\s+up|register)\b.*
         | .*\bnewsletters?\b.*\b(?:sign\s+up|subscribe|inbox|delivered)\b.*
         | .*\b(?:sign\s+up|subscribe)\b.*\bnewsletters?\b.*
-        | follow\s+(?:us|@\w+)\s+on\b.*
+        | follow\s+.{1,60}?\s+on\s+(?:twitter|facebook|x|instagram|telegram|whatsapp|google\s+news|linkedin|threads|youtube)\b.*
+        | (?:copyright|©|\(c\)).{0,80}\ball\s+rights\s+reserved\b.*
+        | (?:copyright|©|\(c\))\s+.{0,60}\d{4}\s*\.?
         | download\s+(?:our|the)\b.*\bapp\b.*
         | all\s+rights\s+reserved\b.*
         | (?:advertisement|sponsored(?:\s+content)?|related(?:\s+(?:articles|stories|news))?)
@@ -217,6 +219,8 @@ mod tests {
                 "Sign up for our morning newsletter to get the news in your inbox.",
                 "Subscribe to continue reading. Already a subscriber? Log in.",
                 "Follow us on Twitter for the latest updates.",
+                "Follow Khaleej Times on Twitter and Facebook for the latest updates.",
+                "Copyright Yahoo News 2025. All rights reserved.",
             ]),
             ["Officials met on Thursday."]
         );

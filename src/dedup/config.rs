@@ -27,11 +27,9 @@ pub struct DedupConfig {
     /// headlines ("Business Highlights", "Titanfall review") repeat across
     /// unrelated items.
     pub min_tokens: usize,
-    /// Length of the lead, in tokens, whose numbers and names must agree.
+    /// Length of the lead, in tokens, whose numbers and names must occur
+    /// in the other text.
     pub lead_tokens: usize,
-    /// Extra tokens of the other text searched for a lead fact, so that an
-    /// inserted or deleted word does not push a number out of the lead.
-    pub lead_slack: usize,
     /// Numbers in one lead missing from the other that are still tolerated.
     pub max_number_mismatch: usize,
     /// Names (capitalised tokens) in one lead missing from the other that are still tolerated.
@@ -50,10 +48,9 @@ impl Default for DedupConfig {
             window: Duration::from_secs(3 * 24 * 3600),
             jaccard_min: 0.5,
             containment_min: 0.8,
-            containment_min_shingles: 12,
+            containment_min_shingles: 10,
             min_tokens: 6,
             lead_tokens: 40,
-            lead_slack: 12,
             max_number_mismatch: 0,
             max_name_mismatch: 1,
             tie_margin: 0.02,

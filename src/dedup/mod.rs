@@ -201,13 +201,8 @@ pub fn analyze_with(
     let text = lower(&body_cased);
     let facts = fingerprint::lead_facts(&tokenize(&body_cased));
     let hashes = verify::token_hashes(&text);
-    let shingles = fingerprint::shingles(&hashes);
-    let signature = fingerprint::signature(&hashes, &shingles, facts);
-    let prepared = Prepared {
-        shingles,
-        tokens: hashes.len(),
-        facts: signature.facts.clone(),
-    };
+    let prepared = Prepared::from_hashes(&hashes, facts.clone());
+    let signature = fingerprint::signature(&hashes, &prepared.shingles, facts);
     Analysis {
         title: title_norm,
         exact: Fingerprint::of(&text),

@@ -19,16 +19,33 @@ pub struct Prepared {
     pub tokens: usize,
     /// Numbers and names of the lead.
     pub facts: Vec<Fact>,
+    /// Sorted 32-bit hashes of every token, to look lead facts up in.
+    pub vocabulary: Vec<u32>,
+    /// Sorted shingles of the first [`PREFIX_TOKENS`] tokens: a lede cut
+    /// of this text is contained in them.
+    pub prefix: Vec<u64>,
 }
+
+/// Tokens at the start of a text in which a short lede cut is looked for.
+pub const PREFIX_TOKENS: usize = 64;
 
 impl Prepared {
     /// Prepares a normalised text (as stored) with its signature.
     pub fn new(text: &str, signature: &Signature) -> Self {
-        let hashes = token_hashes(text);
+        Self::from_hashes(&token_hashes(text), signature.facts.clone())
+    }
+
+    /// Prepares a text from its token hashes and lead facts.
+    pub fn from_hashes(hashes: &[u64], facts: Vec<Fact>) -> Self {
+        let mut vocabulary: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
         Prepared {
             tokens: hashes.len(),
-            shingles: fingerprint::shingles(&hashes),
-            facts: signature.facts.clone(),
+            shingles: fingerprint::shingles(hashes),
+            facts,
+            vocabulary,
+            prefix: fingerprint::shingles(&hashes[..hashes.len().min(PREFIX_TOKENS)]),
         }
     }
 }
@@ -83,20 +100,22 @@ pub fn scores(a: &[u64], b: &[u64]) -> Scores {
     }
 }
 
-/// Counts the facts of `kind` in `a`'s first `lead` tokens that `b` lacks
-/// in its first `lead + slack` tokens.
-fn missing(a: &[Fact], b: &[Fact], kind: FactKind, lead: usize, slack: usize) -> (usize, usize) {
+/// Counts the facts of `kind` in `a`'s first `lead` tokens that `b` does
+/// not contain anywhere, and the facts looked up.
+///
+/// Anywhere, not at the same place: outlets move paragraphs and prepend
+/// kickers, but a copy does not lose its lead's numbers and names, while two
+/// templated reports put *different* numbers in the same place.
+fn missing(a: &Prepared, b: &Prepared, kind: FactKind, lead: usize) -> (usize, usize) {
     let mut total = 0;
     let mut miss = 0;
     for f in a
+        .facts
         .iter()
         .filter(|f| f.kind == kind && (f.pos as usize) < lead)
     {
         total += 1;
-        let found = b
-            .iter()
-            .any(|g| g.kind == kind && g.hash == f.hash && (g.pos as usize) < lead + slack);
-        if !found {
+        if b.vocabulary.binary_search(&f.hash).is_err() {
             miss += 1;
         }
     }
@@ -104,17 +123,17 @@ fn missing(a: &[Fact], b: &[Fact], kind: FactKind, lead: usize, slack: usize) ->
 }
 
 /// Do the numbers and names of the two leads agree? The lead is the first
-/// `cfg.lead_tokens` tokens, cut to the shorter text.
+/// `cfg.lead_tokens` tokens, cut to the shorter text; each lead's facts
+/// must occur in the other text.
 pub fn leads_agree(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
     let lead = cfg.lead_tokens.min(a.tokens).min(b.tokens);
-    let slack = cfg.lead_slack;
-    let (na, _) = missing(&a.facts, &b.facts, FactKind::Number, lead, slack);
-    let (nb, _) = missing(&b.facts, &a.facts, FactKind::Number, lead, slack);
+    let (na, _) = missing(a, b, FactKind::Number, lead);
+    let (nb, _) = missing(b, a, FactKind::Number, lead);
     if na.max(nb) > cfg.max_number_mismatch {
         return false;
     }
-    let (ma, ta) = missing(&a.facts, &b.facts, FactKind::Name, lead, slack);
-    let (mb, tb) = missing(&b.facts, &a.facts, FactKind::Name, lead, slack);
+    let (ma, ta) = missing(a, b, FactKind::Name, lead);
+    let (mb, tb) = missing(b, a, FactKind::Name, lead);
     // Text in capitals (or headline case) marks every word a "name": the
     // check means nothing there.
     if 2 * ta.max(tb) > lead {
@@ -135,10 +154,23 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
         s.jaccard
     } else if s.containment >= cfg.containment_min && s.smaller >= cfg.containment_min_shingles {
         s.containment
+    } else if is_lede_of(a, b, cfg) || is_lede_of(b, a, cfg) {
+        // Too short for bag containment, but it is the other's opening.
+        s.containment
     } else {
         return None;
     };
     leads_agree(a, b, cfg).then_some(similarity)
+}
+
+/// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
+/// first [`PREFIX_TOKENS`] tokens: the order constraint that makes a
+/// ten-word lede safe to fold where bag containment of ten words is not.
+fn is_lede_of(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
+    a.tokens < b.tokens
+        && a.tokens <= PREFIX_TOKENS
+        && !a.shingles.is_empty()
+        && scores(&a.shingles, &b.prefix).containment >= cfg.containment_min
 }
 
 /// Word-set Jaccard of two normalised headlines: only used to break ties.

@@ -155,6 +155,38 @@ pub struct Item {
     pub kind: Kind,
 }
 
+/// Words below which a "sentence" is a fragment joined to the next one.
+const MIN_SENTENCE_WORDS: usize = 8;
+
+/// The sentences of a text as a reader sees them: fragments shorter than
+/// [`MIN_SENTENCE_WORDS`] (kickers, place lines, bylines, and splitter
+/// artefacts of the head/tail-cut SemEval texts such as "der 10.") are
+/// joined to the following sentence, as a feed's summary would never be a
+/// four-word fragment.
+pub fn real_sentences(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut pending = String::new();
+    for s in text.lines().flat_map(split_sentences) {
+        if !pending.is_empty() {
+            pending.push(' ');
+        }
+        pending.push_str(s);
+        if pending.split_whitespace().count() >= MIN_SENTENCE_WORDS {
+            out.push(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        match out.last_mut() {
+            Some(last) => {
+                last.push(' ');
+                last.push_str(&pending);
+            }
+            None => out.push(pending),
+        }
+    }
+    out
+}
+
 /// A story to copy: headline and paragraphs of plain text.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -178,7 +210,7 @@ impl Source {
             let t: Vec<&str> = text.split_whitespace().take(10).collect();
             (t.join(" "), text)
         };
-        let sentences: Vec<&str> = body.lines().flat_map(split_sentences).collect();
+        let sentences = real_sentences(body);
         let mut paragraphs = Vec::new();
         let mut i = 0;
         while i < sentences.len() {
@@ -425,13 +457,11 @@ fn transform(
         Kind::Headline => *title = rewrite_headline(rng, title, outlet, &paras[0]),
         Kind::Lede1 | Kind::Lede2 => {
             let n = if kind == Kind::Lede1 { 1 } else { 2 };
-            let sentences: Vec<String> = paras
-                .iter()
-                .flat_map(|p| split_sentences(p))
+            let mut lede = real_sentences(&paras.join("\n"))
+                .into_iter()
                 .take(n)
-                .map(str::to_string)
-                .collect();
-            let mut lede = sentences.join(" ");
+                .collect::<Vec<_>>()
+                .join(" ");
             if rng.chance(0.3) {
                 lede.push_str(" [\u{2026}]");
             }
