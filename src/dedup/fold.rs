@@ -25,7 +25,8 @@ struct StoryMatch {
 /// edits (A→A'→A''…) could drift, one near-copy at a time, into a different
 /// story. Between stories, the highest similarity wins; stories within
 /// [`DedupConfig::tie_margin`] of the best are tied and the headline
-/// decides.
+/// decides. Title-only items (no body: their text is their title) fold
+/// only on an identical normalised text.
 pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) -> Option<Verdict> {
     if analysis.signature.tokens < cfg.min_tokens as u32 {
         return None;
@@ -33,10 +34,16 @@ pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) 
     let me = &analysis.prepared;
     let mut matches: Vec<StoryMatch> = Vec::new();
     let mut canonical_ok: HashMap<i64, bool> = HashMap::new();
+    let title_only = analysis.is_title_only();
     for c in candidates {
         let exact = c.exact == analysis.exact;
         let similarity = if exact {
             Some(1.0)
+        } else if title_only || c.text == c.title {
+            // A headline alone is the part outlets rewrite most, and a
+            // rewritten one ("… files for bankruptcy again") may be another
+            // day's report: with no body to compare, only identical text folds.
+            None
         } else {
             verify::verify(me, &Prepared::new(&c.text, &c.signature), cfg)
         };

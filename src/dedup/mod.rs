@@ -92,6 +92,11 @@ impl Analysis {
     pub fn origin_agency(&self) -> Option<&str> {
         self.credits.last().map(String::as_str)
     }
+
+    /// True when the entry had no body (or only boilerplate): its text is its title.
+    pub fn is_title_only(&self) -> bool {
+        self.text == self.title
+    }
 }
 
 /// A stored entry that might be a copy of the newcomer, as the store
@@ -106,7 +111,8 @@ pub struct Candidate {
     pub exact: Fingerprint,
     /// Its normalised title ([`Analysis::title`]).
     pub title: String,
-    /// Its normalised text ([`Analysis::text`]).
+    /// Its normalised text ([`Analysis::text`]); equal to `title` for a
+    /// title-only entry, which is how `decide` recognises one.
     pub text: String,
     /// Its signature ([`Analysis::signature`], from the BLOB).
     pub signature: Signature,
@@ -299,6 +305,27 @@ mod tests {
     fn title_only_items_use_the_title() {
         let a = analyze(Some("EBay rejects Icahn slate of directors"), None);
         assert_eq!(a.text, "ebay rejects icahn slate of directors");
+        assert!(a.is_title_only());
+        let cfg = DedupConfig::default();
+        let same = Candidate::from_analysis(
+            1,
+            1,
+            &analyze(Some("eBay rejects Icahn slate of directors"), None),
+            None,
+            true,
+        );
+        let edited = Candidate::from_analysis(
+            2,
+            2,
+            &analyze(Some("EBay rejects Icahn slate of directors again"), None),
+            None,
+            true,
+        );
+        assert_eq!(decide(&a, std::slice::from_ref(&edited), &cfg), None);
+        assert_eq!(
+            decide(&a, &[edited, same], &cfg).map(|v| v.story_id),
+            Some(1)
+        );
         assert_eq!(a.bands.len(), 24);
         assert!(analyze(None, None).bands.is_empty());
     }

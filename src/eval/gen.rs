@@ -481,15 +481,14 @@ fn transform(
                 paras.pop();
             }
         }
-        Kind::Reordered => {
-            if paras.len() >= 3 {
-                let i = 1 + rng.below(paras.len() - 1);
-                let mut j = 1 + rng.below(paras.len() - 2);
-                if j >= i {
-                    j += 1;
-                }
-                paras.swap(i, j);
+        // Two paragraphs after the first swap places (the lede stays).
+        Kind::Reordered if paras.len() >= 3 => {
+            let i = 1 + rng.below(paras.len() - 1);
+            let mut j = 1 + rng.below(paras.len() - 2);
+            if j >= i {
+                j += 1;
             }
+            paras.swap(i, j);
         }
         Kind::Edits => small_edits(rng, paras),
         Kind::Quotes => {

@@ -87,6 +87,9 @@ pub struct CorpusReport {
     pub pairs: PairCounts,
     /// Merged pairs that belong to different gold stories / merged pairs.
     pub false_merge_rate: f64,
+    /// The false-merge rate after adjudicating known label noise (UCI:
+    /// STORY ids split from one event); equal to `false_merge_rate` elsewhere.
+    pub adjudicated_false_merge_rate: f64,
     /// Recall per kind of copy.
     pub kinds: Vec<KindRecall>,
     /// Candidates verified per item.
@@ -135,7 +138,7 @@ pub fn run_eval_with(
     wire_report.notes.sort();
     let (uci, uci_titles) = uci_corpus(shared_dedup_dir)?;
     let (mut uci_report, predicted) = evaluate("uci-titles", &uci, cfg, Vec::new());
-    adjudicate_uci(&mut uci_report, &uci, &uci_titles, &predicted);
+    adjudicate_uci(&mut uci_report, &uci, &uci_titles, &predicted, cfg);
     Ok(EvalReport {
         seed,
         config: cfg.clone(),
@@ -361,6 +364,11 @@ fn evaluate(
         }
     }
     let predicted_stories = by_story.len();
+    let false_merge_rate = if pairs.merged == 0 {
+        0.0
+    } else {
+        pairs.false_merged as f64 / pairs.merged as f64
+    };
     let gold_stories = gold.iter().collect::<HashSet<_>>().len();
     let report = CorpusReport {
         name: name.to_string(),
@@ -370,11 +378,8 @@ fn evaluate(
         pairwise,
         bcubed,
         pairs,
-        false_merge_rate: if pairs.merged == 0 {
-            0.0
-        } else {
-            pairs.false_merged as f64 / pairs.merged as f64
-        },
+        false_merge_rate,
+        adjudicated_false_merge_rate: false_merge_rate,
         kinds: kinds.into_values().collect(),
         candidates_per_item: outcome.candidates as f64 / items.len().max(1) as f64,
         items_per_second: items.len() as f64 / elapsed.max(1e-9),
@@ -384,37 +389,90 @@ fn evaluate(
     (report, outcome.predicted)
 }
 
-/// UCI labels are noisy: one wire headline sometimes carries two STORY ids.
-/// Cross-story merges of titles that normalise identically are reported
-/// apart (adjudicated as one story split by the labels); the rest stay false.
+/// UCI labels are noisy: Google News sometimes split one event into two
+/// STORY ids, and the same wire headline then appears under both (the
+/// dataset README counts 38 such titles in this sample). Two STORY ids are
+/// treated as one event when an identical normalised title of at least
+/// `min_tokens` tokens occurs under both; merges across such a pair are
+/// reported as label noise, every other cross-STORY merge stays a false
+/// merge. Sets [`CorpusReport::adjudicated_false_merge_rate`].
 fn adjudicate_uci(
     report: &mut CorpusReport,
     items: &[Item],
     titles: &[String],
     predicted: &[usize],
+    cfg: &DedupConfig,
 ) {
+    let norm: Vec<String> = titles
+        .iter()
+        .map(|t| crate::dedup::normalize::normalize_text(t))
+        .collect();
+    let mut stories_of_title: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, t) in norm.iter().enumerate() {
+        if crate::dedup::normalize::tokenize(t).len() >= cfg.min_tokens {
+            let v = stories_of_title.entry(t.as_str()).or_default();
+            if !v.contains(&items[i].gold) {
+                v.push(items[i].gold);
+            }
+        }
+    }
+    let mut split: HashMap<(usize, usize), &str> = HashMap::new();
+    for (title, stories) in &stories_of_title {
+        for (x, &a) in stories.iter().enumerate() {
+            for &b in &stories[x + 1..] {
+                split.entry((a.min(b), a.max(b))).or_insert(title);
+            }
+        }
+    }
     let mut by_story: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, &p) in predicted.iter().enumerate() {
         by_story.entry(p).or_default().push(i);
     }
-    let norm = |i: usize| crate::dedup::normalize::normalize_text(&titles[i]);
-    let (mut identical, mut other) = (0u64, 0u64);
+    let (mut noise, mut false_merges) = (0u64, 0u64);
+    let mut excused: Vec<String> = Vec::new();
+    let mut unexcused: Vec<String> = Vec::new();
     for members in by_story.values() {
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
-                if items[a].gold != items[b].gold {
-                    if norm(a) == norm(b) {
-                        identical += 1;
-                    } else {
-                        other += 1;
+                let (ga, gb) = (items[a].gold, items[b].gold);
+                if ga == gb {
+                    continue;
+                }
+                match split.get(&(ga.min(gb), ga.max(gb))) {
+                    Some(title) => {
+                        noise += 1;
+                        let e = format!("\"{title}\"");
+                        if !excused.contains(&e) {
+                            excused.push(e);
+                        }
+                    }
+                    None => {
+                        false_merges += 1;
+                        if unexcused.len() < 8 {
+                            unexcused.push(format!("{}  <>  {}", titles[a], titles[b]));
+                        }
                     }
                 }
             }
         }
     }
+    excused.sort();
+    unexcused.sort();
+    // The merges left after adjudication are the ones worth reading.
+    report.false_merge_examples = unexcused;
+    report.adjudicated_false_merge_rate = if report.pairs.merged == 0 {
+        0.0
+    } else {
+        false_merges as f64 / report.pairs.merged as f64
+    };
     report.notes.push(format!(
-        "cross-STORY merged pairs: {identical} of identical normalised titles (label noise: one headline under two STORY ids), {other} of different titles; false-merge rate without the identical-title pairs: {:.4}",
-        if report.pairs.merged == 0 { 0.0 } else { other as f64 / report.pairs.merged as f64 }
+        "{} STORY-id pairs share an identical title (split events); {noise} cross-STORY merged pairs fall between such ids (label noise), {false_merges} do not (false merges): adjudicated false-merge rate {:.4}",
+        split.len(),
+        report.adjudicated_false_merge_rate
+    ));
+    report.notes.push(format!(
+        "split events, by the title proving it: {}",
+        excused.join("; ")
     ));
     report.notes.push("STORY ids are event clusters, not copies: pairwise/B-cubed recall against them is not a target".into());
 }
@@ -448,8 +506,11 @@ impl fmt::Display for EvalReport {
             }
             writeln!(
                 f,
-                "  false-merge rate       {:.4} ({} of {} merged pairs)",
-                c.false_merge_rate, c.pairs.false_merged, c.pairs.merged
+                "  false-merge rate       {:.4} ({} of {} merged pairs); adjudicated {:.4}",
+                c.false_merge_rate,
+                c.pairs.false_merged,
+                c.pairs.merged,
+                c.adjudicated_false_merge_rate
             )?;
             writeln!(
                 f,
@@ -481,82 +542,5 @@ impl fmt::Display for EvalReport {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod diag {
-    use super::*;
-    use crate::dedup::{analyze, verify};
-
-    #[test]
-    #[ignore]
-    fn diagnose_misses() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dedup");
-        let kind = std::env::var("KIND").unwrap_or("lede-1-sentence".into());
-        let mut rng = Rng::new(20250227);
-        let (items, _) = wire_corpus(&dir, &mut rng).unwrap();
-        let cfg = DedupConfig::default();
-        let out = replay::replay(&items, &cfg);
-        let mut orig: HashMap<usize, usize> = HashMap::new();
-        for (i, it) in items.iter().enumerate() {
-            if matches!(it.kind, Kind::Original | Kind::Single) {
-                orig.entry(it.gold).or_insert(i);
-            }
-        }
-        let mut shown = 0;
-        for (i, it) in items.iter().enumerate() {
-            if it.kind.to_string() != kind {
-                continue;
-            }
-            let o = orig[&it.gold];
-            if out.predicted[o] == out.predicted[i] {
-                continue;
-            }
-            let a = analyze(it.title.as_deref(), it.body.as_deref());
-            let b = analyze(items[o].title.as_deref(), items[o].body.as_deref());
-            let pa = verify::Prepared::new(&a.text, &a.signature);
-            let pb = verify::Prepared::new(&b.text, &b.signature);
-            let s = verify::scores(&pa.shingles, &pb.shingles);
-            let shared = a.bands.iter().filter(|k| b.bands.contains(k)).count();
-            println!(
-                "--- {kind} tokens {} vs {} {:?} bands shared {shared} verify {:?} leads {}",
-                pa.tokens,
-                pb.tokens,
-                s,
-                verify::verify(&pa, &pb, &cfg),
-                verify::leads_agree(&pa, &pb, &cfg)
-            );
-            println!("COPY: {}", a.text.chars().take(300).collect::<String>());
-            println!("ORIG: {}", b.text.chars().take(300).collect::<String>());
-            shown += 1;
-            if shown > 12 {
-                break;
-            }
-        }
-    }
-}
-#[cfg(test)]
-mod diag2 {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn uci_cross() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dedup");
-        let (items, titles) = uci_corpus(&dir).unwrap();
-        let out = replay::replay(&items, &DedupConfig::default());
-        let mut by: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, &p) in out.predicted.iter().enumerate() {
-            by.entry(p).or_default().push(i);
-        }
-        for m in by.values() {
-            let golds: HashSet<usize> = m.iter().map(|&i| items[i].gold).collect();
-            if golds.len() > 1 {
-                println!("---");
-                for &i in m {
-                    println!("  g{} {} | {}", items[i].gold, items[i].feed, titles[i]);
-                }
-            }
-        }
     }
 }
