@@ -146,6 +146,11 @@ pub fn run_eval_with(
     })
 }
 
+/// The `wire` corpus's items, in generation order (for benchmarks).
+pub fn wire_items(shared_dedup_dir: &Path, seed: u64) -> Result<Vec<Item>, EvalError> {
+    wire_corpus(shared_dedup_dir, &mut Rng::new(seed)).map(|(items, _)| items)
+}
+
 /// Pairs of texts (by index, smaller first) whose raw word Jaccard is at
 /// least 0.5: label noise to adjudicate before the texts are used as
 /// distinct stories.

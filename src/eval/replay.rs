@@ -3,6 +3,7 @@
 //! in-memory index that mirrors the store's SQLite band table.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use super::gen::Item;
 use crate::dedup::{
@@ -42,6 +43,9 @@ pub struct Outcome {
     pub joined: Vec<bool>,
     /// Candidates verified, in all.
     pub candidates: usize,
+    /// Wall time of each item's analyze + lookup + decide + insert, in
+    /// nanoseconds (input order): the per-item cost the daemon pays, less SQL.
+    pub nanos: Vec<u64>,
 }
 
 impl MemIndex {
@@ -111,7 +115,9 @@ pub fn replay(items: &[Item], cfg: &DedupConfig) -> Outcome {
     let mut predicted = vec![0; items.len()];
     let mut joined = vec![false; items.len()];
     let mut checked = 0;
+    let mut nanos = vec![0; items.len()];
     for &i in &order {
+        let started = Instant::now();
         let item = &items[i];
         let model = models
             .entry(item.feed.as_str())
@@ -154,10 +160,12 @@ pub fn replay(items: &[Item], cfg: &DedupConfig) -> Outcome {
         });
         index.stories[story].members.push(entry);
         index.elect(story);
+        nanos[i] = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
     }
     Outcome {
         predicted,
         joined,
         candidates: checked,
+        nanos,
     }
 }
