@@ -18,23 +18,23 @@ use serde::{Deserialize, Serialize};
 static WHOLE_PARAGRAPH: LazyLock<Regex> = LazyLock::new(|| {
     compile(
         r"(?ix)^\s*(?:
-        the\s+post\b.*\bappeared\s+first\s+on\b.*
-        | (?:read\s+more|continue\s+reading|read\s+the\s+full\s+(?:story|article)|full\s+story)\b.{0,60}
-        | click\s+here\b.*
+        the\s+post(?-u:\b).*(?-u:\b)appeared\s+first\s+on(?-u:\b).*
+        | (?:read\s+more|continue\s+reading|read\s+the\s+full\s+(?:story|article)|full\s+story)(?-u:\b).{0,60}
+        | click\s+here(?-u:\b).*
         | (?:share|tweet|email|e-mail|print|whatsapp|facebook|twitter|x|linkedin|pinterest|reddit|telegram|copy\s+link|comments?)
           (?:\s*[|/·•,:]?\s*(?:share|tweet|email|e-mail|print|whatsapp|facebook|twitter|x|linkedin|pinterest|reddit|telegram|copy\s+link|this|on|via|article|story|comments?))*\s*[.:]?
-        | share\s+(?:this|on|via)\b.*
-        | (?:subscribe|sign\s+up|register)\b.*
-        | .*\bnewsletters?\b.*\b(?:sign\s+up|subscribe|inbox|delivered)\b.*
-        | .*\b(?:sign\s+up|subscribe)\b.*\bnewsletters?\b.*
-        | follow\s+.{1,60}?\s+on\s+(?:twitter|facebook|x|instagram|telegram|whatsapp|google\s+news|linkedin|threads|youtube)\b.*
-        | (?:copyright|©|\(c\)).{0,80}\ball\s+rights\s+reserved\b.*
+        | share\s+(?:this|on|via)(?-u:\b).*
+        | (?:subscribe|sign\s+up|register)(?-u:\b).*
+        | .*(?-u:\b)newsletters?(?-u:\b).*(?-u:\b)(?:sign\s+up|subscribe|inbox|delivered)(?-u:\b).*
+        | .*(?-u:\b)(?:sign\s+up|subscribe)(?-u:\b).*(?-u:\b)newsletters?(?-u:\b).*
+        | follow\s+.{1,60}?\s+on\s+(?:twitter|facebook|x|instagram|telegram|whatsapp|google\s+news|linkedin|threads|youtube)(?-u:\b).*
+        | (?:copyright|©|\(c\)).{0,80}(?-u:\b)all\s+rights\s+reserved(?-u:\b).*
         | (?:copyright|©|\(c\))\s+.{0,60}\d{4}\s*\.?
-        | download\s+(?:our|the)\b.*\bapp\b.*
-        | all\s+rights\s+reserved\b.*
+        | download\s+(?:our|the)(?-u:\b).*(?-u:\b)app(?-u:\b).*
+        | all\s+rights\s+reserved(?-u:\b).*
         | (?:advertisement|sponsored(?:\s+content)?|related(?:\s+(?:articles|stories|news))?)
         | (?:related(?:\s+(?:articles|stories|news))?|also\s+read|see\s+also)\s*:.{0,120}
-        | .*\b(?:already\s+a\s+subscriber|to\s+continue\s+reading|subscribe\s+to\s+(?:read|continue)|subscribers?\s+only|for\s+subscribers|premium\s+content|log\s*in\s+to\s+(?:read|continue)|unlimited\s+(?:digital\s+)?access|paywall)\b.*
+        | .*(?-u:\b)(?:already\s+a\s+subscriber|to\s+continue\s+reading|subscribe\s+to\s+(?:read|continue)|subscribers?\s+only|for\s+subscribers|premium\s+content|log\s*in\s+to\s+(?:read|continue)|unlimited\s+(?:digital\s+)?access|paywall)(?-u:\b).*
         )\s*$",
     )
 });
@@ -157,7 +157,11 @@ impl BoilerplateModel {
 
     /// True if the sentence with this key is this feed's boilerplate.
     pub fn is_boilerplate(&self, key: u64) -> bool {
-        self.counts.get(&key).is_some_and(|&c| c >= self.min_items)
+        // max(2): a hand-edited or corrupt model with min_items 0 or 1 must
+        // not strip every sentence it has seen once.
+        self.counts
+            .get(&key)
+            .is_some_and(|&c| c >= self.min_items.max(2))
     }
 
     /// Number of sentences currently recognised as boilerplate.

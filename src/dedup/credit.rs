@@ -195,7 +195,8 @@ static AGENCY_ALT: LazyLock<String> = LazyLock::new(|| {
         .join("|")
 });
 
-static AGENCY_RE: LazyLock<Regex> = LazyLock::new(|| compile(&format!(r"\b(?:{})\b", *AGENCY_ALT)));
+static AGENCY_RE: LazyLock<Regex> =
+    LazyLock::new(|| compile(&format!(r"(?-u:\b)(?:{})(?-u:\b)", *AGENCY_ALT)));
 
 /// Month names and abbreviations in English and the Romance languages of EFE and ANSA.
 const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|ene(?:ro)?|abr(?:il)?|ago(?:sto)?|dic(?:iembre)?|gen(?:naio)?|febbraio|marzo|aprile|maggio|giugno|luglio|settembre|ottobre|novembre|dicembre)";
@@ -218,7 +219,7 @@ static AGENCY_DATELINE: LazyLock<Regex> = LazyLock::new(|| {
     let ag = &*AGENCY_ALT;
     let date = &*DATE;
     compile(&format!(
-        r"^\s*(?:(?:By\s+)?(?P<lead>{ag})(?:\s+Staff)?\s*$|\((?P<pre>{ag})\)\s*-+\s*(?:[\p{{Lu}}][\p{{L}}.' ]{{1,40}}?,?\s*(?:{date})?\s*-+\s*)?|(?:[\p{{Lu}}][\p{{L}}.' ]{{1,40}}?(?:\s*/\s*[\p{{Lu}}][\p{{L}}.' ]{{1,30}}?)?\s*,?\s*(?:{date})?\.?\s*,?\s*)?(?:\((?P<par>(?:{ag})\b[^)]{{0,80}})\)|/(?P<slash>{ag})/|(?P<bare>{ag})\s*(?:-+|:)))\s*(?:\.?\s*-+|:|\.)?\s*"
+        r"^\s*(?:(?:By\s+)?(?P<lead>{ag})(?:\s+Staff)?\s*$|\((?P<pre>{ag})\)\s*-+\s*(?:[\p{{Lu}}][\p{{L}}.' ]{{1,40}}?,?\s*(?:{date})?\s*-+\s*)?|(?:[\p{{Lu}}][\p{{L}}.' ]{{1,40}}?(?:\s*/\s*[\p{{Lu}}][\p{{L}}.' ]{{1,30}}?)?\s*,?\s*(?:{date})?\.?\s*,?\s*)?(?:\((?P<par>(?:{ag})(?-u:\b)[^)]{{0,80}})\)|/(?P<slash>{ag})/|(?P<bare>{ag})\s*(?:-+|:)))\s*(?:\.?\s*-+|:|\.)?\s*"
     ))
 });
 
@@ -244,7 +245,7 @@ static TRAILER_CREDIT: LazyLock<Regex> = LazyLock::new(|| {
 /// Reuters' and AP's sign-off lines, which name reporters rather than the agency.
 static SIGNOFF: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"(?i)^\s*(?:\((?P<reuters>(?:additional\s+)?reporting\s+by\b[^)]*)\)|(?P<ap>associated\s+press\s+writers?\b.*\bcontributed\b.*))\s*\.?\s*$",
+        r"(?i)^\s*(?:\((?P<reuters>(?:additional\s+)?reporting\s+by(?-u:\b)[^)]*)\)|(?P<ap>associated\s+press\s+writers?(?-u:\b).*(?-u:\b)contributed(?-u:\b).*))\s*\.?\s*$",
     )
 });
 
@@ -252,10 +253,14 @@ static SIGNOFF: LazyLock<Regex> = LazyLock::new(|| {
 static AUTHORSHIP: LazyLock<Regex> = LazyLock::new(|| {
     let ag = &*AGENCY_ALT;
     compile(&format!(
-        r"\b(?:(?:an?|the)\s+(?P<a>{ag})\s+(?:journalist|correspondent|reporter|photographer|videographer|team|tally|count|crew|stringer)s?\b|(?P<b>{ag})\s+(?:journalist|correspondent|reporter|photographer)s?\s+(?:saw|said|witnessed|counted|reported|observed)\b|\b(?:told|telling|tells|interview\s+with|seen\s+by|obtained\s+by|contacted\s+by|interviewed\s+by|asked\s+by)\s+(?:an?\s+)?(?P<c>{ag})\b)"
+        r"(?-u:\b)(?:(?:an?|the)\s+(?P<a>{ag})\s+(?:journalist|correspondent|reporter|photographer|videographer|team|tally|count|crew|stringer)s?(?-u:\b)|(?P<b>{ag})\s+(?:journalist|correspondent|reporter|photographer)s?\s+(?:saw|said|witnessed|counted|reported|observed)(?-u:\b)|(?-u:\b)(?:told|telling|tells|interview\s+with|seen\s+by|obtained\s+by|contacted\s+by|interviewed\s+by|asked\s+by)\s+(?:an?\s+)?(?P<c>{ag})(?-u:\b))"
     ))
 });
 
+/// Compiles a constant pattern. Word boundaries in these patterns are
+/// ASCII (`(?-u:\b)`): a Unicode `\b` keeps the regex crate off its fast
+/// DFA on non-ASCII text, which made analysis of non-English items several
+/// times slower; agency names and the words around them are ASCII anyway.
 fn compile(pattern: &str) -> Regex {
     // The patterns are constants checked by the unit tests: a failure here is
     // a programming error, not bad input.

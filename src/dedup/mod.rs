@@ -26,9 +26,9 @@ pub use config::DedupConfig;
 pub use credit::{agency_for_host, Credits};
 pub use fingerprint::{Fingerprint, Signature, SignatureError};
 pub use fold::{choose_canonical, decide, story_origin, CopyInfo};
-pub use normalize::html_to_text;
+pub use normalize::{html_to_text, normalize_text};
 
-use normalize::{fold_keep_case, normalize_text, split_sentences, tokenize};
+use normalize::{fold_keep_case, split_sentences, tokenize};
 use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
