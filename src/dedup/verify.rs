@@ -69,20 +69,26 @@ pub struct Scores {
     pub smaller: usize,
 }
 
-/// Jaccard and containment of two sorted shingle sets (one merge pass).
-pub fn scores(a: &[u64], b: &[u64]) -> Scores {
-    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+/// Size of the intersection of two sorted, de-duplicated slices (one merge pass).
+pub fn intersection<T: Ord>(a: &[T], b: &[T]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                inter += 1;
+                n += 1;
                 i += 1;
                 j += 1;
             }
         }
     }
+    n
+}
+
+/// Jaccard and containment of two sorted shingle sets.
+pub fn scores(a: &[u64], b: &[u64]) -> Scores {
+    let inter = intersection(a, b);
     let union = a.len() + b.len() - inter;
     let smaller = a.len().min(b.len());
     Scores {

@@ -39,23 +39,6 @@ pub struct PairCounts {
     pub gold: u64,
 }
 
-/// Size of the intersection of two sorted, de-duplicated slices.
-pub fn intersection<T: Ord>(a: &[T], b: &[T]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
-}
-
 fn pairs(n: u64) -> u64 {
     n * n.saturating_sub(1) / 2
 }

@@ -176,7 +176,7 @@ fn overlapping_texts(texts: &[data::SemevalText]) -> Vec<(usize, usize)> {
             if 2 * a.len().min(b.len()) < a.len().max(b.len()) {
                 continue;
             }
-            let inter = metrics::intersection(a, b);
+            let inter = crate::dedup::verify::intersection(a, b);
             if 2 * inter >= a.len() + b.len() - inter {
                 out.push((i, j));
             }
