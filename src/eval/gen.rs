@@ -81,23 +81,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Copy kinds whose recall is reported.
-    pub const COPIES: [Kind; 14] = [
-        Kind::Dateline,
-        Kind::Boilerplate,
-        Kind::Headline,
-        Kind::Lede1,
-        Kind::Lede2,
-        Kind::Html,
-        Kind::Dropped,
-        Kind::Reordered,
-        Kind::Edits,
-        Kind::Quotes,
-        Kind::Combo,
-        Kind::Seed,
-        Kind::Repost,
-        Kind::Original,
-    ];
+    /// The transformations a generated copy gets one of (`Combo` last:
+    /// it combines the others).
     const TRANSFORMS: [Kind; 11] = [
         Kind::Dateline,
         Kind::Boilerplate,
