@@ -211,7 +211,7 @@ pub fn split_sentences(paragraph: &str) -> Vec<&str> {
         let ends = match c {
             '\u{3002}' | '\u{FF01}' | '\u{FF1F}' => true,
             '.' | '!' | '?' => {
-                let next_space = chars.get(k + 1).map_or(true, |&(_, n)| n.is_whitespace());
+                let next_space = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace());
                 // "U.S. officials", "Feb. 27", "J. Smith": initials and
                 // abbreviations before the dot do not end the sentence.
                 let word_start = chars[..k]
