@@ -14,6 +14,8 @@ use comfy_table::{presets::NOTHING, Table};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod lists;
+
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::schedule::{self, Poller};
@@ -49,12 +51,18 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// List feeds with their fetch status.
+    /// List feeds with their fetch status, or manage the feed list.
     Feeds {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Manage the feed list instead of listing feeds.
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
     },
+    /// Validate the config and every list it includes, without touching the
+    /// database; exit 0 when valid, 2 when not.
+    Check,
     /// List canonical stories, newest first, with how many sources carried each.
     Stories {
         /// Only stories from this far back (e.g. 24h, 7d).
@@ -63,6 +71,9 @@ pub enum Command {
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only stories carried by a feed with this tag (repeatable: any of them).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -77,6 +88,46 @@ pub enum Command {
     },
 }
 
+/// `feedfold feeds …` subcommands: the list files are the source of truth,
+/// so these edit files; a running daemon picks the change up by itself.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Append a feed to a list file (the main config unless --into).
+    Add {
+        /// The feed's URL (http or https).
+        url: String,
+        /// Display title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Remove a feed from the .toml file that lists it; its entries and
+    /// stories stay in the database.
+    Remove {
+        /// The feed's URL.
+        url: String,
+    },
+    /// Import the feeds of an OPML file (the main config unless --into).
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.
+    Export {
+        /// OPML 2.0 instead of TOML.
+        #[arg(long)]
+        opml: bool,
+    },
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
@@ -86,8 +137,18 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run => run_daemon(&cli.config).await,
         Command::Poll { all } => poll(&cli.config, all).await,
-        Command::Feeds { json } => feeds(&cli.config, json),
-        Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
+        Command::Feeds { json, action: None } => feeds(&cli.config, json),
+        Command::Feeds {
+            action: Some(action),
+            ..
+        } => lists::feeds_action(&cli.config, action),
+        Command::Check => lists::check(&cli.config),
+        Command::Stories {
+            since,
+            limit,
+            tags,
+            json,
+        } => stories(&cli.config, since, limit, &tags, json),
         Command::Story { id, json } => story(&cli.config, id, json),
     }
 }
@@ -123,6 +184,9 @@ async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
 
 async fn run_daemon(config_path: &Path) -> Result<()> {
     let config = Config::load(config_path)?;
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     let (poller, writer) = start(&config)?;
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
@@ -130,7 +194,21 @@ async fn run_daemon(config_path: &Path) -> Result<()> {
         tracing::info!("shutting down: finishing fetches in flight");
         let _ = stop_tx.send(true);
     });
-    schedule::run(poller.clone(), stop).await?;
+    // Before the first pass, so SIGHUP is handled from then on.
+    let reloader = crate::reload::spawn(config, poller.clone(), stop.clone());
+    let result = schedule::run(poller.clone(), stop).await;
+    // The reloader holds a database handle: it must be gone before `finish`
+    // waits for the writer. It stops with `stop`; after a scheduler error
+    // nothing set `stop`, so end it here.
+    if result.is_err() {
+        reloader.abort();
+    }
+    if let Err(e) = reloader.await {
+        if !e.is_cancelled() {
+            tracing::error!("the reloader task failed: {e}");
+        }
+    }
+    result?;
     finish(poller, writer).await;
     tracing::info!("stopped");
     Ok(())
@@ -231,14 +309,20 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
+fn stories(
+    config_path: &Path,
+    since: Option<Duration>,
+    limit: usize,
+    tags: &[String],
+    json: bool,
+) -> Result<()> {
     let since = match since {
         Some(d) => {
             Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
         }
         None => None,
     };
-    let rows = open_read_only(config_path)?.stories(since, limit)?;
+    let rows = open_read_only(config_path)?.stories_tagged(since, limit, tags)?;
     if json {
         return print_json_lines(&rows);
     }

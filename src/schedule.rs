@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::PollConfig;
@@ -59,7 +59,11 @@ impl fmt::Display for PollSummary {
 pub struct Poller {
     store: StoreHandle,
     fetcher: Fetcher,
-    poll: PollConfig,
+    /// The `[poll]` settings in force; a config reload replaces them, and
+    /// each pass (and each feed's next due time) reads them afresh.
+    poll: watch::Sender<PollConfig>,
+    /// Asks the daemon loop for a pass now (e.g. after a reload added feeds).
+    wake: Notify,
 }
 
 impl Poller {
@@ -68,8 +72,31 @@ impl Poller {
         Poller {
             store,
             fetcher,
-            poll,
+            poll: watch::Sender::new(poll),
+            wake: Notify::new(),
         }
+    }
+
+    /// The `[poll]` settings in force.
+    pub fn poll_config(&self) -> PollConfig {
+        self.poll.borrow().clone()
+    }
+
+    /// Replaces the `[poll]` settings: concurrency and the default interval
+    /// apply from the next pass, a new schedule from the next tick.
+    pub fn set_poll_config(&self, poll: PollConfig) {
+        self.poll.send_replace(poll);
+    }
+
+    /// Asks the daemon loop ([`run`]) for a pass as soon as it is free,
+    /// without waiting for the next tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The database handle this poller writes through.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
     }
 
     /// One pass over the due feeds (every active feed with `all`). Stops
@@ -85,10 +112,11 @@ impl Poller {
             .call(move |s| s.due_feeds(Utc::now(), all))
             .await?;
         let stop = stop.clone();
+        let concurrency = self.poll.borrow().concurrency;
         let mut results = futures::stream::iter(due)
             .take_while(move |_| std::future::ready(!*stop.borrow()))
             .map(|feed| self.poll_feed(feed))
-            .buffer_unordered(self.poll.concurrency);
+            .buffer_unordered(concurrency);
         let mut summary = PollSummary::default();
         while let Some(result) = results.next().await {
             let (kind, report) = result?;
@@ -104,10 +132,11 @@ impl Poller {
 
     async fn poll_feed(&self, feed: DueFeed) -> Result<(Kind, IngestReport), StoreError> {
         let fetched_at = Utc::now();
+        let default_interval = self.poll.borrow().interval;
         let interval = feed
             .interval_secs
             .and_then(|s| u64::try_from(s).ok())
-            .map_or(self.poll.interval, Duration::from_secs);
+            .map_or(default_interval, Duration::from_secs);
         let next_due =
             fetched_at + chrono::TimeDelta::from_std(interval).unwrap_or(chrono::TimeDelta::MAX);
         let result = self.fetcher.fetch(&feed.url, &feed.validators).await;
@@ -167,16 +196,83 @@ enum Kind {
 }
 
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
-/// one per cron tick. Returns after the pass in flight (if any) has finished.
+/// one per cron tick or [`Poller::wake`] call. A changed `poll.schedule`
+/// (config reload) replaces the cron job. Returns after the pass in flight
+/// (if any) has finished.
 pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(), ScheduleError> {
     let (tick_tx, mut ticks) = mpsc::channel::<()>(1);
     let busy = Arc::new(AtomicBool::new(false));
     let mut scheduler = JobScheduler::new()
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    let mut poll_rx = poller.poll.subscribe();
+    let mut schedule = poll_rx.borrow_and_update().schedule.clone();
+    let mut job = add_tick_job(&scheduler, &schedule, &busy, &tick_tx).await?;
+    scheduler
+        .start()
+        .await
+        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    let _ = tick_tx.try_send(());
+    tracing::info!(schedule = %schedule, "scheduler started");
+
+    let mut stopped = stop.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            Some(()) = ticks.recv() => pass(&poller, &busy, &stop).await,
+            () = poller.wake.notified() => pass(&poller, &busy, &stop).await,
+            Ok(()) = poll_rx.changed() => {
+                let new = poll_rx.borrow_and_update().schedule.clone();
+                if new == schedule {
+                    continue;
+                }
+                // Add the new job before removing the old one: a failure
+                // leaves the old schedule running.
+                match add_tick_job(&scheduler, &new, &busy, &tick_tx).await {
+                    Ok(id) => {
+                        if let Err(e) = scheduler.remove(&job).await {
+                            tracing::warn!("removing the old schedule: {e:?}");
+                        }
+                        tracing::info!(old = %schedule, new = %new, "poll schedule changed");
+                        job = id;
+                        schedule = new;
+                    }
+                    Err(e) => tracing::error!("keeping schedule {schedule}: {e}"),
+                }
+            }
+        }
+    }
+    if let Err(e) = scheduler.shutdown().await {
+        tracing::warn!("scheduler shutdown: {e:?}");
+    }
+    Ok(())
+}
+
+/// One pass, logged; `busy` makes ticks that arrive meanwhile skip.
+async fn pass(poller: &Poller, busy: &AtomicBool, stop: &watch::Receiver<bool>) {
+    busy.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let result = poller.poll_once(false, stop).await;
+    busy.store(false, Ordering::SeqCst);
+    match result {
+        Ok(s) => tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            "poll pass done: {s}"
+        ),
+        Err(e) => tracing::error!("poll pass failed: {e}"),
+    }
+}
+
+/// Adds the cron job that sends a tick on `schedule`.
+async fn add_tick_job(
+    scheduler: &JobScheduler,
+    schedule: &str,
+    busy: &Arc<AtomicBool>,
+    tick_tx: &mpsc::Sender<()>,
+) -> Result<uuid::Uuid, ScheduleError> {
     let job_busy = busy.clone();
     let job_tx = tick_tx.clone();
-    let job = Job::new_async(poller.poll.schedule.as_str(), move |_, _| {
+    let job = Job::new_async(schedule, move |_, _| {
         let busy = job_busy.clone();
         let tx = job_tx.clone();
         Box::pin(async move {
@@ -192,32 +288,5 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
     scheduler
         .add(job)
         .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
-    scheduler
-        .start()
-        .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
-    let _ = tick_tx.try_send(());
-    tracing::info!(schedule = %poller.poll.schedule, "scheduler started");
-
-    let mut stopped = stop.clone();
-    loop {
-        tokio::select! {
-            _ = stopped.wait_for(|s| *s) => break,
-            Some(()) = ticks.recv() => {
-                busy.store(true, Ordering::SeqCst);
-                let started = Instant::now();
-                let result = poller.poll_once(false, &stop).await;
-                busy.store(false, Ordering::SeqCst);
-                match result {
-                    Ok(s) => tracing::info!(duration_ms = started.elapsed().as_millis() as u64, "poll pass done: {s}"),
-                    Err(e) => tracing::error!("poll pass failed: {e}"),
-                }
-            }
-        }
-    }
-    if let Err(e) = scheduler.shutdown().await {
-        tracing::warn!("scheduler shutdown: {e:?}");
-    }
-    Ok(())
+        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))
 }

@@ -30,10 +30,16 @@ pub use writer::{StoreHandle, WriterThread};
 /// The migrations, embedded in the binary, in order. Migration `i` (0-based)
 /// brings the database to `user_version = i + 1`. Never edit a landed file:
 /// add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0004_feed_lists.sql",
+        include_str!("../../migrations/0004_feed_lists.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
