@@ -1,5 +1,6 @@
-//! Live reload: on SIGHUP, or when the config file or a list file changes on
-//! disk, the daemon re-reads the config and its lists and applies the result.
+//! Live reload: on SIGHUP (delivered by `service::Signals` through a
+//! [`Trigger`]), or when the config file or a list file changes on disk, the
+//! daemon re-reads the config and its lists and applies the result.
 //!
 //! - A config or list with an error is rejected as a whole (the error names
 //!   file and line) and the running feed list stays as it was.
@@ -35,18 +36,30 @@ const DEBOUNCE: Duration = Duration::from_millis(400);
 /// Feed URLs logged one per line per kind of change; the rest are counted.
 const LOG_FEEDS: usize = 25;
 
-/// Starts the reloader: listens for SIGHUP and watches the config's files
-/// until `stop` turns true. Call it before the first poll pass, so that a
-/// SIGHUP sent once the daemon is polling never finds the default action
-/// (terminate) in place.
-pub fn spawn(config: Config, poller: Arc<Poller>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    let hangups = match hangup_signal() {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGHUP, reload on file changes only: {e}");
-            None
+/// Asks the reloader for a reload (cloneable; SIGHUP handling holds one).
+#[derive(Clone)]
+pub struct Trigger {
+    tx: mpsc::UnboundedSender<&'static str>,
+}
+
+impl Trigger {
+    /// Requests a reload; `reason` is logged with its outcome.
+    pub fn request(&self, reason: &'static str) {
+        if self.tx.send(reason).is_err() {
+            tracing::warn!("{reason}: reload requested, but the daemon is stopping");
         }
-    };
+    }
+}
+
+/// Starts the reloader: watches the config's files, and reloads on each
+/// [`Trigger::request`], until `stop` turns true. Returns the task (await it
+/// before waiting for the database writer: it holds a handle) and the trigger.
+pub fn spawn(
+    config: Config,
+    poller: Arc<Poller>,
+    stop: watch::Receiver<bool>,
+) -> (JoinHandle<()>, Trigger) {
+    let (trigger, requests) = mpsc::unbounded_channel();
     let (tx, events) = mpsc::unbounded_channel();
     let watcher = match new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         forward_changes(result, &tx)
@@ -64,20 +77,8 @@ pub fn spawn(config: Config, poller: Arc<Poller>, stop: watch::Receiver<bool>) -
         watched: Vec::new(),
     };
     reloader.rewatch();
-    tokio::spawn(reloader.run(hangups, events, stop))
-}
-
-/// SIGHUP as a stream. Kept apart so that signal handling is in one place.
-fn hangup_signal() -> std::io::Result<tokio::signal::unix::Signal> {
-    use tokio::signal::unix::{signal, SignalKind};
-    signal(SignalKind::hangup())
-}
-
-async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-    match signal {
-        Some(s) => s.recv().await,
-        None => std::future::pending().await,
-    }
+    let task = tokio::spawn(reloader.run(requests, events, stop));
+    (task, Trigger { tx: trigger })
 }
 
 /// Runs on the debouncer's thread: passes on the paths of events that change
@@ -120,14 +121,14 @@ struct Reloader {
 impl Reloader {
     async fn run(
         mut self,
-        mut hangups: Option<tokio::signal::unix::Signal>,
+        mut requests: mpsc::UnboundedReceiver<&'static str>,
         mut events: mpsc::UnboundedReceiver<Vec<PathBuf>>,
         mut stop: watch::Receiver<bool>,
     ) {
         loop {
             let reason = tokio::select! {
                 _ = stop.wait_for(|s| *s) => break,
-                Some(()) = next_hangup(&mut hangups) => "SIGHUP".to_string(),
+                Some(reason) = requests.recv() => reason.to_string(),
                 Some(paths) = events.recv() => {
                     let mut changed: BTreeSet<PathBuf> = paths.into_iter().filter(|p| self.is_relevant(p)).collect();
                     // Coalesce what else has queued up meanwhile.
@@ -164,6 +165,15 @@ impl Reloader {
         };
         for note in new.notes.iter().filter(|n| !self.current.notes.contains(n)) {
             tracing::warn!("{note}");
+        }
+        if (&new.daemon, &new.log, &new.metrics)
+            != (
+                &self.current.daemon,
+                &self.current.log,
+                &self.current.metrics,
+            )
+        {
+            tracing::warn!("changes to [daemon], [log] and [metrics] apply at the next start");
         }
         if new.database != self.current.database {
             tracing::warn!(

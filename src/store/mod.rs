@@ -7,6 +7,8 @@
 //! - [`ingest`] writes a fetched feed in one transaction (entries, lineage,
 //!   validators, fetch log), so a crash never leaves half a poll.
 //! - [`query`] holds the read queries the CLI prints.
+//! - [`status`] holds the health queries of the service: the writer's
+//!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
 //! Tables are private (singular names); the views `stories` and
 //! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
@@ -14,6 +16,7 @@
 pub mod feeds;
 pub mod ingest;
 pub mod query;
+pub mod status;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use query::{FeedRow, SourceRow, StoryRow};
+pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
 
 /// The migrations, embedded in the binary, in order. Migration `i` (0-based)
