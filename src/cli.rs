@@ -14,6 +14,8 @@ use comfy_table::{presets::NOTHING, Table};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod lists;
+
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::logging::{LogFormat, Logging};
@@ -61,12 +63,18 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// List feeds with their fetch status.
+    /// List feeds with their fetch status, or manage the feed list.
     Feeds {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Manage the feed list instead of listing feeds.
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
     },
+    /// Validate the config and every list it includes, without touching the
+    /// database; exit 0 when valid, 2 when not.
+    Check,
     /// List canonical stories, newest first, with how many sources carried each.
     Stories {
         /// Only stories from this far back (e.g. 24h, 7d).
@@ -75,6 +83,9 @@ pub enum Command {
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only stories carried by a feed with this tag (repeatable: any of them).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -112,6 +123,46 @@ pub enum Command {
     },
 }
 
+/// `feedfold feeds …` subcommands: the list files are the source of truth,
+/// so these edit files; a running daemon picks the change up by itself.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Append a feed to a list file (the main config unless --into).
+    Add {
+        /// The feed's URL (http or https).
+        url: String,
+        /// Display title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Remove a feed from the .toml file that lists it; its entries and
+    /// stories stay in the database.
+    Remove {
+        /// The feed's URL.
+        url: String,
+    },
+    /// Import the feeds of an OPML file (the main config unless --into).
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.
+    Export {
+        /// OPML 2.0 instead of TOML.
+        #[arg(long)]
+        opml: bool,
+    },
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
@@ -121,8 +172,18 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
         Command::Run => run_daemon(&cli.config, logging).await,
         Command::Poll { all } => poll(&cli.config, all, logging).await,
-        Command::Feeds { json } => feeds(&cli.config, json),
-        Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
+        Command::Feeds { json, action: None } => feeds(&cli.config, json),
+        Command::Feeds {
+            action: Some(action),
+            ..
+        } => lists::feeds_action(&cli.config, action),
+        Command::Check => lists::check(&cli.config),
+        Command::Stories {
+            since,
+            limit,
+            tags,
+            json,
+        } => stories(&cli.config, since, limit, &tags, json),
         Command::Story { id, json } => story(&cli.config, id, json),
         Command::Status { json } => status(&cli.config, json),
         Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
@@ -218,19 +279,34 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     // during start-up must not kill the process with the default action.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
     let server = match config.metrics.listen {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
         None => None,
     };
+    let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone()));
-    let result = schedule::run(poller.clone(), stop, config.daemon.shutdown_grace, liveness).await;
+    let (reloader, reload) = crate::reload::spawn(config, poller.clone(), stop.clone());
+    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone(), reload));
+    let result = schedule::run(poller.clone(), stop, config_grace, liveness).await;
     if let Some(server) = server {
         // The endpoint holds a writer handle; drop it so the writer can finish.
         server.abort();
         let _ = server.await;
+    }
+    // So does the reloader. It stops with `stop`; after a scheduler error
+    // nothing set `stop`, so end it here.
+    if result.is_err() {
+        reloader.abort();
+    }
+    if let Err(e) = reloader.await {
+        if !e.is_cancelled() {
+            tracing::error!("the reloader task failed: {e}");
+        }
     }
     finish(poller, writer).await;
     result?;
@@ -264,13 +340,16 @@ async fn start_metrics(
 /// Second: exit at once. SQLite's journal keeps the database consistent
 /// whatever point the writer had reached; an unfinished transaction is
 /// rolled back at the next open.
-async fn handle_signals(mut signals: Signals, stop: watch::Sender<bool>, liveness: Arc<Liveness>) {
+async fn handle_signals(
+    mut signals: Signals,
+    stop: watch::Sender<bool>,
+    liveness: Arc<Liveness>,
+    reload: crate::reload::Trigger,
+) {
     let mut stopping = false;
     loop {
         match signals.next().await {
-            Signal::Reload => {
-                tracing::info!("SIGHUP: reload requested; this version re-reads the config only at start, so restart to apply changes");
-            }
+            Signal::Reload => reload.request("SIGHUP"),
             Signal::Shutdown { name, .. } if !stopping => {
                 stopping = true;
                 tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
@@ -364,14 +443,20 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
+fn stories(
+    config_path: &Path,
+    since: Option<Duration>,
+    limit: usize,
+    tags: &[String],
+    json: bool,
+) -> Result<()> {
     let since = match since {
         Some(d) => {
             Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
         }
         None => None,
     };
-    let rows = open_read_only(config_path)?.stories(since, limit)?;
+    let rows = open_read_only(config_path)?.stories_tagged(since, limit, tags)?;
     if json {
         return print_json_lines(&rows);
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::PollConfig;
@@ -61,7 +61,11 @@ impl fmt::Display for PollSummary {
 pub struct Poller {
     store: StoreHandle,
     fetcher: Fetcher,
-    poll: PollConfig,
+    /// The `[poll]` settings in force; a config reload replaces them, and
+    /// each pass (and each feed's next due time) reads them afresh.
+    poll: watch::Sender<PollConfig>,
+    /// Asks the daemon loop for a pass now (e.g. after a reload added feeds).
+    wake: Notify,
 }
 
 impl Poller {
@@ -70,8 +74,26 @@ impl Poller {
         Poller {
             store,
             fetcher,
-            poll,
+            poll: watch::Sender::new(poll),
+            wake: Notify::new(),
         }
+    }
+
+    /// The `[poll]` settings in force.
+    pub fn poll_config(&self) -> PollConfig {
+        self.poll.borrow().clone()
+    }
+
+    /// Replaces the `[poll]` settings: concurrency and the default interval
+    /// apply from the next pass, a new schedule from the next tick.
+    pub fn set_poll_config(&self, poll: PollConfig) {
+        self.poll.send_replace(poll);
+    }
+
+    /// Asks the daemon loop ([`run`]) for a pass as soon as it is free,
+    /// without waiting for the next tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The handle to the database writer this poller writes through.
@@ -92,10 +114,11 @@ impl Poller {
             .call(move |s| s.due_feeds(Utc::now(), all))
             .await?;
         let stop = stop.clone();
+        let concurrency = self.poll.borrow().concurrency;
         let mut results = futures::stream::iter(due)
             .take_while(move |_| std::future::ready(!*stop.borrow()))
             .map(|feed| self.poll_feed(feed))
-            .buffer_unordered(self.poll.concurrency);
+            .buffer_unordered(concurrency);
         let mut summary = PollSummary::default();
         while let Some(result) = results.next().await {
             let (kind, report) = result?;
@@ -111,10 +134,11 @@ impl Poller {
 
     async fn poll_feed(&self, feed: DueFeed) -> Result<(Kind, IngestReport), StoreError> {
         let fetched_at = Utc::now();
+        let default_interval = self.poll.borrow().interval;
         let interval = feed
             .interval_secs
             .and_then(|s| u64::try_from(s).ok())
-            .map_or(self.poll.interval, Duration::from_secs);
+            .map_or(default_interval, Duration::from_secs);
         let next_due =
             fetched_at + chrono::TimeDelta::from_std(interval).unwrap_or(chrono::TimeDelta::MAX);
         let result = self.fetcher.fetch(&feed.url, &feed.validators).await;
@@ -198,12 +222,16 @@ impl Kind {
 }
 
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
-/// one per cron tick, and a heartbeat (a round-trip through the database
+/// one per cron tick or [`Poller::wake`] call (a wake during a pass runs one
+/// right after it), and a heartbeat (a round-trip through the database
 /// writer) every `liveness.heartbeat_interval()` that feeds systemd's watchdog.
 ///
 /// When `stop` turns true no new fetch starts; fetches in flight get `grace`
 /// to finish and be written, then the pass is abandoned (results already
 /// handed to the writer are still committed).
+///
+/// A changed `poll.schedule` (config reload) replaces the cron job: the new
+/// job is added before the old one is removed, so a failure keeps the old.
 pub async fn run(
     poller: Arc<Poller>,
     stop: watch::Receiver<bool>,
@@ -215,34 +243,15 @@ pub async fn run(
     let mut scheduler = JobScheduler::new()
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
-    let job_busy = busy.clone();
-    let job_tx = tick_tx.clone();
-    let job = Job::new_async(poller.poll.schedule.as_str(), move |_, _| {
-        let busy = job_busy.clone();
-        let tx = job_tx.clone();
-        Box::pin(async move {
-            if busy.load(Ordering::SeqCst) {
-                tracing::info!("previous poll pass still running; skipping this tick");
-                return;
-            }
-            // A full channel means a tick is already waiting: same effect.
-            let _ = tx.try_send(());
-        })
-    })
-    .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
-    scheduler
-        .add(job)
-        .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    let mut poll_rx = poller.poll.subscribe();
+    let mut schedule = poll_rx.borrow_and_update().schedule.clone();
+    let mut job = add_tick_job(&scheduler, &schedule, &busy, &tick_tx).await?;
     scheduler
         .start()
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
     let _ = tick_tx.try_send(());
-    liveness.ready(&format!(
-        "scheduler started (schedule {:?})",
-        poller.poll.schedule
-    ));
+    liveness.ready(&format!("scheduler started (schedule {schedule:?})"));
 
     let mut heartbeat = tokio::time::interval(liveness.heartbeat_interval());
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -277,13 +286,27 @@ pub async fn run(
                 }
             }
             Some(()) = ticks.recv(), if pass.is_none() && deadline.is_none() => {
-                busy.store(true, Ordering::SeqCst);
-                let (poller, stop) = (poller.clone(), stop.clone());
-                pass = Some(Box::pin(async move {
-                    let started = Instant::now();
-                    let result = poller.poll_once(false, &stop).await;
-                    (result, started.elapsed())
-                }));
+                pass = Some(start_pass(&poller, &stop, &busy));
+            }
+            () = poller.wake.notified(), if pass.is_none() && deadline.is_none() => {
+                pass = Some(start_pass(&poller, &stop, &busy));
+            }
+            Ok(()) = poll_rx.changed() => {
+                let new = poll_rx.borrow_and_update().schedule.clone();
+                if new == schedule {
+                    continue;
+                }
+                match add_tick_job(&scheduler, &new, &busy, &tick_tx).await {
+                    Ok(id) => {
+                        if let Err(e) = scheduler.remove(&job).await {
+                            tracing::warn!("removing the old schedule: {e:?}");
+                        }
+                        tracing::info!(old = %schedule, new = %new, "poll schedule changed");
+                        job = id;
+                        schedule = new;
+                    }
+                    Err(e) => tracing::error!("keeping schedule {schedule}: {e}"),
+                }
             }
             _ = heartbeat.tick() => {
                 if probe.is_some() {
@@ -315,6 +338,49 @@ pub async fn run(
         tracing::warn!("scheduler shutdown: {e:?}");
     }
     Ok(())
+}
+
+/// Starts one pass; `busy` makes cron ticks that fire meanwhile skip.
+fn start_pass(
+    poller: &Arc<Poller>,
+    stop: &watch::Receiver<bool>,
+    busy: &AtomicBool,
+) -> Pending<(Result<PollSummary, StoreError>, Duration)> {
+    busy.store(true, Ordering::SeqCst);
+    let (poller, stop) = (poller.clone(), stop.clone());
+    Box::pin(async move {
+        let started = Instant::now();
+        let result = poller.poll_once(false, &stop).await;
+        (result, started.elapsed())
+    })
+}
+
+/// Adds the cron job that sends a tick on `schedule`.
+async fn add_tick_job(
+    scheduler: &JobScheduler,
+    schedule: &str,
+    busy: &Arc<AtomicBool>,
+    tick_tx: &mpsc::Sender<()>,
+) -> Result<uuid::Uuid, ScheduleError> {
+    let job_busy = busy.clone();
+    let job_tx = tick_tx.clone();
+    let job = Job::new_async(schedule, move |_, _| {
+        let busy = job_busy.clone();
+        let tx = job_tx.clone();
+        Box::pin(async move {
+            if busy.load(Ordering::SeqCst) {
+                tracing::info!("previous poll pass still running; skipping this tick");
+                return;
+            }
+            // A full channel means a tick is already waiting: same effect.
+            let _ = tx.try_send(());
+        })
+    })
+    .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    scheduler
+        .add(job)
+        .await
+        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))
 }
 
 /// A boxed future the loop polls alongside the others.

@@ -44,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_dedup.sql",
         include_str!("../../migrations/0002_dedup.sql"),
     ),
+    (
+        "0003_feed_lists.sql",
+        include_str!("../../migrations/0003_feed_lists.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

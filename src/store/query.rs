@@ -2,7 +2,7 @@
 //! one exists, so that the CLI shows what a user's own SQL would show.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
 use super::feeds::err;
@@ -129,14 +129,41 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<StoryRow>, StoreError> {
+        self.stories_tagged(since, limit, &[])
+    }
+
+    /// Like [`Store::stories`], keeping only stories that a feed with one of
+    /// `tags` carried (tags compare ignoring case); no tags keeps every story.
+    pub fn stories_tagged(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+        tags: &[String],
+    ) -> Result<Vec<StoryRow>, StoreError> {
         let since = since.map(format_time).unwrap_or_default();
+        let tag_filter = if tags.is_empty() {
+            String::new()
+        } else {
+            let marks = (0..tags.len())
+                .map(|i| format!("?{}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                " AND story_id IN (SELECT ss.story_id FROM story_sources ss
+                     JOIN feed_tags ft ON ft.feed_url = ss.feed_url
+                     WHERE ft.tag COLLATE NOCASE IN ({marks}))"
+            )
+        };
         let sql = format!(
-            "SELECT {STORY_COLUMNS} FROM stories WHERE published_at >= ?1 OR first_seen_at >= ?1
+            "SELECT {STORY_COLUMNS} FROM stories WHERE (published_at >= ?1 OR first_seen_at >= ?1){tag_filter}
              ORDER BY published_at DESC, story_id DESC LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&since, &limit];
+        values.extend(tags.iter().map(|t| t as &dyn rusqlite::ToSql));
         let rows = stmt
-            .query_map(params![since, limit as i64], story_row)
+            .query_map(values.as_slice(), story_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
