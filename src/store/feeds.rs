@@ -19,6 +19,22 @@ pub struct DueFeed {
     pub validators: Validators,
     /// Its configured interval override, in seconds.
     pub interval_secs: Option<i64>,
+    /// Where it is fetched when not `url` (after a move or autodiscovery).
+    pub fetch_url: Option<String>,
+    /// The interval in force, in seconds, and why (`None` before the first
+    /// successful fetch).
+    pub poll_interval: Option<(i64, String)>,
+    /// Consecutive failed fetches so far.
+    pub error_count: i64,
+    /// A permanent redirect seen on the last `.1` successful fetches.
+    pub redirect: Option<(String, u32)>,
+}
+
+impl DueFeed {
+    /// The URL to GET: the moved or discovered one, else the listed one.
+    pub fn fetch_url(&self) -> &str {
+        self.fetch_url.as_deref().unwrap_or(&self.url)
+    }
 }
 
 /// What [`Store::sync_feeds`] changed.
@@ -45,15 +61,29 @@ impl Store {
         let mut report = SyncReport::default();
         let tx = self.conn.transaction().map_err(|e| err(&self.path, e))?;
         {
+            // A listed URL matches a feed by its URL, else by the URL it is
+            // fetched from now: editing the config to follow a permanent
+            // redirect or an autodiscovered feed keeps the same feed.
             let mut find = tx
-                .prepare_cached("SELECT id, active FROM feed WHERE url = ?1")
+                .prepare_cached(
+                    "SELECT id, active, url FROM feed WHERE url = ?1
+                     UNION ALL SELECT id, active, url FROM feed WHERE fetch_url = ?1 AND NOT EXISTS
+                        (SELECT 1 FROM feed WHERE url = ?1)
+                     LIMIT 1",
+                )
                 .map_err(|e| err(&self.path, e))?;
             let mut insert = tx
                 .prepare_cached("INSERT INTO feed (url, title, interval_secs, added_at) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(|e| err(&self.path, e))?;
             let mut update = tx
                 .prepare_cached(
-                    "UPDATE feed SET title = ?2, interval_secs = ?3, active = 1 WHERE id = ?1",
+                    // Coming back into the config clears a 410 disabling:
+                    // the user listed the feed again on purpose.
+                    "UPDATE feed SET url = ?4, fetch_url = CASE WHEN fetch_url = ?4 THEN NULL ELSE fetch_url END,
+                        title = ?2, interval_secs = ?3,
+                        disabled_at = CASE WHEN active = 0 THEN NULL ELSE disabled_at END,
+                        disabled_reason = CASE WHEN active = 0 THEN NULL ELSE disabled_reason END,
+                        active = 1 WHERE id = ?1",
                 )
                 .map_err(|e| err(&self.path, e))?;
             tx.execute(
@@ -66,17 +96,24 @@ impl Store {
             let mut listed = tx
                 .prepare_cached("INSERT OR IGNORE INTO temp.listed (url) VALUES (?1)")
                 .map_err(|e| err(&self.path, e))?;
+            let all_listed: std::collections::HashSet<&str> =
+                feeds.iter().map(|f| f.url.as_str()).collect();
             for f in feeds {
                 let interval = f.interval.map(|d| d.as_secs() as i64);
                 listed.execute([&f.url]).map_err(|e| err(&self.path, e))?;
                 let existing: Option<(i64, bool)> = find
-                    .query_row([&f.url], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([&f.url], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
+                    })
                     .optional()
-                    .map_err(|e| err(&self.path, e))?;
+                    .map_err(|e| err(&self.path, e))?
+                    // Adopt a moved feed only if its own URL is not listed too.
+                    .filter(|(_, _, url)| url == &f.url || !all_listed.contains(url.as_str()))
+                    .map(|(id, active, _)| (id, active));
                 match existing {
                     Some((id, active)) => {
                         update
-                            .execute(params![id, f.title, interval])
+                            .execute(params![id, f.title, interval, f.url])
                             .map_err(|e| err(&self.path, e))?;
                         report.reactivated += usize::from(!active);
                     }
@@ -105,8 +142,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, url, etag, last_modified, interval_secs FROM feed
-                 WHERE active = 1 AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
+                "SELECT id, url, etag, last_modified, interval_secs, fetch_url, poll_interval_secs,
+                        interval_reason, error_count, redirect_url, redirect_count FROM feed
+                 WHERE active = 1 AND disabled_at IS NULL
+                   AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
                  ORDER BY next_due_at IS NOT NULL, next_due_at, id",
             )
             .map_err(|e| self.err(e))?;
@@ -120,6 +159,19 @@ impl Store {
                         last_modified: r.get(3)?,
                     },
                     interval_secs: r.get(4)?,
+                    fetch_url: r.get(5)?,
+                    poll_interval: match (
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                    ) {
+                        (Some(secs), reason) => Some((secs, reason.unwrap_or_default())),
+                        (None, _) => None,
+                    },
+                    error_count: r.get(8)?,
+                    redirect: match (r.get::<_, Option<String>>(9)?, r.get::<_, u32>(10)?) {
+                        (Some(url), n) if n > 0 => Some((url, n)),
+                        _ => None,
+                    },
                 })
             })
             .map_err(|e| self.err(e))?;

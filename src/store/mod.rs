@@ -7,12 +7,15 @@
 //! - [`ingest`] writes a fetched feed in one transaction (entries, lineage,
 //!   validators, fetch log), so a crash never leaves half a poll.
 //! - [`query`] holds the read queries the CLI prints.
+//! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
+//!   (interval in force, Retry-After, redirects, URL history, throttling).
 //!
 //! Tables are private (singular names); the views `stories` and
 //! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod feeds;
 pub mod ingest;
+pub mod politeness;
 pub mod query;
 pub mod writer;
 
@@ -24,16 +27,23 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
+pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
 pub use writer::{StoreHandle, WriterThread};
 
 /// The migrations, embedded in the binary, in order. Migration `i` (0-based)
 /// brings the database to `user_version = i + 1`. Never edit a landed file:
 /// add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0003_fetch_politeness.sql",
+        include_str!("../../migrations/0003_fetch_politeness.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
