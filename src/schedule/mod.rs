@@ -55,7 +55,8 @@ pub struct PollSummary {
     pub failed: usize,
     /// Feeds that answered 304 Not Modified.
     pub not_modified: usize,
-    /// Due feeds not fetched because their host is paused (429/503).
+    /// Due feeds not fetched because the server asked to wait (Retry-After)
+    /// or their host is paused after repeated 429/503.
     pub deferred: usize,
     /// What was written.
     pub ingest: IngestReport,
@@ -69,7 +70,7 @@ impl fmt::Display for PollSummary {
             self.ok, self.failed, self.not_modified, self.ingest.new_entries, self.ingest.new_stories, self.ingest.folded
         )?;
         if self.deferred > 0 {
-            write!(f, "; {} deferred (host throttled)", self.deferred)?;
+            write!(f, "; {} deferred (server asked to wait)", self.deferred)?;
         }
         Ok(())
     }
@@ -183,6 +184,11 @@ impl Poller {
         };
         if *stop.borrow() {
             return skipped;
+        }
+        // A server's Retry-After is honoured even by `poll --all`.
+        if let Some(until) = feed.retry_after_until.filter(|t| *t > Utc::now()) {
+            tracing::info!(feed = %feed.url, until = %until, "server asked to retry later; feed deferred");
+            return Ok((Kind::Deferred, IngestReport::default()));
         }
         // Checked after waiting for a slot: another feed of this host may
         // have just been told to slow down.

@@ -28,6 +28,8 @@ pub struct DueFeed {
     pub error_count: i64,
     /// A permanent redirect seen on the last `.1` successful fetches.
     pub redirect: Option<(String, u32)>,
+    /// The server asked (429/503 Retry-After) not to be asked before this.
+    pub retry_after_until: Option<DateTime<Utc>>,
 }
 
 impl DueFeed {
@@ -143,7 +145,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, url, etag, last_modified, interval_secs, fetch_url, poll_interval_secs,
-                        interval_reason, error_count, redirect_url, redirect_count FROM feed
+                        interval_reason, error_count, redirect_url, redirect_count, retry_after_until FROM feed
                  WHERE active = 1 AND disabled_at IS NULL
                    AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
                  ORDER BY next_due_at IS NOT NULL, next_due_at, id",
@@ -172,6 +174,10 @@ impl Store {
                         (Some(url), n) if n > 0 => Some((url, n)),
                         _ => None,
                     },
+                    retry_after_until: r
+                        .get::<_, Option<String>>(11)?
+                        .as_deref()
+                        .and_then(super::parse_time),
                 })
             })
             .map_err(|e| self.err(e))?;
