@@ -22,6 +22,7 @@ pub mod discovery;
 pub mod headers;
 
 use std::collections::HashSet;
+use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -184,9 +185,12 @@ pub enum FetchError {
         /// What is wrong with the Location header.
         problem: String,
     },
-    /// Connecting failed (DNS, refused, TLS handshake, certificate).
+    /// Connecting failed (DNS, refused, unreachable).
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The TLS handshake failed (certificate, protocol, not a TLS server).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
     /// The connection broke while the body was arriving.
     #[error("reading the response failed: {0}")]
     Body(String),
@@ -228,7 +232,9 @@ impl Fetcher {
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)
-            .timeout(opts.timeout)
+            // A backstop only: `fetch` enforces `opts.timeout` over all hops
+            // and the body, and says so in its error.
+            .timeout(opts.timeout + Duration::from_secs(1))
             // We follow redirects ourselves: see the module docs.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -300,7 +306,7 @@ impl Fetcher {
         // Count while reading: Content-Length is absent or describes the
         // compressed size, and a hostile server can send a gzip bomb.
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(body_error)? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.body_error(e))? {
             exchange.bytes = bytes.len() + chunk.len();
             if exchange.bytes > limit {
                 return Err(FetchError::TooLarge { limit });
@@ -341,7 +347,7 @@ impl Fetcher {
             if let Some(lm) = &validators.last_modified {
                 request = request.header(header::IF_MODIFIED_SINCE, lm);
             }
-            let response = request.send().await.map_err(send_error)?;
+            let response = request.send().await.map_err(|e| self.send_error(e))?;
             let status = response.status().as_u16();
             exchange.status = Some(status);
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
@@ -379,22 +385,52 @@ impl Fetcher {
     }
 }
 
-fn send_error(e: reqwest::Error) -> FetchError {
-    if e.is_timeout() {
-        // reqwest's own per-request deadline: the same as ours.
-        return FetchError::Transport(format!("timed out: {}", error_chain(&e)));
+impl Fetcher {
+    fn send_error(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            return FetchError::Timeout {
+                after: self.opts.timeout,
+            };
+        }
+        if e.is_connect() {
+            // The cause, without reqwest's "error sending request for url".
+            let cause = e.source().map_or_else(|| error_chain(&e), cause_chain);
+            let tcp_level = ["tcp connect error", "dns error", "failed to lookup"]
+                .iter()
+                .any(|m| cause.contains(m));
+            let https = e.url().is_some_and(|u| u.scheme() == "https");
+            return if https && !tcp_level {
+                FetchError::Tls(cause)
+            } else {
+                FetchError::Connect(cause)
+            };
+        }
+        FetchError::Transport(error_chain(&e))
     }
-    if e.is_connect() {
-        return FetchError::Connect(error_chain(&e));
+
+    fn body_error(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            return FetchError::Timeout {
+                after: self.opts.timeout,
+            };
+        }
+        FetchError::Body(error_chain(&e))
     }
-    FetchError::Transport(error_chain(&e))
 }
 
-fn body_error(e: reqwest::Error) -> FetchError {
-    if e.is_timeout() {
-        return FetchError::Transport(format!("timed out: {}", error_chain(&e)));
+/// The chain of causes from `e` down, without hyper's "client error (…)"
+/// wrappers.
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let part = err.to_string();
+        if !part.starts_with("client error (") && !parts.iter().any(|p| p.contains(&part)) {
+            parts.push(part);
+        }
+        next = err.source();
     }
-    FetchError::Body(error_chain(&e))
+    parts.join(": ")
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause;

@@ -514,18 +514,6 @@ pub fn spread_window(schedule: &str) -> Duration {
         .map_or(Duration::ZERO, |p| p / 2)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spread_window_is_half_the_tick() {
-        assert_eq!(spread_window("0 */5 * * * *"), Duration::from_secs(150));
-        assert_eq!(spread_window("*/4 * * * * *"), Duration::from_secs(2));
-        assert_eq!(spread_window("not cron"), Duration::ZERO);
-    }
-}
-
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
 /// one per cron tick. Returns after the pass in flight (if any) has finished.
 pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(), ScheduleError> {
@@ -581,4 +569,16 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
         tracing::warn!("scheduler shutdown: {e:?}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_window_is_half_the_tick() {
+        assert_eq!(spread_window("0 */5 * * * *"), Duration::from_secs(150));
+        assert_eq!(spread_window("*/4 * * * * *"), Duration::from_secs(2));
+        assert_eq!(spread_window("not cron"), Duration::ZERO);
+    }
 }

@@ -260,13 +260,20 @@ fn stream_body(body: Vec<u8>, delivery: &Delivery) -> Body {
         }
         Delivery::CutAfter(n) => {
             let head = body[..(*n).min(body.len())].to_vec();
-            let s = futures::stream::iter(vec![
-                Ok::<_, std::io::Error>(head),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "cut",
-                )),
-            ]);
+            // Send the head, give it time to leave, then drop the connection.
+            let s = futures::stream::iter([0u8, 1]).then(move |i| {
+                let head = head.clone();
+                async move {
+                    if i == 0 {
+                        return Ok(head);
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "cut",
+                    ))
+                }
+            });
             Body::from_stream(s.map(|c: Chunk| c))
         }
     }
