@@ -16,7 +16,10 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
+use crate::logging::{LogFormat, Logging};
+use crate::metrics::{self, Endpoint};
 use crate::schedule::{self, Poller};
+use crate::service::{Liveness, Signal, Signals};
 use crate::store::{parse_time, Store, StoreHandle, StoryId};
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -33,6 +36,15 @@ pub struct Cli {
         default_value = "config/feedfold.toml"
     )]
     pub config: PathBuf,
+    /// Log line format: `auto` is `plain` under systemd, else `human`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FEEDFOLD_LOG_FORMAT",
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -75,21 +87,38 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show a dashboard: feed health, today's items and stories, the most
+    /// syndicated stories of the last 24 h, database size.
+    Status {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> Result<()> {
+/// Runs the parsed command; `logging` takes the config's log filter once read.
+pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
-        Command::Run => run_daemon(&cli.config).await,
-        Command::Poll { all } => poll(&cli.config, all).await,
+        Command::Run => run_daemon(&cli.config, logging).await,
+        Command::Poll { all } => poll(&cli.config, all, logging).await,
         Command::Feeds { json } => feeds(&cli.config, json),
         Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
         Command::Story { id, json } => story(&cli.config, id, json),
+        Command::Status { json } => status(&cli.config, json),
     }
+}
+
+/// Reads the config and applies its log filter.
+fn load_config(path: &Path, logging: &Logging) -> Result<Config> {
+    let config = Config::load(path)?;
+    logging
+        .apply_config(&config.log.level)
+        .with_context(|| format!("{}: log.level", path.display()))?;
+    Ok(config)
 }
 
 /// Opens the database, syncs the feed list and starts the writer thread.
@@ -127,39 +156,80 @@ async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
     }
 }
 
-async fn run_daemon(config_path: &Path) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
+    // Handlers first: a SIGHUP (`systemctl reload`) or SIGTERM arriving
+    // during start-up must not kill the process with the default action.
+    let signals = Signals::install().context("installing signal handlers")?;
+    let config = load_config(config_path, logging)?;
+    let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
+    let server = match config.metrics.listen {
+        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
+        None => None,
+    };
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_shutdown_signal().await;
-        tracing::info!("shutting down: finishing fetches in flight");
-        let _ = stop_tx.send(true);
-    });
-    schedule::run(poller.clone(), stop).await?;
+    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone()));
+    let result = schedule::run(poller.clone(), stop, config.daemon.shutdown_grace, liveness).await;
+    if let Some(server) = server {
+        // The endpoint holds a writer handle; drop it so the writer can finish.
+        server.abort();
+        let _ = server.await;
+    }
     finish(poller, writer).await;
+    result?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+/// Binds `[metrics] listen` and serves `/metrics` and `/healthz` on a task.
+async fn start_metrics(
+    addr: std::net::SocketAddr,
+    poller: &Poller,
+    liveness: &Arc<Liveness>,
+    config: &Config,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = metrics::bind(addr).await?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %local, "serving /metrics and /healthz");
+    let endpoint = Endpoint {
+        store: poller.store().clone(),
+        liveness: liveness.clone(),
+        database: config.database.clone(),
     };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+    Ok(tokio::spawn(async move {
+        if let Err(e) = metrics::serve(listener, endpoint).await {
+            tracing::error!("metrics endpoint stopped: {e}");
+        }
+    }))
+}
+
+/// First SIGTERM/SIGINT: stop scheduling and let fetches in flight finish.
+/// Second: exit at once. SQLite's journal keeps the database consistent
+/// whatever point the writer had reached; an unfinished transaction is
+/// rolled back at the next open.
+async fn handle_signals(mut signals: Signals, stop: watch::Sender<bool>, liveness: Arc<Liveness>) {
+    let mut stopping = false;
+    loop {
+        match signals.next().await {
+            Signal::Reload => {
+                tracing::info!("SIGHUP: reload requested; this version re-reads the config only at start, so restart to apply changes");
+            }
+            Signal::Shutdown { name, .. } if !stopping => {
+                stopping = true;
+                tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
+                liveness.stopping();
+                let _ = stop.send(true);
+            }
+            Signal::Shutdown { name, number } => {
+                tracing::warn!("{name} again: exiting at once; fetches in flight are dropped, the database stays consistent");
+                std::process::exit(128 + number);
+            }
+        }
     }
 }
 
-async fn poll(config_path: &Path, all: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
     let (poller, writer) = start(&config)?;
     let (_stop_tx, stop) = watch::channel(false);
     let summary = poller.poll_once(all, &stop).await?;
@@ -360,4 +430,102 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
     }
     writeln!(std::io::stdout().lock(), "{t}")?;
     Ok(())
+}
+
+fn status(config_path: &Path, json: bool) -> Result<()> {
+    let store = open_read_only(config_path)?;
+    let now = Utc::now();
+    let today = Local::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(Local)
+        .earliest()
+        .map_or(now, |t| t.with_timezone(&Utc));
+    let report = store.status(now, today)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let last = match report.last_fetch_at.as_deref().and_then(parse_time) {
+        Some(t) => format!(
+            "{} ({} ago)",
+            local(report.last_fetch_at.as_deref()),
+            ago(now - t)
+        ),
+        None => "never".to_string(),
+    };
+    writeln!(
+        out,
+        "Database  {} ({})",
+        report.database,
+        size(report.database_bytes)
+    )?;
+    writeln!(out, "Polled    {last}")?;
+    let f = &report.feeds;
+    writeln!(
+        out,
+        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.inactive
+    )?;
+    writeln!(
+        out,
+        "Today     {} items, {} stories",
+        report.entries_today, report.stories_today
+    )?;
+    writeln!(
+        out,
+        "Last 24h  {} items, {} stories, {} folded copies",
+        report.entries_24h, report.stories_24h, report.folded_24h
+    )?;
+    if !report.top_stories.is_empty() {
+        writeln!(out, "\nMost syndicated stories, last 24 h")?;
+        let mut t = table(&["SOURCES", "PUBLISHED", "ID", "TITLE"]);
+        for s in &report.top_stories {
+            t.add_row(vec![
+                s.source_count.to_string(),
+                local(Some(&s.published_at)),
+                s.story_id.to_string(),
+                s.title.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if !report.failing_feeds.is_empty() {
+        writeln!(out, "\nFailing feeds")?;
+        let mut t = table(&["ERRORS", "NEXT TRY", "FEED", "LAST ERROR"]);
+        for r in &report.failing_feeds {
+            t.add_row(vec![
+                r.error_count.to_string(),
+                local(r.next_due_at.as_deref()),
+                r.title.clone().unwrap_or_else(|| r.url.clone()),
+                r.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
+}
+
+/// "3m", "2h 5m": a time span rounded for people.
+fn ago(span: chrono::TimeDelta) -> String {
+    let secs = span.num_seconds().max(0) as u64;
+    let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+/// Bytes in binary units, one decimal.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

@@ -24,7 +24,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::PollConfig;
 use crate::fetch::{discovery, Body, Exchange, Fetched, Fetcher, Validators};
+use crate::metrics;
 use crate::parse::{self, ParseError, ParsedFeed};
+use crate::service::Liveness;
 use crate::store::{
     DueFeed, FeedOutcome, FeedUpdate, FetchState, IngestReport, StoreError, StoreHandle, UrlChange,
 };
@@ -99,6 +101,19 @@ enum Kind {
     Skipped,
 }
 
+impl Kind {
+    /// The outcome as the fetch log and the metrics name it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ok => "ok",
+            Kind::NotModified => "not_modified",
+            Kind::Failed => "error",
+            Kind::Deferred => "deferred",
+            Kind::Skipped => "skipped",
+        }
+    }
+}
+
 impl Poller {
     /// A poller writing through `store`.
     pub fn new(store: StoreHandle, fetcher: Fetcher, poll: PollConfig) -> Poller {
@@ -109,6 +124,11 @@ impl Poller {
             hosts: Hosts::new(poll.per_host),
             poll,
         }
+    }
+
+    /// The handle to the database writer this poller writes through.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
     }
 
     /// One pass over the due feeds (every active feed with `all`), as fast
@@ -254,6 +274,8 @@ impl Poller {
                 Kind::Failed
             }
         };
+        metrics::record_fetch(kind.as_str(), &exchange);
+        let logged = exchange.clone();
         let update = FeedUpdate {
             feed: feed.id,
             fetched_at,
@@ -263,7 +285,19 @@ impl Poller {
             fetch,
         };
         let report = self.store.call(move |s| s.record(update)).await?;
-        tracing::debug!(feed = %feed.url, ?kind, new_entries = report.new_entries, folded = report.folded, "polled");
+        metrics::record_ingest(&report);
+        tracing::debug!(
+            feed = %feed.url,
+            outcome = kind.as_str(),
+            status = logged.status,
+            bytes = logged.bytes,
+            duration_ms = logged.duration.as_millis() as u64,
+            redirects = logged.redirects.len(),
+            new_entries = report.new_entries,
+            new_stories = report.new_stories,
+            folded = report.folded,
+            "feed polled"
+        );
         Ok((kind, report))
     }
 
@@ -515,8 +549,18 @@ pub fn spread_window(schedule: &str) -> Duration {
 }
 
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
-/// one per cron tick. Returns after the pass in flight (if any) has finished.
-pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(), ScheduleError> {
+/// one per cron tick, and a heartbeat (a round-trip through the database
+/// writer) every `liveness.heartbeat_interval()` that feeds systemd's watchdog.
+///
+/// When `stop` turns true no new fetch starts; fetches in flight get `grace`
+/// to finish and be written, then the pass is abandoned (results already
+/// handed to the writer are still committed).
+pub async fn run(
+    poller: Arc<Poller>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+    liveness: Arc<Liveness>,
+) -> Result<(), ScheduleError> {
     let (tick_tx, mut ticks) = mpsc::channel::<()>(1);
     let busy = Arc::new(AtomicBool::new(false));
     let mut scheduler = JobScheduler::new()
@@ -546,29 +590,130 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
     let _ = tick_tx.try_send(());
-    tracing::info!(schedule = %poller.poll.schedule, "scheduler started");
+    liveness.ready(&format!(
+        "scheduler started (schedule {:?})",
+        poller.poll.schedule
+    ));
 
+    let mut heartbeat = tokio::time::interval(liveness.heartbeat_interval());
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pass: Option<Pending<(Result<PollSummary, StoreError>, Duration)>> = None;
+    let mut probe: Option<Pending<Result<(), StoreError>>> = None;
+    let mut probe_started = Instant::now();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    // The start-up pass fetches what is due at once (within the limits), so
+    // a freshly started daemon shows data right away; tick passes spread each
+    // host's feeds over half the tick.
+    let mut window = Duration::ZERO;
     let mut stopped = stop.clone();
     loop {
         tokio::select! {
-            _ = stopped.wait_for(|s| *s) => break,
-            Some(()) = ticks.recv() => {
-                busy.store(true, Ordering::SeqCst);
-                let started = Instant::now();
-                let window = spread_window(&poller.poll.schedule);
-                let result = poller.poll_pass(false, &stop, window).await;
+            // A closed channel (sender gone) counts as a stop too.
+            _ = stopped.wait_for(|s| *s), if deadline.is_none() => {
+                if pass.is_none() {
+                    break;
+                }
+                tracing::info!(grace_ms = grace.as_millis() as u64, "waiting for fetches in flight");
+                deadline = Some(tokio::time::Instant::now() + grace);
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "shutdown grace period is over; abandoning the fetches still in flight"
+                );
+                break;
+            }
+            (result, took) = wait(&mut pass), if pass.is_some() => {
+                pass = None;
                 busy.store(false, Ordering::SeqCst);
+                pass_done(&result, took, &liveness);
+                if deadline.is_some() {
+                    break;
+                }
+            }
+            Some(()) = ticks.recv(), if pass.is_none() && deadline.is_none() => {
+                busy.store(true, Ordering::SeqCst);
+                let (poller, stop, spread) = (poller.clone(), stop.clone(), window);
+                window = spread_window(&poller.poll.schedule);
+                pass = Some(Box::pin(async move {
+                    let started = Instant::now();
+                    let result = poller.poll_pass(false, &stop, spread).await;
+                    (result, started.elapsed())
+                }));
+            }
+            _ = heartbeat.tick() => {
+                if probe.is_some() {
+                    // The writer has not answered the last probe: withhold
+                    // the watchdog ping and let systemd judge.
+                    tracing::warn!(
+                        waited_ms = probe_started.elapsed().as_millis() as u64,
+                        "database writer has not answered the heartbeat probe; watchdog not pinged"
+                    );
+                } else {
+                    let store = poller.store.clone();
+                    probe_started = Instant::now();
+                    probe = Some(Box::pin(async move { store.call(|s| s.probe()).await }));
+                }
+            }
+            result = wait(&mut probe), if probe.is_some() => {
+                probe = None;
                 match result {
-                    Ok(s) => tracing::info!(duration_ms = started.elapsed().as_millis() as u64, "poll pass done: {s}"),
-                    Err(e) => tracing::error!("poll pass failed: {e}"),
+                    Ok(()) => liveness.beat(),
+                    Err(e) => tracing::warn!("heartbeat probe failed; watchdog not pinged: {e}"),
                 }
             }
         }
     }
+    // Dropping an unfinished pass cancels its fetches; whatever already
+    // reached the writer's queue is still committed before the writer exits.
+    drop(pass);
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!("scheduler shutdown: {e:?}");
     }
     Ok(())
+}
+
+/// A boxed future the loop polls alongside the others.
+type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// Waits for an optional future; callers guard the branch with `is_some()`.
+async fn wait<T>(f: &mut Option<Pending<T>>) -> T {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Logs the one summary line of a pass and records it.
+fn pass_done(result: &Result<PollSummary, StoreError>, took: Duration, liveness: &Liveness) {
+    match result {
+        Ok(s) => {
+            tracing::info!(
+                feeds = s.ok + s.failed + s.not_modified,
+                ok = s.ok,
+                not_modified = s.not_modified,
+                errors = s.failed,
+                deferred = s.deferred,
+                new_entries = s.ingest.new_entries,
+                new_stories = s.ingest.new_stories,
+                folded = s.ingest.folded,
+                duration_ms = took.as_millis() as u64,
+                "poll pass done"
+            );
+            liveness.pass_done(Utc::now(), &s.to_string());
+        }
+        Err(e) => tracing::error!(
+            duration_ms = took.as_millis() as u64,
+            "poll pass failed: {e}"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -248,8 +248,11 @@ fn upsert_entry(
             ])?;
             let id = EntryId(tx.last_insert_rowid());
             let when = entry.published.unwrap_or(seen_at);
+            let deciding = std::time::Instant::now();
             let candidates = candidates(tx, &a, when)?;
-            match dedup::decide(&a, &candidates) {
+            let verdict = dedup::decide(&a, &candidates);
+            crate::metrics::observe_dedup_decision(deciding.elapsed());
+            match verdict {
                 Some(verdict) => {
                     join_story(tx, id, &verdict, published.as_deref(), &now)?;
                     Ok(IngestReport {

@@ -9,6 +9,8 @@
 //! - [`query`] holds the read queries the CLI prints.
 //! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
 //!   (interval in force, Retry-After, redirects, URL history, throttling).
+//! - [`status`] holds the health queries of the service: the writer's
+//!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
 //! Tables are private (singular names); the views `stories` and
 //! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
@@ -17,6 +19,7 @@ pub mod feeds;
 pub mod ingest;
 pub mod politeness;
 pub mod query;
+pub mod status;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +32,7 @@ pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
+pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
 
 /// The migrations, embedded in the binary, in order. Migration `i` (0-based)

@@ -123,6 +123,10 @@ struct State {
     in_flight: HashMap<String, usize>,
     /// The most requests answered at once, per Host header (without port).
     max_in_flight: HashMap<String, usize>,
+    /// Paths of requests as they arrive (before any delay).
+    arrived: Vec<String>,
+    /// How long the server waits before answering a path.
+    delays: HashMap<String, std::time::Duration>,
 }
 
 /// A loopback HTTP server running on its own thread and runtime.
@@ -171,6 +175,26 @@ impl Server {
             .insert(path.to_string(), route);
     }
 
+    /// Makes the server wait `delay` before answering `path` (a slow feed).
+    pub fn delay(&self, path: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .expect("lock")
+            .delays
+            .insert(path.to_string(), delay);
+    }
+
+    /// How many requests for `path` have arrived, answered or not.
+    pub fn arrived(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .expect("lock")
+            .arrived
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.state
             .lock()
@@ -214,7 +238,7 @@ async fn answer_slowly(state: &Arc<Mutex<State>>, req: Request<Body>) -> Respons
         .and_then(|h| h.to_str().ok())
         .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_string())
         .unwrap_or_default();
-    let (response, delay) = {
+    let (before, after) = {
         let mut st = state.lock().expect("lock");
         let n = st.in_flight.entry(host.clone()).or_default();
         *n += 1;
@@ -222,11 +246,18 @@ async fn answer_slowly(state: &Arc<Mutex<State>>, req: Request<Body>) -> Respons
         let max = st.max_in_flight.entry(host.clone()).or_default();
         *max = (*max).max(n);
         let path = req.uri().path().to_string();
-        let delay = st.routes.get(&path).and_then(|r| r.delay);
-        drop(st);
-        (answer(state, req), delay)
+        let before = st.delays.get(&path).copied();
+        let after = st.routes.get(&path).and_then(|r| r.delay);
+        st.arrived.push(path);
+        (before, after)
     };
-    if let Some(d) = delay {
+    // `Server::delay` waits before answering (the request is not `seen`
+    // yet); `Route::with_delay` answers, then holds the response back.
+    if let Some(d) = before {
+        tokio::time::sleep(d).await;
+    }
+    let response = answer(state, req);
+    if let Some(d) = after {
         tokio::time::sleep(d).await;
     }
     if let Some(n) = state.lock().expect("lock").in_flight.get_mut(&host) {
