@@ -297,8 +297,8 @@ fn an_external_entity_never_reads_a_local_file() {
 
 #[test]
 fn invalid_utf8_is_decoded_as_the_bytes_allow() {
-    // No declaration, no charset: UTF-8 by default, but the bytes are windows-1252.
-    let mut body = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cuisine</title>\
+    // Declared UTF-8, but the bytes are windows-1252.
+    let mut body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Cuisine</title>\
         <item><guid>u1</guid><title>Le caf\xe9 cr\xe8me du march\xe9, tr\xe8s appr\xe9ci\xe9</title></item></channel></rss>"
         .to_vec();
     body.shrink_to_fit();
@@ -306,6 +306,19 @@ fn invalid_utf8_is_decoded_as_the_bytes_allow() {
     assert_eq!(o.bad["last_error"], Value::Null, "{}", o.bad);
     let title: String = o.setup.sql("SELECT title FROM entry WHERE guid = 'u1'");
     assert_eq!(title, "Le café crème du marché, très apprécié");
+}
+
+#[test]
+fn a_latin1_label_on_utf8_bytes_is_overruled() {
+    let body = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>M</title>\
+        <item><guid>m1</guid><title>Zürich – Genève: 5 € à payer</title></item></channel></rss>";
+    let o = hostile(
+        Route::ok("application/rss+xml; charset=ISO-8859-1", body),
+        &[],
+    );
+    assert_eq!(o.bad["last_error"], Value::Null, "{}", o.bad);
+    let title: String = o.setup.sql("SELECT title FROM entry WHERE guid = 'm1'");
+    assert_eq!(title, "Zürich – Genève: 5 € à payer");
 }
 
 #[test]

@@ -84,8 +84,7 @@ impl Hosts {
             if let Some(pause) =
                 policy::host_pause(entry.streak, retry_after, min_interval, max_backoff)
             {
-                let until =
-                    now + chrono::TimeDelta::from_std(pause).unwrap_or(chrono::TimeDelta::MAX);
+                let until = policy::after(now, pause);
                 entry.throttled_until = Some(entry.throttled_until.map_or(until, |t| t.max(until)));
             }
             return Some(entry.clone());

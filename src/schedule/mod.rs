@@ -400,8 +400,7 @@ impl Poller {
             }
             fetch.redirect = Some(step);
         }
-        let after =
-            |d: Duration| now + chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+        let after = |d: Duration| policy::after(now, d);
         match outcome {
             FeedOutcome::Parsed {
                 feed: doc,

@@ -23,6 +23,15 @@ pub const LONGEST_ASK: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const REDIRECTS_TO_MOVE: u32 = 3;
 /// Consecutive 429/503 answers from one host after which the whole host pauses.
 pub const HOST_STREAK: u32 = 2;
+/// No due time is set further ahead than this (config durations are not
+/// bounded, and dates must stay representable).
+pub const FARTHEST: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `now + d`, with `d` capped at [`FARTHEST`].
+pub fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    let d = chrono::TimeDelta::from_std(d.min(FARTHEST)).unwrap_or_default();
+    now.checked_add_signed(d).unwrap_or(now)
+}
 
 /// The bounds of the adaptive interval (`[poll]` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +161,7 @@ pub fn typical_gap(dates: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<(Durat
         .filter_map(|w| (w[0] - w[1]).to_std().ok())
         .collect();
     gaps.sort_unstable();
-    let median = gaps[gaps.len() / 2];
+    let median = *gaps.get(gaps.len() / 2)?;
     let silence = (now - events[0]).to_std().unwrap_or_default();
     Some((median.max(silence), events.len()))
 }
@@ -174,7 +183,9 @@ pub fn backoff(
         .checked_mul(1u32 << doublings.min(31))
         .unwrap_or(Duration::MAX)
         .min(max_backoff);
-    let delay = window.mul_f64(draw.clamp(0.0, 1.0));
+    let delay = Duration::try_from_secs_f64(window.as_secs_f64() * draw.clamp(0.0, 1.0))
+        .unwrap_or(window)
+        .min(window);
     delay.max(floor.min(window))
 }
 
@@ -530,6 +541,15 @@ mod tests {
             track_redirect(Some(("https://new/", 2)), None, true),
             RedirectStep::Clear
         );
+    }
+
+    #[test]
+    fn huge_configured_durations_do_not_overflow() {
+        let huge = Duration::from_secs(u64::MAX / 2);
+        assert!(backoff(huge, 50, huge, MIN, 0.999_999) <= huge);
+        assert_eq!(after(now(), huge), after(now(), FARTHEST));
+        assert!(after(now(), huge) > now());
+        assert_eq!(host_pause(100, None, huge, huge), Some(huge));
     }
 
     #[test]
