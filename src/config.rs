@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::dedup::DedupConfig;
 use toml::Spanned;
 
 /// Default cron expression: wake every five minutes to poll the feeds that are due.
@@ -45,12 +47,14 @@ pub const DEFAULT_LOG_LEVEL: &str = "info,tokio_cron_scheduler=warn";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read config file: {source}")]
+    // Not a `source`: the message already says why, and error reporters
+    // that print the chain would say it twice.
+    #[error("{path}: cannot read config file: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file was read but a value in it is wrong.
     #[error("{path}:{line}: {key}: {message}")]
@@ -83,6 +87,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Metrics and health endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Deduplication window and thresholds (`[dedup]`).
+    pub dedup: DedupConfig,
 }
 
 /// The `[daemon]` table: how `feedfold run` behaves as a service.
@@ -174,6 +180,8 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    dedup: DedupConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -220,9 +228,9 @@ struct RawFeed {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Config::parse(path, &text)
     }
@@ -265,6 +273,7 @@ impl Config {
         let daemon = ctx.daemon(raw.daemon)?;
         let log = ctx.log(raw.log)?;
         let metrics = ctx.metrics(raw.metrics)?;
+        ctx.dedup(&raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),
             database,
@@ -273,6 +282,7 @@ impl Config {
             daemon,
             log,
             metrics,
+            dedup: raw.dedup,
         })
     }
 }
@@ -284,6 +294,30 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// Range checks serde cannot express; the line is where the key is written.
+    fn dedup(&self, d: &DedupConfig) -> Result<(), ConfigError> {
+        let ratios = [
+            ("jaccard_min", d.jaccard_min),
+            ("containment_min", d.containment_min),
+            ("tie_margin", d.tie_margin),
+        ];
+        for (key, value) in ratios {
+            if !(0.0..=1.0).contains(&value) {
+                let at = self.text.find(key).unwrap_or(0);
+                return Err(self.invalid(
+                    at..at,
+                    &format!("dedup.{key}"),
+                    "must be between 0 and 1",
+                ));
+            }
+        }
+        if d.window < Duration::from_secs(60) {
+            let at = self.text.find("window").unwrap_or(0);
+            return Err(self.invalid(at..at, "dedup.window", "must be at least 1m"));
+        }
+        Ok(())
+    }
+
     fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod eval;
 pub mod fetch;
 pub mod logging;
 pub mod metrics;

@@ -16,6 +16,7 @@
 //! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod feeds;
+pub mod fold;
 pub mod ingest;
 pub mod politeness;
 pub mod query;
@@ -42,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init.sql",
         include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_dedup.sql",
+        include_str!("../../migrations/0002_dedup.sql"),
     ),
     (
         "0003_fetch_politeness.sql",
@@ -110,6 +115,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    dedup: crate::dedup::DedupConfig,
 }
 
 impl Store {
@@ -131,6 +137,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         store.configure(true)?;
         store.migrate()?;
@@ -155,6 +162,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         store.configure(false)?;
         let version = store.user_version()?;
@@ -162,6 +170,11 @@ impl Store {
             return Err(store.too_new(version));
         }
         Ok(store)
+    }
+
+    /// Sets the thresholds and window the deduplicator uses from now on.
+    pub fn set_dedup_config(&mut self, config: crate::dedup::DedupConfig) {
+        self.dedup = config;
     }
 
     /// The database file.
@@ -273,6 +286,30 @@ mod tests {
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
         Store::open_read_only(&path).expect("read-only open");
+    }
+
+    /// The version a migration brings a database to is its position in
+    /// `MIGRATIONS`; this keeps that equal to the number in its file name,
+    /// and makes sure no file in `migrations/` is forgotten.
+    #[test]
+    fn migrations_are_numbered_contiguously_and_all_registered() {
+        for (i, (name, _)) in MIGRATIONS.iter().enumerate() {
+            let number: usize = name
+                .split('_')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("NNNN_ prefix");
+            assert_eq!(number, i + 1, "{name} is registered at position {}", i + 1);
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
     }
 
     #[test]
