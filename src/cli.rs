@@ -256,7 +256,13 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
         deactivated = sync.deactivated,
         "database ready"
     );
-    let fetcher = Fetcher::new(&FetchOptions::default()).context("starting the HTTP client")?;
+    let options = FetchOptions {
+        timeout: config.poll.timeout,
+        connect_timeout: config.poll.connect_timeout,
+        max_redirects: config.poll.max_redirects,
+        ..FetchOptions::default()
+    };
+    let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
     let (handle, writer) = StoreHandle::spawn(store);
     Ok((
         Arc::new(Poller::new(handle, fetcher, config.poll.clone())),
@@ -415,32 +421,76 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
         "LAST FETCH",
         "STATUS",
         "ERRORS",
+        "INTERVAL",
         "NEXT DUE",
         "ENTRIES",
-        "LAST ERROR",
+        "LAST ERROR / NOTES",
     ]);
     for r in &rows {
-        let name = match &r.title {
-            Some(title) => format!("{title} <{}>", r.url),
-            None => r.url.clone(),
-        };
-        let name = if r.active {
-            name
-        } else {
-            format!("{name} (inactive)")
-        };
-        t.add_row(vec![
-            name,
-            local(r.last_fetch_at.as_deref()),
-            r.last_status.map_or("-".into(), |s| s.to_string()),
-            r.error_count.to_string(),
-            local(r.next_due_at.as_deref()),
-            r.entries.to_string(),
-            r.last_error.clone().unwrap_or_default(),
-        ]);
+        t.add_row(feed_cells(r));
     }
     writeln!(std::io::stdout().lock(), "{t}")?;
     Ok(())
+}
+
+/// One row of the human `feeds` table: the state a person needs to see why
+/// a feed is (not) being polled.
+fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
+    let mut name = match &r.title {
+        Some(title) => format!("{title} <{}>", r.url),
+        None => r.url.clone(),
+    };
+    if let Some(fetch_url) = &r.fetch_url {
+        name.push_str(&format!("\n  fetched from {fetch_url}"));
+    }
+    if !r.active {
+        name.push_str(" (inactive)");
+    }
+    let interval = match (r.interval_secs, &r.interval_reason) {
+        (Some(secs), Some(why)) => format!(
+            "{} ({why})",
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs()))
+        ),
+        (Some(secs), None) => {
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
+        }
+        (None, _) => "-".to_string(),
+    };
+    let next_due = if r.disabled {
+        "disabled".to_string()
+    } else if r.backoff_until.is_some() {
+        format!("{} (backoff)", local(r.next_due_at.as_deref()))
+    } else {
+        local(r.next_due_at.as_deref())
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(reason) = r.disabled_reason.as_ref().filter(|_| r.disabled) {
+        notes.push(reason.clone());
+    } else if let Some(e) = &r.last_error {
+        notes.push(e.clone());
+    }
+    if let Some(t) = &r.retry_after_until {
+        notes.push(format!("Retry-After until {}", local(Some(t))));
+    }
+    if let Some(t) = &r.host_throttled_until {
+        notes.push(format!("host throttled until {}", local(Some(t))));
+    }
+    if let Some(to) = &r.pending_redirect {
+        notes.push(format!(
+            "permanent redirect to {to} seen {} of 3 times",
+            r.pending_redirect_count
+        ));
+    }
+    vec![
+        name,
+        local(r.last_fetch_at.as_deref()),
+        r.last_status.map_or("-".into(), |s| s.to_string()),
+        r.error_count.to_string(),
+        interval,
+        next_due,
+        r.entries.to_string(),
+        notes.join("; "),
+    ]
 }
 
 fn stories(

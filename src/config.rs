@@ -28,6 +28,20 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default database file, relative to the config file's folder.
 pub const DEFAULT_DATABASE: &str = "feedfold.db";
+/// Default floor of the adaptive refresh interval.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Default ceiling of the adaptive refresh interval.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Default ceiling of the error backoff.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+/// Default number of fetches in flight to one host.
+pub const DEFAULT_PER_HOST: usize = 2;
+/// Default time allowed for one whole request, body included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time allowed to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of redirects followed in one fetch.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 /// Default time fetches in flight get to finish after SIGTERM/SIGINT.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Default log filter when neither `RUST_LOG` nor `[log] level` sets one.
@@ -183,6 +197,20 @@ pub struct PollConfig {
     pub interval: Duration,
     /// Number of feeds fetched at once.
     pub concurrency: usize,
+    /// Floor of the adaptive refresh interval.
+    pub min_interval: Duration,
+    /// Ceiling of the adaptive refresh interval.
+    pub max_interval: Duration,
+    /// Ceiling of the delay after consecutive errors.
+    pub max_backoff: Duration,
+    /// Fetches in flight to one host at once (on top of `concurrency`).
+    pub per_host: usize,
+    /// Time allowed for one whole request, body included.
+    pub timeout: Duration,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Redirects followed in one fetch.
+    pub max_redirects: usize,
 }
 
 /// One feed: a `[[feed]]` table or an OPML outline.
@@ -245,6 +273,13 @@ struct RawPoll {
     schedule: Option<Spanned<String>>,
     interval: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    min_interval: Option<Spanned<String>>,
+    max_interval: Option<Spanned<String>>,
+    max_backoff: Option<Spanned<String>>,
+    per_host: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_redirects: Option<Spanned<i64>>,
 }
 
 /// An included `.toml` list: only `[[feed]]` tables.
@@ -712,11 +747,69 @@ impl Source<'_> {
             }
             None => DEFAULT_CONCURRENCY,
         };
+        let duration_or = |value: &Option<Spanned<String>>, key: &str, default: Duration| {
+            value
+                .as_ref()
+                .map_or(Ok(default), |v| self.duration(v, key))
+        };
+        let min_interval =
+            duration_or(&raw.min_interval, "poll.min_interval", DEFAULT_MIN_INTERVAL)?;
+        let max_interval =
+            duration_or(&raw.max_interval, "poll.max_interval", DEFAULT_MAX_INTERVAL)?;
+        if min_interval > max_interval {
+            let (span, key) = match (&raw.max_interval, &raw.min_interval) {
+                (Some(v), _) => (v.span(), "poll.max_interval"),
+                (None, Some(v)) => (v.span(), "poll.min_interval"),
+                (None, None) => (0..0, "poll"),
+            };
+            let msg = format!(
+                "max_interval ({}) is shorter than min_interval ({})",
+                humantime::format_duration(max_interval),
+                humantime::format_duration(min_interval)
+            );
+            return Err(self.invalid(span, key, &msg));
+        }
         Ok(PollConfig {
             schedule,
             interval,
             concurrency,
+            min_interval,
+            max_interval,
+            max_backoff: duration_or(&raw.max_backoff, "poll.max_backoff", DEFAULT_MAX_BACKOFF)?,
+            per_host: self.count(&raw.per_host, "poll.per_host", 1..=64, DEFAULT_PER_HOST)?,
+            timeout: duration_or(&raw.timeout, "poll.timeout", DEFAULT_TIMEOUT)?,
+            connect_timeout: duration_or(
+                &raw.connect_timeout,
+                "poll.connect_timeout",
+                DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            max_redirects: self.count(
+                &raw.max_redirects,
+                "poll.max_redirects",
+                0..=20,
+                DEFAULT_MAX_REDIRECTS,
+            )?,
         })
+    }
+
+    /// A whole number in `range`, or `default` when the key is absent.
+    fn count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) => usize::try_from(*v.get_ref())
+                .ok()
+                .filter(|_| range.contains(v.get_ref()))
+                .ok_or_else(|| {
+                    let msg = format!("must be between {} and {}", range.start(), range.end());
+                    self.invalid(v.span(), key, &msg)
+                }),
+        }
     }
 }
 
@@ -884,6 +977,48 @@ url = "https://example.com/atom"
         let e = err("[poll]\nconcurrency = \"many\"\n");
         assert!(e.contains(":2: poll.concurrency:"), "{e}");
         assert!(err("[poll]\nconcurrency = 0\n").contains("between 1 and 1024"));
+    }
+
+    #[test]
+    fn poll_politeness_keys_parse_and_default() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.poll.min_interval, DEFAULT_MIN_INTERVAL);
+        assert_eq!(c.poll.max_interval, DEFAULT_MAX_INTERVAL);
+        assert_eq!(c.poll.max_backoff, DEFAULT_MAX_BACKOFF);
+        assert_eq!(c.poll.per_host, 2);
+        assert_eq!(c.poll.timeout, Duration::from_secs(30));
+        assert_eq!(c.poll.max_redirects, 5);
+        let c = parse(
+            "[poll]\nmin_interval = \"1m\"\nmax_interval = \"6h\"\nmax_backoff = \"2h\"\nper_host = 3\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\nmax_redirects = 0\n",
+        )
+        .expect("valid");
+        assert_eq!(c.poll.min_interval, Duration::from_secs(60));
+        assert_eq!(c.poll.max_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(c.poll.max_backoff, Duration::from_secs(7200));
+        assert_eq!(c.poll.per_host, 3);
+        assert_eq!(c.poll.timeout, Duration::from_secs(5));
+        assert_eq!(c.poll.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.poll.max_redirects, 0);
+    }
+
+    #[test]
+    fn bad_politeness_keys_name_line_and_key() {
+        let e = err("[poll]\nper_host = 0\n");
+        assert!(
+            e.contains(":2: poll.per_host: must be between 1 and 64"),
+            "{e}"
+        );
+        let e = err("[poll]\nconcurrency = 4\nmax_backoff = \"later\"\n");
+        assert!(e.contains(":3: poll.max_backoff: invalid duration"), "{e}");
+        let e = err("[poll]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n");
+        assert!(
+            e.contains(
+                ":3: poll.max_interval: max_interval (1h) is shorter than min_interval (2h)"
+            ),
+            "{e}"
+        );
+        let e = err("[poll]\nmax_redirects = 21\n");
+        assert!(e.contains(":2: poll.max_redirects:"), "{e}");
     }
 
     #[test]

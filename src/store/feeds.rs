@@ -19,6 +19,24 @@ pub struct DueFeed {
     pub validators: Validators,
     /// Its configured interval override, in seconds.
     pub interval_secs: Option<i64>,
+    /// Where it is fetched when not `url` (after a move or autodiscovery).
+    pub fetch_url: Option<String>,
+    /// The interval in force, in seconds, and why (`None` before the first
+    /// successful fetch).
+    pub poll_interval: Option<(i64, String)>,
+    /// Consecutive failed fetches so far.
+    pub error_count: i64,
+    /// A permanent redirect seen on the last `.1` successful fetches.
+    pub redirect: Option<(String, u32)>,
+    /// The server asked (429/503 Retry-After) not to be asked before this.
+    pub retry_after_until: Option<DateTime<Utc>>,
+}
+
+impl DueFeed {
+    /// The URL to GET: the moved or discovered one, else the listed one.
+    pub fn fetch_url(&self) -> &str {
+        self.fetch_url.as_deref().unwrap_or(&self.url)
+    }
 }
 
 /// What [`Store::sync_feeds`] changed.
@@ -40,6 +58,7 @@ struct Known {
     active: bool,
     title: Option<String>,
     interval: Option<i64>,
+    url: String,
 }
 
 impl Store {
@@ -59,15 +78,29 @@ impl Store {
         let e = |source| err(&path, source);
         let tx = self.conn.transaction().map_err(e)?;
         {
+            // A listed URL matches a feed by its URL, else by the URL it is
+            // fetched from now: editing the config to follow a permanent
+            // redirect or an autodiscovered feed keeps the same feed.
             let mut find = tx
-                .prepare_cached("SELECT id, active, title, interval_secs FROM feed WHERE url = ?1")
+                .prepare_cached(
+                    "SELECT id, active, title, interval_secs, url FROM feed WHERE url = ?1
+                     UNION ALL SELECT id, active, title, interval_secs, url FROM feed WHERE fetch_url = ?1
+                        AND NOT EXISTS (SELECT 1 FROM feed WHERE url = ?1)
+                     LIMIT 1",
+                )
                 .map_err(e)?;
             let mut insert = tx
                 .prepare_cached("INSERT INTO feed (url, title, interval_secs, added_at) VALUES (?1, ?2, ?3, ?4) RETURNING id")
                 .map_err(e)?;
             let mut update = tx
                 .prepare_cached(
-                    "UPDATE feed SET title = ?2, interval_secs = ?3, active = 1 WHERE id = ?1",
+                    // Coming back into the config clears a 410 disabling:
+                    // the user listed the feed again on purpose.
+                    "UPDATE feed SET url = ?4, fetch_url = CASE WHEN fetch_url = ?4 THEN NULL ELSE fetch_url END,
+                        title = ?2, interval_secs = ?3,
+                        disabled_at = CASE WHEN active = 0 THEN NULL ELSE disabled_at END,
+                        disabled_reason = CASE WHEN active = 0 THEN NULL ELSE disabled_reason END,
+                        active = 1 WHERE id = ?1",
                 )
                 .map_err(e)?;
             let mut pull_forward = tx
@@ -95,6 +128,8 @@ impl Store {
             let mut listed = tx
                 .prepare_cached("INSERT OR IGNORE INTO temp.listed (url) VALUES (?1)")
                 .map_err(e)?;
+            let all_listed: std::collections::HashSet<&str> =
+                feeds.iter().map(|f| f.url.as_str()).collect();
             for f in feeds {
                 let interval = f
                     .interval
@@ -107,10 +142,13 @@ impl Store {
                             active: r.get(1)?,
                             title: r.get(2)?,
                             interval: r.get(3)?,
+                            url: r.get(4)?,
                         })
                     })
                     .optional()
-                    .map_err(e)?;
+                    .map_err(e)?
+                    // Adopt a moved feed only if its own URL is not listed too.
+                    .filter(|k| k.url == f.url || !all_listed.contains(k.url.as_str()));
                 let id = match known {
                     Some(k) => {
                         let tags: Vec<String> = old_tags
@@ -124,7 +162,7 @@ impl Store {
                         report.updated += usize::from(changed && k.active);
                         report.reactivated += usize::from(!k.active);
                         update
-                            .execute(params![k.id, f.title, interval])
+                            .execute(params![k.id, f.title, interval, f.url])
                             .map_err(e)?;
                         if let Some(secs) =
                             interval.filter(|s| k.interval.is_none_or(|old| *s < old))
@@ -162,8 +200,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, url, etag, last_modified, interval_secs FROM feed
-                 WHERE active = 1 AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
+                "SELECT id, url, etag, last_modified, interval_secs, fetch_url, poll_interval_secs,
+                        interval_reason, error_count, redirect_url, redirect_count, retry_after_until FROM feed
+                 WHERE active = 1 AND disabled_at IS NULL
+                   AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
                  ORDER BY next_due_at IS NOT NULL, next_due_at, id",
             )
             .map_err(|e| self.err(e))?;
@@ -177,6 +217,23 @@ impl Store {
                         last_modified: r.get(3)?,
                     },
                     interval_secs: r.get(4)?,
+                    fetch_url: r.get(5)?,
+                    poll_interval: match (
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                    ) {
+                        (Some(secs), reason) => Some((secs, reason.unwrap_or_default())),
+                        (None, _) => None,
+                    },
+                    error_count: r.get(8)?,
+                    redirect: match (r.get::<_, Option<String>>(9)?, r.get::<_, u32>(10)?) {
+                        (Some(url), n) if n > 0 => Some((url, n)),
+                        _ => None,
+                    },
+                    retry_after_until: r
+                        .get::<_, Option<String>>(11)?
+                        .as_deref()
+                        .and_then(super::parse_time),
                 })
             })
             .map_err(|e| self.err(e))?;

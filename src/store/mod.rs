@@ -7,6 +7,8 @@
 //! - [`ingest`] writes a fetched feed in one transaction (entries, lineage,
 //!   validators, fetch log), so a crash never leaves half a poll.
 //! - [`query`] holds the read queries the CLI prints.
+//! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
+//!   (interval in force, Retry-After, redirects, URL history, throttling).
 //! - [`status`] holds the health queries of the service: the writer's
 //!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
@@ -16,6 +18,7 @@
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
+pub mod politeness;
 pub mod query;
 pub mod status;
 pub mod writer;
@@ -28,6 +31,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
+pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
 pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
@@ -47,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_feed_lists.sql",
         include_str!("../../migrations/0003_feed_lists.sql"),
+    ),
+    (
+        "0004_fetch_politeness.sql",
+        include_str!("../../migrations/0004_fetch_politeness.sql"),
     ),
 ];
 
