@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::feeds::err;
-use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
+use super::{format_time, retention, search, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{self, Analysis, Candidate, Relation, Verdict};
 use crate::fetch::{Exchange, Validators};
 use crate::parse::{ParsedEntry, ParsedFeed};
@@ -60,6 +60,8 @@ pub struct IngestReport {
     pub new_stories: usize,
     /// New entries folded into an existing story as a copy.
     pub folded: usize,
+    /// Listed items not stored again because retention pruned them.
+    pub tombstoned: usize,
 }
 
 impl std::ops::AddAssign for IngestReport {
@@ -68,6 +70,7 @@ impl std::ops::AddAssign for IngestReport {
         self.updated_entries += o.updated_entries;
         self.new_stories += o.new_stories;
         self.folded += o.folded;
+        self.tombstoned += o.tombstoned;
     }
 }
 
@@ -79,7 +82,14 @@ impl Store {
     pub fn record(&mut self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        let tx = self.conn.transaction().map_err(e)?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction
+        // that reads first and then writes fails at once with SQLITE_BUSY
+        // (no busy wait) if another connection — `feedfold prune` from a
+        // shell — committed in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
         let now = format_time(update.fetched_at);
         let next_due = format_time(update.next_due);
         let mut report = IngestReport::default();
@@ -214,11 +224,16 @@ fn upsert_entry(
                 dedup::ALGORITHM_VERSION,
                 credits(&a)
             ])?;
+            search::reindex_entry(tx, EntryId(id), entry.title.as_deref(), entry.body())?;
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
             })
         }
+        None if retention::is_tombstoned(tx, feed, &entry.identity, &now)? => Ok(IngestReport {
+            tombstoned: 1,
+            ..Default::default()
+        }),
         None => {
             let a = analyze(entry);
             tx.prepare_cached(
@@ -244,6 +259,7 @@ fn upsert_entry(
                 credits(&a)
             ])?;
             let id = EntryId(tx.last_insert_rowid());
+            search::index_entry(tx, id, entry.title.as_deref(), entry.body())?;
             let when = entry.published.unwrap_or(seen_at);
             let candidates = candidates(tx, &a, when)?;
             match dedup::decide(&a, &candidates) {
