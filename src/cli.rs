@@ -2,22 +2,24 @@
 //! reported here, with context, as one line; the exit code is 2 for usage,
 //! config and database errors.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use comfy_table::{presets::NOTHING, Table};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
+use crate::output::{self, local_time as local, or_empty, Listing};
 use crate::schedule::{self, Poller};
-use crate::store::{parse_time, Store, StoreHandle, StoryId};
+use crate::store::{
+    retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, SourceRow, Store, StoreHandle,
+    StoryId, StoryRow,
+};
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
 /// copies of a story into one.
@@ -75,6 +77,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search: canonical stories whose copies match, best first.
+    Search {
+        /// Words to find (all of them; "quoted phrase", prefix*).
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only stories from this far back (e.g. 24h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Most stories to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Read the query as FTS5 syntax (AND, OR, NOT, NEAR, title:…).
+        #[arg(long)]
+        fts: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete what `[retention]` no longer keeps, then free the space.
+    Prune {
+        /// Also rewrite the whole file once (VACUUM): frees all space now and
+        /// turns on incremental vacuum in files created before it existed.
+        #[arg(long)]
+        vacuum: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -89,6 +119,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Feeds { json } => feeds(&cli.config, json),
         Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
         Command::Story { id, json } => story(&cli.config, id, json),
+        Command::Search {
+            query,
+            since,
+            limit,
+            fts,
+            json,
+        } => search(&cli.config, &query.join(" "), since, limit, fts, json),
+        Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json).await,
     }
 }
 
@@ -105,10 +143,9 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
     );
     let fetcher = Fetcher::new(&FetchOptions::default()).context("starting the HTTP client")?;
     let (handle, writer) = StoreHandle::spawn(store);
-    Ok((
-        Arc::new(Poller::new(handle, fetcher, config.poll.clone())),
-        writer,
-    ))
+    let poller =
+        Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
+    Ok((Arc::new(poller), writer))
 }
 
 async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
@@ -167,93 +204,152 @@ fn open_read_only(config_path: &Path) -> Result<Store> {
     Ok(Store::open_read_only(&config.database)?)
 }
 
-fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    for row in rows {
-        serde_json::to_writer(&mut out, row)?;
-        writeln!(out)?;
+fn feeds(config_path: &Path, json: bool) -> Result<()> {
+    let rows = open_read_only(config_path)?.feeds()?;
+    Ok(output::print(&rows, json)?)
+}
+
+/// The cut-off time `--since` asks for.
+fn cutoff(since: Option<Duration>) -> Result<Option<DateTime<Utc>>> {
+    since
+        .map(|d| Ok(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?))
+        .transpose()
+}
+
+fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
+    let rows = open_read_only(config_path)?.stories(cutoff(since)?, limit)?;
+    Ok(output::print(&rows, json)?)
+}
+
+fn search(
+    config_path: &Path,
+    query: &str,
+    since: Option<Duration>,
+    limit: usize,
+    fts: bool,
+    json: bool,
+) -> Result<()> {
+    let query = if fts {
+        SearchQuery::Fts(query.to_string())
+    } else {
+        SearchQuery::Words(query.to_string())
+    };
+    let rows = open_read_only(config_path)?.search(&query, cutoff(since)?, limit)?;
+    Ok(output::print(&rows, json)?)
+}
+
+async fn prune(config_path: &Path, vacuum: bool, json: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let store = Store::open(&config.database)?;
+    let incremental = store.incremental_vacuum_enabled()?;
+    let (handle, writer) = StoreHandle::spawn(store);
+    let policy = RetentionPolicy::new(config.retention.days, config.retention.max_entries_per_feed);
+    let (_stop_tx, stop) = watch::channel(false);
+    let result = retention::prune(&handle, &policy, &stop).await;
+    let vacuumed = match (&result, vacuum) {
+        (Ok(_), true) => Some(handle.call(|s| s.vacuum_full()).await),
+        _ => None,
+    };
+    drop(handle);
+    if tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .is_err()
+    {
+        tracing::error!("waiting for the database writer failed");
+    }
+    let report = result?;
+    vacuumed.transpose()?;
+    if json {
+        output::json_line(&mut std::io::stdout().lock(), &report)?;
+        return Ok(());
+    }
+    println!("{report}");
+    if !incremental && !vacuum {
+        println!(
+            "note: this database predates incremental vacuum; run `feedfold prune --vacuum` once to hand freed space back"
+        );
     }
     Ok(())
 }
 
-/// Shows a stored UTC time in local time for people.
-fn local(t: Option<&str>) -> String {
-    t.and_then(parse_time)
-        .map(|t| {
-            DateTime::<Local>::from(t)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| "-".to_string())
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING).set_header(header.iter().copied());
-    t
-}
-
-fn feeds(config_path: &Path, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.feeds()?;
-    if json {
-        return print_json_lines(&rows);
-    }
-    let mut t = table(&[
+impl Listing for FeedRow {
+    const HEADER: &'static [&'static str] = &[
         "FEED",
-        "LAST FETCH",
         "STATUS",
+        "LAST FETCH",
+        "HTTP",
         "ERRORS",
         "NEXT DUE",
         "ENTRIES",
         "LAST ERROR",
-    ]);
-    for r in &rows {
-        let name = match &r.title {
-            Some(title) => format!("{title} <{}>", r.url),
-            None => r.url.clone(),
+    ];
+    fn cells(&self) -> Vec<String> {
+        let name = match &self.title {
+            Some(title) => format!("{title} <{}>", self.url),
+            None => self.url.clone(),
         };
-        let name = if r.active {
-            name
-        } else {
-            format!("{name} (inactive)")
-        };
-        t.add_row(vec![
+        vec![
             name,
-            local(r.last_fetch_at.as_deref()),
-            r.last_status.map_or("-".into(), |s| s.to_string()),
-            r.error_count.to_string(),
-            local(r.next_due_at.as_deref()),
-            r.entries.to_string(),
-            r.last_error.clone().unwrap_or_default(),
-        ]);
+            self.status.clone(),
+            local(self.last_fetch_at.as_deref()),
+            self.last_status.map_or("-".into(), |s| s.to_string()),
+            self.error_count.to_string(),
+            local(self.next_due_at.as_deref()),
+            self.entries.to_string(),
+            or_empty(self.last_error.as_deref()),
+        ]
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
-    Ok(())
 }
 
-fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
-    let since = match since {
-        Some(d) => {
-            Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
-        }
-        None => None,
-    };
-    let rows = open_read_only(config_path)?.stories(since, limit)?;
-    if json {
-        return print_json_lines(&rows);
+impl Listing for StoryRow {
+    const HEADER: &'static [&'static str] = &["ID", "PUBLISHED", "SOURCES", "AGENCY", "TITLE"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.story_id.to_string(),
+            local(Some(&self.published_at)),
+            self.source_count.to_string(),
+            or_empty(self.origin_agency.as_deref()),
+            or_empty(self.title.as_deref()),
+        ]
     }
-    let mut t = table(&["ID", "PUBLISHED", "SOURCES", "AGENCY", "TITLE"]);
-    for r in &rows {
-        t.add_row(vec![
-            r.story_id.to_string(),
-            local(Some(&r.published_at)),
-            r.source_count.to_string(),
-            r.origin_agency.clone().unwrap_or_default(),
-            r.title.clone().unwrap_or_default(),
-        ]);
+}
+
+impl Listing for SearchHit {
+    const HEADER: &'static [&'static str] = &["ID", "PUBLISHED", "SOURCES", "TITLE", "MATCH"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.story_id.to_string(),
+            local(Some(&self.published_at)),
+            self.source_count.to_string(),
+            or_empty(self.title.as_deref()),
+            self.snippet.replace(['\n', '\r'], " "),
+        ]
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
-    Ok(())
+}
+
+impl Listing for SourceRow {
+    const HEADER: &'static [&'static str] = &[
+        "RELATION",
+        "SCORE",
+        "PUBLISHED",
+        "FETCHED",
+        "FEED",
+        "HEADLINE",
+        "URL",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.relation.clone(),
+            format!("{:.3}", self.similarity),
+            local(self.published_at.as_deref()),
+            local(Some(&self.fetched_at)),
+            self.feed_title
+                .clone()
+                .unwrap_or_else(|| self.feed_url.clone()),
+            or_empty(self.entry_title.as_deref()),
+            or_empty(self.entry_url.as_deref()),
+        ]
+    }
 }
 
 fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
@@ -264,16 +360,16 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
-            story: &'a crate::store::StoryRow,
-            sources: &'a [crate::store::SourceRow],
+            story: &'a StoryRow,
+            sources: &'a [SourceRow],
         }
-        println!(
-            "{}",
-            serde_json::to_string(&Out {
+        output::json_line(
+            &mut std::io::stdout().lock(),
+            &Out {
                 story: &story,
-                sources: &sources
-            })?
-        );
+                sources: &sources,
+            },
+        )?;
         return Ok(());
     }
     println!(
@@ -288,26 +384,6 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         println!("Agency:    {a}");
     }
     println!();
-    let mut t = table(&[
-        "RELATION",
-        "SCORE",
-        "PUBLISHED",
-        "FETCHED",
-        "FEED",
-        "HEADLINE",
-        "URL",
-    ]);
-    for s in &sources {
-        t.add_row(vec![
-            s.relation.clone(),
-            format!("{:.3}", s.similarity),
-            local(s.published_at.as_deref()),
-            local(Some(&s.fetched_at)),
-            s.feed_title.clone().unwrap_or_else(|| s.feed_url.clone()),
-            s.entry_title.clone().unwrap_or_default(),
-            s.entry_url.clone().unwrap_or_default(),
-        ]);
-    }
-    writeln!(std::io::stdout().lock(), "{t}")?;
+    output::print(&sources, false)?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod fetch;
+pub mod output;
 pub mod parse;
 pub mod schedule;
 pub mod store;

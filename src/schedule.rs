@@ -5,6 +5,10 @@
 //! runs one pass over the feeds whose next due time has passed, at most
 //! `[poll] concurrency` at once. A wake-up that finds a pass still running is
 //! skipped, so two passes never fetch the same feeds.
+//!
+//! A second cron job, `[retention] schedule` (daily by default), runs a
+//! prune in the background; its batches go through the same writer as the
+//! polls, which keep running meanwhile.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,10 +20,13 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::config::PollConfig;
+use crate::config::{PollConfig, RetentionConfig};
 use crate::fetch::{Fetched, Fetcher};
 use crate::parse;
-use crate::store::{DueFeed, FeedOutcome, FeedUpdate, IngestReport, StoreError, StoreHandle};
+use crate::store::{
+    retention, DueFeed, FeedOutcome, FeedUpdate, IngestReport, RetentionPolicy, StoreError,
+    StoreHandle,
+};
 
 /// Why the scheduler could not run.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,7 @@ pub struct Poller {
     store: StoreHandle,
     fetcher: Fetcher,
     poll: PollConfig,
+    retention: Option<RetentionConfig>,
 }
 
 impl Poller {
@@ -69,7 +77,14 @@ impl Poller {
             store,
             fetcher,
             poll,
+            retention: None,
         }
+    }
+
+    /// Also prunes on `retention.schedule` while the daemon runs.
+    pub fn with_retention(mut self, retention: RetentionConfig) -> Poller {
+        self.retention = Some(retention);
+        self
     }
 
     /// One pass over the due feeds (every active feed with `all`). Stops
@@ -193,6 +208,18 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
         .add(job)
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    let (prune_tx, mut prunes) = mpsc::channel::<()>(1);
+    if let Some(r) = &poller.retention {
+        let job = Job::new_async(r.schedule.as_str(), move |_, _| {
+            let _ = prune_tx.try_send(());
+            Box::pin(async {})
+        })
+        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+        scheduler
+            .add(job)
+            .await
+            .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    }
     scheduler
         .start()
         .await
@@ -201,9 +228,20 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
     tracing::info!(schedule = %poller.poll.schedule, "scheduler started");
 
     let mut stopped = stop.clone();
+    let mut pruning: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => break,
+            Some(()) = prunes.recv() => {
+                if pruning.as_ref().is_some_and(|p| !p.is_finished()) {
+                    tracing::info!("previous prune still running; skipping this one");
+                    continue;
+                }
+                pruning = poller.retention.as_ref().map(|r| {
+                    let policy = RetentionPolicy::new(r.days, r.max_entries_per_feed);
+                    tokio::spawn(prune(poller.store.clone(), policy, stop.clone()))
+                });
+            }
             Some(()) = ticks.recv() => {
                 busy.store(true, Ordering::SeqCst);
                 let started = Instant::now();
@@ -216,8 +254,23 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
             }
         }
     }
+    if let Some(p) = pruning {
+        // The prune stops between batches once `stop` is set.
+        let _ = p.await;
+    }
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!("scheduler shutdown: {e:?}");
     }
     Ok(())
+}
+
+async fn prune(store: StoreHandle, policy: RetentionPolicy, stop: watch::Receiver<bool>) {
+    let started = Instant::now();
+    match retention::prune(&store, &policy, &stop).await {
+        Ok(r) => tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            "prune done: {r}"
+        ),
+        Err(e) => tracing::error!("prune failed: {e}"),
+    }
 }

@@ -29,6 +29,8 @@ pub struct FeedRow {
     pub next_due_at: Option<String>,
     /// Entries stored from this feed.
     pub entries: i64,
+    /// `ok`, `failing`, `new` (never fetched) or `inactive` (not in the config).
+    pub status: String,
 }
 
 /// One row of the public `stories` view.
@@ -93,18 +95,37 @@ fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
     })
 }
 
+/// The query behind `feedfold stories`. Without a cut-off it walks the
+/// `story_published` index backwards and stops after `limit` rows; an `OR`
+/// in the WHERE clause would make SQLite read every story first.
+pub fn stories_sql(with_since: bool) -> String {
+    let filter = if with_since {
+        "WHERE published_at >= ?2 OR first_seen_at >= ?2"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {STORY_COLUMNS} FROM stories {filter} ORDER BY published_at DESC, story_id DESC LIMIT ?1"
+    )
+}
+
+/// The query behind `feedfold story` (the lineage part).
+pub const LINEAGE_SQL: &str =
+    "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
+        relation, similarity, credited_agency
+ FROM story_sources WHERE story_id = ?1
+ ORDER BY COALESCE(published_at, fetched_at), entry_id";
+
+/// The query behind `feedfold feeds`.
+pub const FEEDS_SQL: &str =
+    "SELECT url, title, active, last_fetch_at, last_status, last_error, error_count,
+        next_due_at, entries, status
+ FROM feeds ORDER BY active DESC, url";
+
 impl Store {
     /// Every feed, active first, by URL.
     pub fn feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.url, COALESCE(f.title, f.feed_title), f.active, f.last_fetch_at, f.last_status,
-                        f.last_error, f.error_count, f.next_due_at,
-                        (SELECT COUNT(*) FROM entry e WHERE e.feed_id = f.id)
-                 FROM feed f ORDER BY f.active DESC, f.url",
-            )
-            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare(FEEDS_SQL).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(FeedRow {
@@ -117,6 +138,7 @@ impl Store {
                     error_count: r.get(6)?,
                     next_due_at: r.get(7)?,
                     entries: r.get(8)?,
+                    status: r.get(9)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -129,15 +151,13 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<StoryRow>, StoreError> {
-        let since = since.map(format_time).unwrap_or_default();
-        let sql = format!(
-            "SELECT {STORY_COLUMNS} FROM stories WHERE published_at >= ?1 OR first_seen_at >= ?1
-             ORDER BY published_at DESC, story_id DESC LIMIT ?2"
-        );
+        let sql = stories_sql(since.is_some());
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![since, limit as i64], story_row)
-            .map_err(|e| self.err(e))?;
+        let rows = match since {
+            Some(since) => stmt.query_map(params![limit as i64, format_time(since)], story_row),
+            None => stmt.query_map(params![limit as i64], story_row),
+        }
+        .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
@@ -152,15 +172,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
-                        relation, similarity, credited_agency
-                 FROM story_sources WHERE story_id = ?1
-                 ORDER BY COALESCE(published_at, fetched_at), entry_id",
-            )
-            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare(LINEAGE_SQL).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([id.0], |r| {
                 Ok(SourceRow {

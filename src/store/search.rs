@@ -167,6 +167,37 @@ pub(crate) fn index_all(conn: &Connection) -> rusqlite::Result<usize> {
     }
 }
 
+/// The query behind `feedfold search`: `?1` the FTS5 query, `?2` the
+/// cut-off time (`''` for none), `?3` the limit.
+pub fn search_sql() -> String {
+    // `best` keeps, per story, the copy with the lowest bm25 (SQLite returns
+    // the bare columns of the row that gave MIN). The snippet is made only
+    // for the rows shown, in the last join.
+    format!(
+        "WITH hits AS MATERIALIZED (
+             SELECT rowid AS entry_id, bm25(entry_search, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
+             FROM entry_search WHERE entry_search MATCH ?1
+         ),
+         best AS (
+             SELECT se.story_id AS story_id, h.entry_id AS entry_id, MIN(h.score) AS score
+             FROM hits h JOIN story_entry se ON se.entry_id = h.entry_id
+             GROUP BY se.story_id
+         ),
+         top AS (
+             SELECT s.story_id, s.title, s.url, s.published_at, s.source_count, s.origin_agency,
+                    b.entry_id, b.score
+             FROM best b JOIN stories s ON s.story_id = b.story_id
+             WHERE s.published_at >= ?2 OR s.first_seen_at >= ?2
+             ORDER BY b.score, s.story_id LIMIT ?3
+         )
+         SELECT t.story_id, t.title, t.url, t.published_at, t.source_count, t.origin_agency,
+                t.entry_id, snippet(entry_search, -1, '[', ']', '…', {SNIPPET_TOKENS}), t.score
+         FROM top t JOIN entry_search ON entry_search.rowid = t.entry_id
+         WHERE entry_search MATCH ?1
+         ORDER BY t.score, t.story_id"
+    )
+}
+
 impl Store {
     /// Canonical stories whose copies match `query`, best first, one row per
     /// story however many of its copies matched; only stories published or
@@ -184,32 +215,7 @@ impl Store {
             });
         };
         let since = since.map(format_time).unwrap_or_default();
-        // `best` keeps, per story, the copy with the lowest bm25 (SQLite
-        // returns the bare columns of the row that gave MIN). The snippet is
-        // made only for the rows shown, in the last join.
-        let sql = format!(
-            "WITH hits AS (
-                 SELECT rowid AS entry_id, bm25(entry_search, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
-                 FROM entry_search WHERE entry_search MATCH ?1
-             ),
-             best AS (
-                 SELECT se.story_id AS story_id, h.entry_id AS entry_id, MIN(h.score) AS score
-                 FROM hits h JOIN story_entry se ON se.entry_id = h.entry_id
-                 GROUP BY se.story_id
-             ),
-             top AS (
-                 SELECT s.story_id, s.title, s.url, s.published_at, s.source_count, s.origin_agency,
-                        b.entry_id, b.score
-                 FROM best b JOIN stories s ON s.story_id = b.story_id
-                 WHERE s.published_at >= ?2 OR s.first_seen_at >= ?2
-                 ORDER BY b.score, s.story_id LIMIT ?3
-             )
-             SELECT t.story_id, t.title, t.url, t.published_at, t.source_count, t.origin_agency,
-                    t.entry_id, snippet(entry_search, -1, '[', ']', '…', {SNIPPET_TOKENS}), t.score
-             FROM top t JOIN entry_search ON entry_search.rowid = t.entry_id
-             WHERE entry_search MATCH ?1
-             ORDER BY t.score, t.story_id"
-        );
+        let sql = search_sql();
         let bad_query = |e: rusqlite::Error| match fts5_complaint(&e) {
             Some(message) => StoreError::BadQuery {
                 query: query.as_given().to_string(),
