@@ -146,7 +146,9 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
         let mut doomed = expired_story_entries(&tx, &cutoff, limit).map_err(e)?;
-        if let Some(max) = policy.max_entries_per_feed {
+        // The cap counts the entries that survive the age rule: apply it
+        // once the age rule has nothing left to do.
+        if let (Some(max), true) = (policy.max_entries_per_feed, doomed.is_empty()) {
             entries_over_cap(&tx, max, limit, &mut doomed).map_err(e)?;
         }
         let mut report = prune_entries(&tx, &doomed, &now).map_err(e)?;

@@ -114,7 +114,7 @@ pub fn wire_story(i: usize) -> (String, Vec<String>) {
 /// publication each did. AFP stories start in the agency feed; one in five
 /// is published by an outlet *before* the agency feed's copy (the canonical
 /// copy must then be the outlet's).
-fn carriers(i: usize) -> Vec<(usize, i64)> {
+pub fn carriers(i: usize) -> Vec<(usize, i64)> {
     let agency = AGENCIES[i % AGENCIES.len()];
     let copies = 1 + i % 4; // 1..=4 outlets besides the first
     let mut out = Vec::new();
