@@ -42,6 +42,9 @@ CREATE INDEX story_last_seen ON story(last_seen_at);
 CREATE INDEX story_first_seen ON story(first_seen_at);
 CREATE INDEX entry_feed_time ON entry(feed_id, COALESCE(published_at, first_seen_at));
 CREATE INDEX fetch_log_time ON fetch_log(fetched_at);
+-- Deleting an entry checks that no story still names it as canonical copy:
+-- without this index that check reads the whole story table.
+CREATE INDEX story_canonical ON story(canonical_entry_id);
 
 CREATE VIEW feeds AS
 SELECT f.id              AS feed_id,
