@@ -53,7 +53,8 @@ fn word(rng: &mut Rng) -> String {
         "ka", "ri", "to", "ma", "ne", "su", "lo", "pa", "di", "ve", "ko", "ra", "mi", "te", "zu",
         "ba", "lu", "se", "no", "gi",
     ];
-    let rank = rng.below(rng.below(30_000) + 1);
+    let spread = rng.below(30_000) + 1;
+    let rank = rng.below(spread);
     let mut n = rank + 20;
     let mut w = String::new();
     while n > 0 {
@@ -65,12 +66,8 @@ fn word(rng: &mut Rng) -> String {
 
 fn story_text(story: u64) -> (String, String) {
     let mut rng = Rng(story);
-    let mut words = |n: usize| -> String {
-        (0..n)
-            .map(|_| word(&mut rng))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let mut words =
+        |n: usize| -> String { (0..n).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" ") };
     let title = format!("{} {story}", words(7));
     let body = format!(
         "<p>ISLAMABAD (AFP) - {} {story}.</p><p>{}.</p><p>{}.</p>",
@@ -130,8 +127,8 @@ fn main() {
         }
         story += 1;
     }
-    for feed in 0..FEEDS {
-        stored += flush(&mut store, feed, &mut buffers[feed]);
+    for (feed, buffer) in buffers.iter_mut().enumerate() {
+        stored += flush(&mut store, feed, buffer);
     }
     let ingest = started.elapsed();
     store.checkpoint().expect("checkpoint");
@@ -147,27 +144,40 @@ fn main() {
         let rows = store.stories(None, 50).expect("stories");
         assert_eq!(rows.len(), 50);
     });
-    println!("newest 50 stories (`feedfold stories`): {}", summary(&newest));
+    println!(
+        "newest 50 stories (`feedfold stories`): {}",
+        summary(&newest)
+    );
     let max_story: i64 = store.stories(None, 1).expect("stories")[0].story_id;
     let mut rng = Rng(7);
     let lineage = time_many(2_000, |_| {
         let id = 1 + rng.below(max_story as usize) as i64;
         let _ = store.story(StoryId(id)).expect("story");
     });
-    println!("one story + lineage (`feedfold story ID`): {}", summary(&lineage));
+    println!(
+        "one story + lineage (`feedfold story ID`): {}",
+        summary(&lineage)
+    );
     let since = time_many(200, |_| {
         let _ = store
             .stories(Some(Utc::now() - TimeDelta::days(1)), 50)
             .expect("stories");
     });
     println!("stories --since 24h --limit 50: {}", summary(&since));
-    for q in ["embassy talks", "cricket exports budget", "\"grain summit\""] {
+    for q in [
+        "embassy talks",
+        "cricket exports budget",
+        "\"grain summit\"",
+    ] {
         let query = SearchQuery::Words(q.to_string());
         let mut hits = 0;
         let search = time_many(20, |_| {
             hits = store.search(&query, None, 20).expect("search").len();
         });
-        println!("search {q:?} (top 20 of all matches, {hits} shown): {}", summary(&search));
+        println!(
+            "search {q:?} (top 20 of all matches, {hits} shown): {}",
+            summary(&search)
+        );
     }
 
     // Full-text index build time.

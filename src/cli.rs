@@ -2,23 +2,27 @@
 //! reported here, with context, as one line; the exit code is 2 for usage,
 //! config and database errors.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Local, Utc};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
-use crate::output::{self, local_time as local, or_empty, Listing};
+use crate::logging::{LogFormat, Logging};
+use crate::metrics::{self, Endpoint};
+use crate::output::{self, local_time as local, or_empty, table, Listing};
 use crate::schedule::{self, Poller};
+use crate::service::{Liveness, Signal, Signals};
 use crate::store::{
-    retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, SourceRow, Store, StoreHandle,
-    StoryId, StoryRow,
+    parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, SourceRow, Store,
+    StoreHandle, StoryId, StoryRow,
 };
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -35,6 +39,15 @@ pub struct Cli {
         default_value = "config/feedfold.toml"
     )]
     pub config: PathBuf,
+    /// Log line format: `auto` is `plain` under systemd, else `human`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FEEDFOLD_LOG_FORMAT",
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -77,6 +90,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute fingerprints and stories after an algorithm or threshold
+    /// change, in batches, without losing entries.
+    Refold {
+        /// Only entries published since this date (2025-02-27), time (RFC 3339) or duration back (7d).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Measure folding quality on the labelled corpus built from DIR (the
+    /// shared `dedup/` folder): precision, recall, F1, false-merge rate.
+    Eval {
+        /// The folder with seed/, semeval2022_task8/ and uci_news_aggregator_sample/.
+        dir: PathBuf,
+        /// Seed of the copy generator.
+        #[arg(long, default_value_t = 20250227)]
+        seed: u64,
+    },
+    /// Show a dashboard: feed health, today's items and stories, the most
+    /// syndicated stories of the last 24 h, database size.
+    Status {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Full-text search: canonical stories whose copies match, best first.
     Search {
         /// Words to find (all of them; "quoted phrase", prefix*).
@@ -111,14 +147,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> Result<()> {
+/// Runs the parsed command; `logging` takes the config's log filter once read.
+pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
-        Command::Run => run_daemon(&cli.config).await,
-        Command::Poll { all } => poll(&cli.config, all).await,
+        Command::Run => run_daemon(&cli.config, logging).await,
+        Command::Poll { all } => poll(&cli.config, all, logging).await,
         Command::Feeds { json } => feeds(&cli.config, json),
         Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
         Command::Story { id, json } => story(&cli.config, id, json),
+        Command::Status { json } => status(&cli.config, json),
+        Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
+        Command::Eval { dir, seed } => eval(&dir, seed),
         Command::Search {
             query,
             since,
@@ -126,13 +165,67 @@ pub async fn run(cli: Cli) -> Result<()> {
             fts,
             json,
         } => search(&cli.config, &query.join(" "), since, limit, fts, json),
-        Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json).await,
+        Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
     }
+}
+
+fn refold(config_path: &Path, since: Option<&str>, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
+    let since = since.map(parse_since).transpose()?;
+    let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
+    let started = std::time::Instant::now();
+    let report = store.refold(since, |done, total| {
+        eprint!("\rrefolding: {done}/{total} entries");
+    })?;
+    eprintln!();
+    let trimmed = store.trim_band_index(Utc::now())?;
+    println!(
+        "refolded {} entries in {:.1}s: {} stories before, {} after ({trimmed} expired band keys dropped)",
+        report.entries,
+        started.elapsed().as_secs_f64(),
+        report.stories_before,
+        report.stories_after
+    );
+    Ok(())
+}
+
+/// `--since` for refold: a date (`2025-02-27`), an RFC 3339 time, or a duration back from now (`7d`).
+fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    let back = humantime::parse_duration(s).map_err(|_| {
+        anyhow::anyhow!(
+            "--since {s:?}: expected a date (2025-02-27), an RFC 3339 time or a duration (7d)"
+        )
+    })?;
+    Ok(Utc::now() - chrono::TimeDelta::from_std(back).context("--since is too large")?)
+}
+
+fn eval(dir: &Path, seed: u64) -> Result<()> {
+    let report = crate::eval::run_eval(dir, seed)
+        .with_context(|| format!("evaluating on {}", dir.display()))?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Reads the config and applies its log filter.
+fn load_config(path: &Path, logging: &Logging) -> Result<Config> {
+    let config = Config::load(path)?;
+    logging
+        .apply_config(&config.log.level)
+        .with_context(|| format!("{}: log.level", path.display()))?;
+    Ok(config)
 }
 
 /// Opens the database, syncs the feed list and starts the writer thread.
 fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
     let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
     let sync = store.sync_feeds(&config.feeds, Utc::now())?;
     tracing::info!(
         database = %config.database.display(),
@@ -158,39 +251,80 @@ async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
     }
 }
 
-async fn run_daemon(config_path: &Path) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
+    // Handlers first: a SIGHUP (`systemctl reload`) or SIGTERM arriving
+    // during start-up must not kill the process with the default action.
+    let signals = Signals::install().context("installing signal handlers")?;
+    let config = load_config(config_path, logging)?;
+    let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
+    let server = match config.metrics.listen {
+        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
+        None => None,
+    };
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_shutdown_signal().await;
-        tracing::info!("shutting down: finishing fetches in flight");
-        let _ = stop_tx.send(true);
-    });
-    schedule::run(poller.clone(), stop).await?;
+    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone()));
+    let result = schedule::run(poller.clone(), stop, config.daemon.shutdown_grace, liveness).await;
+    if let Some(server) = server {
+        // The endpoint holds a writer handle; drop it so the writer can finish.
+        server.abort();
+        let _ = server.await;
+    }
     finish(poller, writer).await;
+    result?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+/// Binds `[metrics] listen` and serves `/metrics` and `/healthz` on a task.
+async fn start_metrics(
+    addr: std::net::SocketAddr,
+    poller: &Poller,
+    liveness: &Arc<Liveness>,
+    config: &Config,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = metrics::bind(addr).await?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %local, "serving /metrics and /healthz");
+    let endpoint = Endpoint {
+        store: poller.store().clone(),
+        liveness: liveness.clone(),
+        database: config.database.clone(),
     };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+    Ok(tokio::spawn(async move {
+        if let Err(e) = metrics::serve(listener, endpoint).await {
+            tracing::error!("metrics endpoint stopped: {e}");
+        }
+    }))
+}
+
+/// First SIGTERM/SIGINT: stop scheduling and let fetches in flight finish.
+/// Second: exit at once. SQLite's journal keeps the database consistent
+/// whatever point the writer had reached; an unfinished transaction is
+/// rolled back at the next open.
+async fn handle_signals(mut signals: Signals, stop: watch::Sender<bool>, liveness: Arc<Liveness>) {
+    let mut stopping = false;
+    loop {
+        match signals.next().await {
+            Signal::Reload => {
+                tracing::info!("SIGHUP: reload requested; this version re-reads the config only at start, so restart to apply changes");
+            }
+            Signal::Shutdown { name, .. } if !stopping => {
+                stopping = true;
+                tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
+                liveness.stopping();
+                let _ = stop.send(true);
+            }
+            Signal::Shutdown { name, number } => {
+                tracing::warn!("{name} again: exiting at once; fetches in flight are dropped, the database stays consistent");
+                std::process::exit(128 + number);
+            }
+        }
     }
 }
 
-async fn poll(config_path: &Path, all: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
     let (poller, writer) = start(&config)?;
     let (_stop_tx, stop) = watch::channel(false);
     let summary = poller.poll_once(all, &stop).await?;
@@ -238,9 +372,10 @@ fn search(
     Ok(output::print(&rows, json)?)
 }
 
-async fn prune(config_path: &Path, vacuum: bool, json: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
-    let store = Store::open(&config.database)?;
+async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
+    let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
     let incremental = store.incremental_vacuum_enabled()?;
     let (handle, writer) = StoreHandle::spawn(store);
     let policy = RetentionPolicy::new(config.retention.days, config.retention.max_entries_per_feed);
@@ -386,4 +521,102 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
     println!();
     output::print(&sources, false)?;
     Ok(())
+}
+
+fn status(config_path: &Path, json: bool) -> Result<()> {
+    let store = open_read_only(config_path)?;
+    let now = Utc::now();
+    let today = Local::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(Local)
+        .earliest()
+        .map_or(now, |t| t.with_timezone(&Utc));
+    let report = store.status(now, today)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let last = match report.last_fetch_at.as_deref().and_then(parse_time) {
+        Some(t) => format!(
+            "{} ({} ago)",
+            local(report.last_fetch_at.as_deref()),
+            ago(now - t)
+        ),
+        None => "never".to_string(),
+    };
+    writeln!(
+        out,
+        "Database  {} ({})",
+        report.database,
+        size(report.database_bytes)
+    )?;
+    writeln!(out, "Polled    {last}")?;
+    let f = &report.feeds;
+    writeln!(
+        out,
+        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.inactive
+    )?;
+    writeln!(
+        out,
+        "Today     {} items, {} stories",
+        report.entries_today, report.stories_today
+    )?;
+    writeln!(
+        out,
+        "Last 24h  {} items, {} stories, {} folded copies",
+        report.entries_24h, report.stories_24h, report.folded_24h
+    )?;
+    if !report.top_stories.is_empty() {
+        writeln!(out, "\nMost syndicated stories, last 24 h")?;
+        let mut t = table(&["SOURCES", "PUBLISHED", "ID", "TITLE"]);
+        for s in &report.top_stories {
+            t.add_row(vec![
+                s.source_count.to_string(),
+                local(Some(&s.published_at)),
+                s.story_id.to_string(),
+                s.title.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if !report.failing_feeds.is_empty() {
+        writeln!(out, "\nFailing feeds")?;
+        let mut t = table(&["ERRORS", "NEXT TRY", "FEED", "LAST ERROR"]);
+        for r in &report.failing_feeds {
+            t.add_row(vec![
+                r.error_count.to_string(),
+                local(r.next_due_at.as_deref()),
+                r.title.clone().unwrap_or_else(|| r.url.clone()),
+                r.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
+}
+
+/// "3m", "2h 5m": a time span rounded for people.
+fn ago(span: chrono::TimeDelta) -> String {
+    let secs = span.num_seconds().max(0) as u64;
+    let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+/// Bytes in binary units, one decimal.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

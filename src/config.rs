@@ -6,11 +6,14 @@
 //! reading it is editing that file by hand.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::dedup::DedupConfig;
 use toml::Spanned;
 
 /// Default cron expression: wake every five minutes to poll the feeds that are due.
@@ -25,17 +28,23 @@ pub const DEFAULT_DATABASE: &str = "feedfold.db";
 pub const DEFAULT_RETENTION_DAYS: u32 = 180;
 /// Default cron expression for the daemon's prune: daily at 03:30 UTC.
 pub const DEFAULT_PRUNE_SCHEDULE: &str = "0 30 3 * * *";
+/// Default time fetches in flight get to finish after SIGTERM/SIGINT.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default log filter when neither `RUST_LOG` nor `[log] level` sets one.
+pub const DEFAULT_LOG_LEVEL: &str = "info,tokio_cron_scheduler=warn";
 
 /// A configuration error, always naming the file (and the line and key when known).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read config file: {source}")]
+    // Not a `source`: the message already says why, and error reporters
+    // that print the chain would say it twice.
+    #[error("{path}: cannot read config file: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file was read but a value in it is wrong.
     #[error("{path}:{line}: {key}: {message}")]
@@ -62,6 +71,14 @@ pub struct Config {
     pub poll: PollConfig,
     /// The feeds to poll, in file order.
     pub feeds: Vec<FeedConfig>,
+    /// Daemon settings (`[daemon]`).
+    pub daemon: DaemonConfig,
+    /// Logging settings (`[log]`).
+    pub log: LogConfig,
+    /// Metrics and health endpoint (`[metrics]`).
+    pub metrics: MetricsConfig,
+    /// Deduplication window and thresholds (`[dedup]`).
+    pub dedup: DedupConfig,
     /// What to keep, and when the daemon prunes.
     pub retention: RetentionConfig,
 }
@@ -85,6 +102,45 @@ impl Default for RetentionConfig {
             schedule: DEFAULT_PRUNE_SCHEDULE.to_string(),
         }
     }
+}
+
+/// The `[daemon]` table: how `feedfold run` behaves as a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// How long fetches in flight may take to finish after SIGTERM/SIGINT
+    /// before they are abandoned (what was already fetched is still written).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `RUST_LOG`-style filter (`info`, `warn,feedfold=debug`, …);
+    /// the `RUST_LOG` environment variable wins over it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: DEFAULT_LOG_LEVEL.to_string(),
+        }
+    }
+}
+
+/// The `[metrics]` table. Off unless `listen` is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Address of the HTTP endpoint serving `/metrics` and `/healthz`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The `[poll]` table.
@@ -118,7 +174,33 @@ struct RawConfig {
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
     #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    dedup: DedupConfig,
+    #[serde(default)]
     retention: RawRetention,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    shutdown_grace: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -148,9 +230,9 @@ struct RawFeed {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Config::parse(path, &text)
     }
@@ -191,11 +273,19 @@ impl Config {
                 interval,
             });
         }
+        let daemon = ctx.daemon(raw.daemon)?;
+        let log = ctx.log(raw.log)?;
+        let metrics = ctx.metrics(raw.metrics)?;
+        ctx.dedup(&raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),
             database,
             poll,
             feeds,
+            daemon,
+            log,
+            metrics,
+            dedup: raw.dedup,
             retention,
         })
     }
@@ -208,6 +298,30 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// Range checks serde cannot express; the line is where the key is written.
+    fn dedup(&self, d: &DedupConfig) -> Result<(), ConfigError> {
+        let ratios = [
+            ("jaccard_min", d.jaccard_min),
+            ("containment_min", d.containment_min),
+            ("tie_margin", d.tie_margin),
+        ];
+        for (key, value) in ratios {
+            if !(0.0..=1.0).contains(&value) {
+                let at = self.text.find(key).unwrap_or(0);
+                return Err(self.invalid(
+                    at..at,
+                    &format!("dedup.{key}"),
+                    "must be between 0 and 1",
+                ));
+            }
+        }
+        if d.window < Duration::from_secs(60) {
+            let at = self.text.find("window").unwrap_or(0);
+            return Err(self.invalid(at..at, "dedup.window", "must be at least 1m"));
+        }
+        Ok(())
+    }
+
     fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]
@@ -329,6 +443,55 @@ impl Source<'_> {
 }
 
 impl Source<'_> {
+    fn daemon(&self, raw: RawDaemon) -> Result<DaemonConfig, ConfigError> {
+        let shutdown_grace = match &raw.shutdown_grace {
+            // Zero is allowed: it means "abandon fetches in flight at once".
+            Some(s) => humantime::parse_duration(s.get_ref().trim()).map_err(|e| {
+                let msg = format!(
+                    "invalid duration {:?}: {e} (examples: \"10s\", \"1m\", \"0s\")",
+                    s.get_ref()
+                );
+                self.invalid(s.span(), "daemon.shutdown_grace", &msg)
+            })?,
+            None => DEFAULT_SHUTDOWN_GRACE,
+        };
+        Ok(DaemonConfig { shutdown_grace })
+    }
+
+    fn log(&self, raw: RawLog) -> Result<LogConfig, ConfigError> {
+        let Some(level) = raw.level else {
+            return Ok(LogConfig::default());
+        };
+        // Parse with the same parser the logger uses, so that a typo fails at
+        // start-up with a line number instead of silently logging nothing.
+        tracing_subscriber::EnvFilter::builder()
+            .parse(level.get_ref())
+            .map_err(|e| {
+                let msg = format!(
+                    "invalid log filter {:?}: {e} (examples: \"info\", \"warn,feedfold=debug\")",
+                    level.get_ref()
+                );
+                self.invalid(level.span(), "log.level", &msg)
+            })?;
+        Ok(LogConfig {
+            level: level.into_inner(),
+        })
+    }
+
+    fn metrics(&self, raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+        let Some(listen) = raw.listen else {
+            return Ok(MetricsConfig::default());
+        };
+        let addr = listen.get_ref().trim().parse::<SocketAddr>().map_err(|e| {
+            let msg = format!(
+                "invalid listen address {:?}: {e} (expected IP:PORT, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\")",
+                listen.get_ref()
+            );
+            self.invalid(listen.span(), "metrics.listen", &msg)
+        })?;
+        Ok(MetricsConfig { listen: Some(addr) })
+    }
+
     fn retention(&self, raw: RawRetention) -> Result<RetentionConfig, ConfigError> {
         let mut r = RetentionConfig::default();
         if let Some(d) = raw.days {
@@ -471,6 +634,48 @@ url = "https://example.com/atom"
         let e = err("[poll]\nconcurrency = \"many\"\n");
         assert!(e.contains(":2: poll.concurrency:"), "{e}");
         assert!(err("[poll]\nconcurrency = 0\n").contains("between 1 and 1024"));
+    }
+
+    #[test]
+    fn service_tables_parse_and_default() {
+        let c = parse("").expect("empty config is valid");
+        assert_eq!(c.daemon.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(c.log.level, DEFAULT_LOG_LEVEL);
+        assert_eq!(c.metrics.listen, None);
+
+        let c = parse(
+            "[daemon]\nshutdown_grace = \"2s\"\n[log]\nlevel = \"warn,feedfold=debug\"\n[metrics]\nlisten = \"127.0.0.1:9464\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.daemon.shutdown_grace, Duration::from_secs(2));
+        assert_eq!(c.log.level, "warn,feedfold=debug");
+        assert_eq!(
+            c.metrics.listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        let c = parse("[daemon]\nshutdown_grace = \"0s\"\n").expect("zero grace");
+        assert_eq!(c.daemon.shutdown_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_service_values_name_line_and_key() {
+        let e = err("[metrics]\nlisten = \"localhost\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:2: metrics.listen:"),
+            "{e}"
+        );
+        let e = err("[log]\n\nlevel = \"feedfold=loud\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:3: log.level:"),
+            "{e}"
+        );
+        let e = err("[daemon]\nshutdown_grace = \"a while\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:2: daemon.shutdown_grace:"),
+            "{e}"
+        );
+        let e = err("[daemon]\ngrace = \"1s\"\n");
+        assert!(e.contains(":2: daemon.grace:"), "{e}");
     }
 
     #[test]

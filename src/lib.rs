@@ -7,8 +7,12 @@
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod eval;
 pub mod fetch;
+pub mod logging;
+pub mod metrics;
 pub mod output;
 pub mod parse;
 pub mod schedule;
+pub mod service;
 pub mod store;

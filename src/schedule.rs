@@ -22,7 +22,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::{PollConfig, RetentionConfig};
 use crate::fetch::{Fetched, Fetcher};
+use crate::metrics;
 use crate::parse;
+use crate::service::Liveness;
 use crate::store::{
     retention, DueFeed, FeedOutcome, FeedUpdate, IngestReport, RetentionPolicy, StoreError,
     StoreHandle,
@@ -85,6 +87,11 @@ impl Poller {
     pub fn with_retention(mut self, retention: RetentionConfig) -> Poller {
         self.retention = Some(retention);
         self
+    }
+
+    /// The handle to the database writer this poller writes through.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
     }
 
     /// One pass over the due feeds (every active feed with `all`). Stops
@@ -161,6 +168,8 @@ impl Poller {
                 Kind::Failed
             }
         };
+        metrics::record_fetch(kind.as_str(), &result.exchange);
+        let exchange = result.exchange.clone();
         let update = FeedUpdate {
             feed: feed.id,
             fetched_at,
@@ -169,7 +178,18 @@ impl Poller {
             outcome,
         };
         let report = self.store.call(move |s| s.record(update)).await?;
-        tracing::debug!(feed = %feed.url, ?kind, new_entries = report.new_entries, folded = report.folded, "polled");
+        metrics::record_ingest(&report);
+        tracing::debug!(
+            feed = %feed.url,
+            outcome = kind.as_str(),
+            status = exchange.status,
+            bytes = exchange.bytes,
+            duration_ms = exchange.duration.as_millis() as u64,
+            new_entries = report.new_entries,
+            new_stories = report.new_stories,
+            folded = report.folded,
+            "feed polled"
+        );
         Ok((kind, report))
     }
 }
@@ -181,9 +201,30 @@ enum Kind {
     Failed,
 }
 
+impl Kind {
+    /// The outcome as the fetch log and the metrics name it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ok => "ok",
+            Kind::NotModified => "not_modified",
+            Kind::Failed => "error",
+        }
+    }
+}
+
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
-/// one per cron tick. Returns after the pass in flight (if any) has finished.
-pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(), ScheduleError> {
+/// one per cron tick, and a heartbeat (a round-trip through the database
+/// writer) every `liveness.heartbeat_interval()` that feeds systemd's watchdog.
+///
+/// When `stop` turns true no new fetch starts; fetches in flight get `grace`
+/// to finish and be written, then the pass is abandoned (results already
+/// handed to the writer are still committed).
+pub async fn run(
+    poller: Arc<Poller>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+    liveness: Arc<Liveness>,
+) -> Result<(), ScheduleError> {
     let (tick_tx, mut ticks) = mpsc::channel::<()>(1);
     let busy = Arc::new(AtomicBool::new(false));
     let mut scheduler = JobScheduler::new()
@@ -225,14 +266,22 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
     let _ = tick_tx.try_send(());
-    tracing::info!(schedule = %poller.poll.schedule, "scheduler started");
+    liveness.ready(&format!(
+        "scheduler started (schedule {:?})",
+        poller.poll.schedule
+    ));
 
+    let mut heartbeat = tokio::time::interval(liveness.heartbeat_interval());
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pass: Option<Pending<(Result<PollSummary, StoreError>, Duration)>> = None;
+    let mut probe: Option<Pending<Result<(), StoreError>>> = None;
+    let mut probe_started = Instant::now();
+    let mut deadline: Option<tokio::time::Instant> = None;
     let mut stopped = stop.clone();
     let mut pruning: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
-            _ = stopped.wait_for(|s| *s) => break,
-            Some(()) = prunes.recv() => {
+            Some(()) = prunes.recv(), if deadline.is_none() => {
                 if pruning.as_ref().is_some_and(|p| !p.is_finished()) {
                     tracing::info!("previous prune still running; skipping this one");
                     continue;
@@ -242,18 +291,64 @@ pub async fn run(poller: Arc<Poller>, stop: watch::Receiver<bool>) -> Result<(),
                     tokio::spawn(prune(poller.store.clone(), policy, stop.clone()))
                 });
             }
-            Some(()) = ticks.recv() => {
-                busy.store(true, Ordering::SeqCst);
-                let started = Instant::now();
-                let result = poller.poll_once(false, &stop).await;
+            // A closed channel (sender gone) counts as a stop too.
+            _ = stopped.wait_for(|s| *s), if deadline.is_none() => {
+                if pass.is_none() {
+                    break;
+                }
+                tracing::info!(grace_ms = grace.as_millis() as u64, "waiting for fetches in flight");
+                deadline = Some(tokio::time::Instant::now() + grace);
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "shutdown grace period is over; abandoning the fetches still in flight"
+                );
+                break;
+            }
+            (result, took) = wait(&mut pass), if pass.is_some() => {
+                pass = None;
                 busy.store(false, Ordering::SeqCst);
+                pass_done(&result, took, &liveness);
+                if deadline.is_some() {
+                    break;
+                }
+            }
+            Some(()) = ticks.recv(), if pass.is_none() && deadline.is_none() => {
+                busy.store(true, Ordering::SeqCst);
+                let (poller, stop) = (poller.clone(), stop.clone());
+                pass = Some(Box::pin(async move {
+                    let started = Instant::now();
+                    let result = poller.poll_once(false, &stop).await;
+                    (result, started.elapsed())
+                }));
+            }
+            _ = heartbeat.tick() => {
+                if probe.is_some() {
+                    // The writer has not answered the last probe: withhold
+                    // the watchdog ping and let systemd judge.
+                    tracing::warn!(
+                        waited_ms = probe_started.elapsed().as_millis() as u64,
+                        "database writer has not answered the heartbeat probe; watchdog not pinged"
+                    );
+                } else {
+                    let store = poller.store.clone();
+                    probe_started = Instant::now();
+                    probe = Some(Box::pin(async move { store.call(|s| s.probe()).await }));
+                }
+            }
+            result = wait(&mut probe), if probe.is_some() => {
+                probe = None;
                 match result {
-                    Ok(s) => tracing::info!(duration_ms = started.elapsed().as_millis() as u64, "poll pass done: {s}"),
-                    Err(e) => tracing::error!("poll pass failed: {e}"),
+                    Ok(()) => liveness.beat(),
+                    Err(e) => tracing::warn!("heartbeat probe failed; watchdog not pinged: {e}"),
                 }
             }
         }
     }
+    // Dropping an unfinished pass cancels its fetches; whatever already
+    // reached the writer's queue is still committed before the writer exits.
+    drop(pass);
     if let Some(p) = pruning {
         // The prune stops between batches once `stop` is set.
         let _ = p.await;
@@ -272,5 +367,47 @@ async fn prune(store: StoreHandle, policy: RetentionPolicy, stop: watch::Receive
             "prune done: {r}"
         ),
         Err(e) => tracing::error!("prune failed: {e}"),
+    }
+}
+
+/// A boxed future the loop polls alongside the others.
+type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// Waits for an optional future; callers guard the branch with `is_some()`.
+async fn wait<T>(f: &mut Option<Pending<T>>) -> T {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Logs the one summary line of a pass and records it.
+fn pass_done(result: &Result<PollSummary, StoreError>, took: Duration, liveness: &Liveness) {
+    match result {
+        Ok(s) => {
+            tracing::info!(
+                feeds = s.ok + s.failed + s.not_modified,
+                ok = s.ok,
+                not_modified = s.not_modified,
+                errors = s.failed,
+                new_entries = s.ingest.new_entries,
+                new_stories = s.ingest.new_stories,
+                folded = s.ingest.folded,
+                duration_ms = took.as_millis() as u64,
+                "poll pass done"
+            );
+            liveness.pass_done(Utc::now(), &s.to_string());
+        }
+        Err(e) => tracing::error!(
+            duration_ms = took.as_millis() as u64,
+            "poll pass failed: {e}"
+        ),
     }
 }

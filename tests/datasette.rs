@@ -87,15 +87,19 @@ async fn datasette_serves_the_canned_queries_over_http() {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/-/versions.json")).send().await.is_err() {
+    while client
+        .get(format!("{base}/-/versions.json"))
+        .send()
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "datasette did not start in 60 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&metadata).expect("read metadata"),
-    )
-    .expect("metadata JSON");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metadata).expect("read metadata"))
+            .expect("metadata JSON");
     let queries = meta["databases"]["feedfold"]["queries"]
         .as_object()
         .expect("canned queries");
@@ -130,7 +134,11 @@ async fn datasette_serves_the_canned_queries_over_http() {
     assert!(relations.len() >= 3, "{relations:?}");
     assert_eq!(relations.iter().filter(|r| **r == "canonical").count(), 1);
     // The views browse like tables, with the documented descriptions.
-    let stories = get_json(&client, &format!("{base}/feedfold/stories.json?_shape=array")).await;
+    let stories = get_json(
+        &client,
+        &format!("{base}/feedfold/stories.json?_shape=array"),
+    )
+    .await;
     assert!(!stories.as_array().expect("rows").is_empty());
     let page = client
         .get(format!("{base}/feedfold/stories"))
@@ -140,6 +148,9 @@ async fn datasette_serves_the_canned_queries_over_http() {
         .text()
         .await
         .expect("html");
-    assert!(page.contains("one row per canonical story"), "table description missing");
+    assert!(
+        page.contains("one row per canonical story"),
+        "table description missing"
+    );
     drop(server);
 }

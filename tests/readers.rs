@@ -34,6 +34,9 @@ SELECT 'unindexed', (SELECT COUNT(*) FROM story_sources) - (SELECT COUNT(*) FROM
 COMMIT;
 ";
 
+/// A reader's name, the snapshots it checked, and what it saw wrong.
+type ReaderResult = (&'static str, usize, Vec<String>);
+
 fn publish(room: &Newsroom, stories: usize, t0: DateTime<Utc>) {
     let mut per_outlet: Vec<Vec<Item>> = vec![Vec::new(); OUTLETS.len()];
     for i in (0..stories).rev() {
@@ -207,7 +210,7 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let results: Arc<Mutex<Vec<(&str, usize, Vec<String>)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<ReaderResult>>> = Arc::default();
     let mut readers = Vec::new();
     {
         let (db, stop, results) = (room.db(), stop.clone(), results.clone());
@@ -224,12 +227,31 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
         }));
     }
 
-    for round in 2..=ROUNDS {
-        std::thread::sleep(Duration::from_millis(1000));
-        publish(&room, PER_ROUND * round, t0);
-    }
-    // Let the daemon fetch the last round (and prune) while the readers read.
     let conn = Connection::open(room.db()).expect("open");
+    // Publish the next round once every outlet has been fetched since the
+    // last one, so that no item scrolls off a feed unseen however slow the
+    // build is.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    for round in 2..=ROUNDS {
+        let published = Utc::now() + chrono::Duration::seconds(1);
+        let since = published.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        publish(&room, PER_ROUND * round, t0);
+        loop {
+            assert!(Instant::now() < deadline, "the daemon fell behind");
+            std::thread::sleep(Duration::from_millis(200));
+            let fetched: i64 = conn
+                .query_row(
+                    "SELECT COUNT(DISTINCT feed_id) FROM fetches WHERE outcome = 'ok' AND fetched_at >= ?1",
+                    [&since],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+            if fetched as usize >= OUTLETS.len() {
+                break;
+            }
+        }
+    }
+    // Let the daemon finish (and prune) while the readers read.
     let ingested = || -> i64 {
         conn.query_row(
             "SELECT COALESCE(SUM(new_entries), 0) FROM fetches",

@@ -10,16 +10,20 @@
 //! - [`search`] keeps the full-text index in step with the entries and runs
 //!   `feedfold search`.
 //! - [`retention`] prunes old rows in small batches and keeps tombstones.
+//! - [`status`] holds the health queries of the service: the writer's
+//!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
 //! Tables are private (singular names); the views (`stories`,
 //! `story_sources`, `feeds`, `fetches`) and the full-text table
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod feeds;
+pub mod fold;
 pub mod ingest;
 pub mod query;
 pub mod retention;
 pub mod search;
+pub mod status;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +37,7 @@ pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use query::{FeedRow, SourceRow, StoryRow};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
+pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
 
 /// The migrations, embedded in the binary, in order. A migration's version
@@ -43,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init.sql",
         include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_dedup.sql",
+        include_str!("../../migrations/0002_dedup.sql"),
     ),
     (
         "0005_search.sql",
@@ -137,6 +146,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    dedup: crate::dedup::DedupConfig,
 }
 
 impl Store {
@@ -158,6 +168,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         store.configure(true)?;
         store.migrate()?;
@@ -182,6 +193,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         store.configure(false)?;
         let version = store.user_version()?;
@@ -189,6 +201,11 @@ impl Store {
             return Err(store.too_new(version));
         }
         Ok(store)
+    }
+
+    /// Sets the thresholds and window the deduplicator uses from now on.
+    pub fn set_dedup_config(&mut self, config: crate::dedup::DedupConfig) {
+        self.dedup = config;
     }
 
     /// The database file.
@@ -331,6 +348,34 @@ mod tests {
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
         Store::open_read_only(&path).expect("read-only open");
+    }
+
+    /// The version a migration brings a database to is the number in its file
+    /// name (numbers reserved for other work may be missing); this keeps them
+    /// in increasing order and makes sure no file in `migrations/` is
+    /// forgotten.
+    #[test]
+    fn migrations_are_numbered_in_order_and_all_registered() {
+        let mut last = 0;
+        for (name, _) in MIGRATIONS {
+            let number: i64 = name
+                .split('_')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("NNNN_ prefix");
+            assert_eq!(number, migration_version(name));
+            assert!(number > last, "{name} is registered out of order");
+            last = number;
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
     }
 
     #[test]

@@ -79,10 +79,10 @@ pub struct SourceRow {
     pub credited_agency: Option<String>,
 }
 
-const STORY_COLUMNS: &str =
+pub(super) const STORY_COLUMNS: &str =
     "story_id, title, url, published_at, first_seen_at, last_seen_at, source_count, origin_agency";
 
-fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
+pub(super) fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
     Ok(StoryRow {
         story_id: r.get(0)?,
         title: r.get(1)?,

@@ -2,10 +2,12 @@
 //! rows and stale tombstones, in small batches, then hands freed pages back.
 //!
 //! Invariants kept by every batch (one transaction each):
-//! - every story keeps exactly one canonical copy: when the canonical copy
-//!   is pruned and others remain, the earliest published of them is
-//!   promoted; a story whose copies are all pruned is deleted;
-//! - `source_count` is recounted for every story that lost a copy;
+//! - every story keeps exactly one canonical copy: a story that lost copies
+//!   is re-derived by the fold engine from the copies left (the origin
+//!   agency's own copy, else the earliest published, is canonical), and a
+//!   story whose copies are all pruned is deleted;
+//! - `source_count` and `origin_agency` are recomputed for every story that
+//!   lost a copy;
 //! - every pruned entry leaves a tombstone (feed + identity), and ingest
 //!   skips tombstoned identities, so a feed that still lists the item does
 //!   not bring it back; the full-text row goes with the entry.
@@ -14,14 +16,14 @@
 //! writer interleaves ingest with pruning, and another writer (a `feedfold
 //! prune` next to the daemon) waits milliseconds, not minutes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::{format_time, search, EntryId, FeedId, Store, StoreError, StoreHandle};
+use super::{fold, format_time, search, EntryId, FeedId, Store, StoreError, StoreHandle, StoryId};
 
 /// Entries (and fetch log rows, and tombstones) handled per transaction.
 pub const DEFAULT_BATCH: usize = 500;
@@ -72,6 +74,8 @@ pub struct PruneReport {
     pub batches: usize,
     /// Database pages handed back to the file system by incremental vacuum.
     pub freed_pages: i64,
+    /// Dedup band-index keys older than the matching window, dropped.
+    pub band_keys: usize,
 }
 
 impl PruneReport {
@@ -90,6 +94,7 @@ impl std::ops::AddAssign for PruneReport {
         self.tombstones_expired += o.tombstones_expired;
         self.batches += o.batches;
         self.freed_pages += o.freed_pages;
+        self.band_keys += o.band_keys;
     }
 }
 
@@ -280,21 +285,18 @@ fn entries_over_cap(
 /// Deletes `doomed` entries, with their lineage rows and index rows, leaves a
 /// tombstone for each, and repairs the stories they belonged to.
 fn prune_entries(
-    conn: &Connection,
+    conn: &Transaction,
     doomed: &[EntryId],
     now: &str,
 ) -> rusqlite::Result<PruneReport> {
     let mut report = PruneReport::default();
-    // story -> was its canonical copy among the doomed?
-    let mut stories: BTreeMap<i64, bool> = BTreeMap::new();
+    let mut stories: BTreeSet<i64> = BTreeSet::new();
     for &id in doomed {
-        let link: Option<(i64, String)> = conn
-            .prepare_cached("SELECT story_id, relation FROM story_entry WHERE entry_id = ?1")?
-            .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        let story: Option<i64> = conn
+            .prepare_cached("SELECT story_id FROM story_entry WHERE entry_id = ?1")?
+            .query_row([id.0], |r| r.get(0))
             .optional()?;
-        if let Some((story, relation)) = link {
-            *stories.entry(story).or_default() |= relation == "canonical";
-        }
+        stories.extend(story);
         report.tombstones_added += conn
             .prepare_cached(
                 "INSERT INTO tombstone (feed_id, identity, pruned_at, last_listed_at)
@@ -307,8 +309,8 @@ fn prune_entries(
         conn.prepare_cached("DELETE FROM story_entry WHERE entry_id = ?1")?
             .execute([id.0])?;
     }
-    for (&story, &lost_canonical) in &stories {
-        match repair_story(conn, story, lost_canonical)? {
+    for &story in &stories {
+        match repair_story(conn, story)? {
             Repair::Deleted => report.stories += 1,
             Repair::Promoted => report.promoted += 1,
             Repair::Recounted => {}
@@ -328,45 +330,28 @@ enum Repair {
     Recounted,
 }
 
-/// After some copies of `story` lost their lineage rows: delete the story if
-/// none remain, else promote the earliest remaining copy if the canonical one
-/// went, and recount the feeds that carry it.
-fn repair_story(conn: &Connection, story: i64, lost_canonical: bool) -> rusqlite::Result<Repair> {
-    let earliest: Option<i64> = conn
-        .prepare_cached(
-            "SELECT se.entry_id FROM story_entry se JOIN entry e ON e.id = se.entry_id
-             WHERE se.story_id = ?1 ORDER BY COALESCE(e.published_at, e.first_seen_at), e.id LIMIT 1",
-        )?
-        .query_row([story], |r| r.get(0))
+/// After some copies of `story` lost their lineage rows, lets the fold
+/// engine re-derive the story from the copies left (the same rule as at
+/// ingest: the origin agency's own copy, else the earliest published, becomes
+/// canonical; source count and origin recomputed), or delete it if none are
+/// left. The story keeps its `last_seen_at`: pruning is not news.
+fn repair_story(conn: &Transaction, story: i64) -> rusqlite::Result<Repair> {
+    let before: Option<(i64, String)> = conn
+        .prepare_cached("SELECT canonical_entry_id, last_seen_at FROM story WHERE id = ?1")?
+        .query_row([story], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some(first) = earliest else {
-        conn.prepare_cached("DELETE FROM story WHERE id = ?1")?
-            .execute([story])?;
+    let Some((canonical, last_seen)) = before else {
         return Ok(Repair::Deleted);
     };
-    if lost_canonical {
-        conn.prepare_cached(
-            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
-        )?
-        .execute([first])?;
-        conn.prepare_cached(
-            "UPDATE story SET canonical_entry_id = ?2,
-                 published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = ?2)
-             WHERE id = ?1",
-        )?
-        .execute(params![story, first])?;
-    }
-    conn.prepare_cached(
-        "UPDATE story SET source_count =
-             (SELECT COUNT(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
-              WHERE se.story_id = ?1)
-         WHERE id = ?1",
-    )?
-    .execute([story])?;
-    Ok(if lost_canonical {
-        Repair::Promoted
-    } else {
-        Repair::Recounted
+    fold::recompute_story(conn, StoryId(story), &last_seen)?;
+    let after: Option<i64> = conn
+        .prepare_cached("SELECT canonical_entry_id FROM story WHERE id = ?1")?
+        .query_row([story], |r| r.get(0))
+        .optional()?;
+    Ok(match after {
+        None => Repair::Deleted,
+        Some(c) if c != canonical => Repair::Promoted,
+        Some(_) => Repair::Recounted,
     })
 }
 
@@ -396,6 +381,8 @@ pub async fn prune(
         }
         total.batches += 1;
     }
+    // The dedup band index only needs the matching window: drop older keys.
+    total.band_keys = store.call(|s| s.trim_band_index(Utc::now())).await?;
     store.call(|s| s.optimize()).await?;
     Ok(total)
 }

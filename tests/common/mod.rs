@@ -67,6 +67,10 @@ pub struct Seen {
 struct State {
     routes: HashMap<String, Route>,
     seen: Vec<Seen>,
+    /// Paths of requests as they arrive (before any delay).
+    arrived: Vec<String>,
+    /// How long the server waits before answering a path.
+    delays: HashMap<String, std::time::Duration>,
 }
 
 /// A loopback HTTP server running on its own thread and runtime.
@@ -94,7 +98,19 @@ impl Server {
                     .expect("send addr");
                 let app = axum::Router::new().fallback(move |req: Request<Body>| {
                     let state = shared.clone();
-                    async move { answer(&state, req) }
+                    async move {
+                        let delay = {
+                            let mut s = state.lock().expect("lock");
+                            let path = req.uri().path().to_string();
+                            let delay = s.delays.get(&path).copied();
+                            s.arrived.push(path);
+                            delay
+                        };
+                        if let Some(d) = delay {
+                            tokio::time::sleep(d).await;
+                        }
+                        answer(&state, req)
+                    }
                 });
                 axum::serve(listener, app).await.expect("serve");
             });
@@ -113,6 +129,26 @@ impl Server {
             .expect("lock")
             .routes
             .insert(path.to_string(), route);
+    }
+
+    /// Makes the server wait `delay` before answering `path` (a slow feed).
+    pub fn delay(&self, path: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .expect("lock")
+            .delays
+            .insert(path.to_string(), delay);
+    }
+
+    /// How many requests for `path` have arrived, answered or not.
+    pub fn arrived(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .expect("lock")
+            .arrived
+            .iter()
+            .filter(|p| *p == path)
+            .count()
     }
 
     pub fn seen(&self, path: &str) -> Vec<Seen> {
