@@ -1,9 +1,17 @@
-//! Store benchmark: fills a database through the real ingest path
-//! (`Store::record`, with dedup and the full-text index), then measures the
-//! CLI's listings on it, the search index's size and build time, and a prune.
+//! Store benchmark, in two parts.
 //!
-//! Run: `cargo bench --bench store` (1,000,000 entries; set
-//! `FEEDFOLD_BENCH_ENTRIES` for another size). Results go to BENCHMARKS.md.
+//! 1. Ingest: fills a database through the real ingest path
+//!    (`Store::record`: dedup, lineage, full-text index) with
+//!    `FEEDFOLD_BENCH_INGEST` entries (default 100,000) and reports the rate,
+//!    the search index's size and the time to rebuild it.
+//! 2. Scale: bulk-loads `FEEDFOLD_BENCH_ENTRIES` entries (default 1,000,000)
+//!    straight into the tables (same shapes: 1–4 copies per story, one
+//!    canonical each, an index row each), because the real ingest path runs
+//!    at a few hundred entries per second on this machine once dedup has a
+//!    big window to search, which would take most of an hour; then measures
+//!    the CLI's listings, search and a prune at that size.
+//!
+//! Run: `cargo bench --bench store`. Results go to BENCHMARKS.md.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -79,13 +87,19 @@ fn story_text(story: u64) -> (String, String) {
 }
 
 fn main() {
-    let entries: usize = std::env::var("FEEDFOLD_BENCH_ENTRIES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let env = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bench.db");
-    let mut store = Store::open(&path).expect("open");
+    ingest_part(&dir.path().join("ingest.db"), env("FEEDFOLD_BENCH_INGEST", 100_000));
+    scale_part(&dir.path().join("scale.db"), env("FEEDFOLD_BENCH_ENTRIES", 1_000_000));
+}
+
+fn open_with_feeds(path: &Path) -> Store {
+    let mut store = Store::open(path).expect("open");
     let feeds: Vec<FeedConfig> = (0..FEEDS)
         .map(|i| FeedConfig {
             url: format!("https://outlet{i}.example/rss"),
@@ -94,31 +108,42 @@ fn main() {
         })
         .collect();
     store.sync_feeds(&feeds, Utc::now()).expect("feeds");
+    store
+}
 
-    // Ingest: wire story s has 1–4 copies in different feeds, published
-    // over the last 170 days, oldest first.
+/// Wire story `s`: its copies as (feed, published) pairs, 1–4 of them,
+/// stories spread evenly over the last 170 days.
+fn copies(story: u64, stories: u64) -> Vec<(usize, chrono::DateTime<Utc>)> {
     let start = Utc::now() - TimeDelta::days(170);
     let span = TimeDelta::days(170).num_seconds();
+    let published = start + TimeDelta::seconds(span * story as i64 / stories.max(1) as i64);
+    (0..1 + (story % 4) as usize)
+        .map(|k| {
+            (
+                (story as usize * 7 + k * 37) % FEEDS,
+                published + TimeDelta::minutes(5 * k as i64),
+            )
+        })
+        .collect()
+}
+
+fn ingest_part(path: &Path, entries: usize) {
+    let mut store = open_with_feeds(path);
     let mut buffers: Vec<Vec<ParsedEntry>> = vec![Vec::new(); FEEDS];
-    let stories_needed = (entries as f64 / 2.5) as u64 + 1;
+    let stories = (entries as f64 / 2.5) as u64 + 1;
     let started = Instant::now();
-    let mut stored = 0usize;
-    let mut generated = 0usize;
-    let mut story = 0u64;
+    let (mut stored, mut generated, mut story) = (0usize, 0usize, 0u64);
     while generated < entries {
         let (title, body) = story_text(story);
-        let copies = 1 + (story % 4) as usize;
-        let published = start + TimeDelta::seconds(span * story as i64 / stories_needed as i64);
-        for k in 0..copies {
+        for (k, (feed, published)) in copies(story, stories).into_iter().enumerate() {
             generated += 1;
-            let feed = (story as usize * 7 + k * 37) % FEEDS;
             buffers[feed].push(ParsedEntry {
                 identity: format!("guid:{story}-{k}"),
                 guid: Some(format!("{story}-{k}")),
                 url: Some(format!("https://outlet{feed}.example/{story}")),
                 title: Some(title.clone()),
                 summary: Some(body.clone()),
-                published: Some(published + TimeDelta::minutes(5 * k as i64)),
+                published: Some(published),
                 ..Default::default()
             });
             if buffers[feed].len() == PER_UPDATE {
@@ -132,13 +157,107 @@ fn main() {
     }
     let ingest = started.elapsed();
     store.checkpoint().expect("checkpoint");
+    println!("== ingest through Store::record");
     println!(
-        "ingest: {stored} entries ({story} wire stories) in {:.1} s = {:.0} entries/s (dedup + FTS, {PER_UPDATE} per transaction)",
+        "ingest: {stored} entries ({story} wire stories) in {:.1} s = {:.0} entries/s (dedup + lineage + FTS, {PER_UPDATE} per transaction)",
         ingest.as_secs_f64(),
         stored as f64 / ingest.as_secs_f64()
     );
-    report_sizes(&path);
+    report_sizes(path);
+    let t = Instant::now();
+    let n = store.rebuild_search_index().expect("rebuild");
+    let rebuild = t.elapsed();
+    println!(
+        "FTS rebuild: {n} entries in {:.1} s = {:.0} entries/s (HTML to text + FTS5 insert)",
+        rebuild.as_secs_f64(),
+        n as f64 / rebuild.as_secs_f64()
+    );
+}
 
+/// Writes `entries` entries with their stories, lineage and index rows in
+/// large transactions, bypassing dedup.
+fn bulk_load(path: &Path, entries: usize) -> usize {
+    let mut conn = rusqlite::Connection::open(path).expect("open");
+    let stories = (entries as f64 / 2.5) as u64 + 1;
+    let now = feedfold::store::format_time(Utc::now());
+    let (mut written, mut story) = (0usize, 0u64);
+    while written < entries {
+        let tx = conn.transaction().expect("tx");
+        {
+            let mut entry = tx
+                .prepare_cached(
+                    "INSERT INTO entry (feed_id, identity, url, title, summary, published_at, first_seen_at,
+                        last_seen_at, content_hash, fingerprint, fingerprint_version, window_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, 2, ?9)",
+                )
+                .expect("prepare");
+            let mut new_story = tx
+                .prepare_cached(
+                    "INSERT INTO story (canonical_entry_id, published_at, first_seen_at, last_seen_at, source_count)
+                     VALUES (?1, ?2, ?3, ?3, ?4)",
+                )
+                .expect("prepare");
+            let mut link = tx
+                .prepare_cached(
+                    "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+                     VALUES (?1, ?2, ?3, 1.0, ?4)",
+                )
+                .expect("prepare");
+            let mut index = tx
+                .prepare_cached("INSERT INTO entry_search (rowid, title, body) VALUES (?1, ?2, ?3)")
+                .expect("prepare");
+            for _ in 0..2_000 {
+                let (title, body) = story_text(story);
+                let plain = feedfold::dedup::html_to_text(&body);
+                let copies = copies(story, stories);
+                let mut ids = Vec::new();
+                for (k, (feed, published)) in copies.iter().enumerate() {
+                    let p = feedfold::store::format_time(*published);
+                    entry
+                        .execute(rusqlite::params![
+                            *feed as i64 + 1,
+                            format!("guid:{story}-{k}"),
+                            format!("https://outlet{feed}.example/{story}"),
+                            title,
+                            body,
+                            p,
+                            now,
+                            story as i64,
+                            published.timestamp()
+                        ])
+                        .expect("entry");
+                    let id = tx.last_insert_rowid();
+                    index.execute(rusqlite::params![id, title, plain]).expect("index");
+                    ids.push(id);
+                }
+                let p = feedfold::store::format_time(copies[0].1);
+                new_story
+                    .execute(rusqlite::params![ids[0], p, now, ids.len() as i64])
+                    .expect("story");
+                let story_id = tx.last_insert_rowid();
+                for (k, id) in ids.iter().enumerate() {
+                    let relation = if k == 0 { "canonical" } else { "exact" };
+                    link.execute(rusqlite::params![id, story_id, relation, now])
+                        .expect("link");
+                }
+                written += ids.len();
+                story += 1;
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+        .expect("optimize");
+    written
+}
+
+fn scale_part(path: &Path, entries: usize) {
+    drop(open_with_feeds(path));
+    let t = Instant::now();
+    let written = bulk_load(path, entries);
+    println!("\n== {written} entries bulk-loaded in {:.0} s", t.elapsed().as_secs_f64());
+    report_sizes(path);
+    let mut store = Store::open(path).expect("open");
     // The listings.
     let newest = time_many(2_000, |_| {
         let rows = store.stories(None, 50).expect("stories");
@@ -180,18 +299,8 @@ fn main() {
         );
     }
 
-    // Full-text index build time.
-    let t = Instant::now();
-    let n = store.rebuild_search_index().expect("rebuild");
-    let rebuild = t.elapsed();
-    println!(
-        "FTS rebuild: {n} entries in {:.1} s = {:.0} entries/s (HTML to text + FTS5 insert)",
-        rebuild.as_secs_f64(),
-        n as f64 / rebuild.as_secs_f64()
-    );
-
     // Prune a quarter of every feed's entries (cap), then free the pages.
-    let cap = (stored / FEEDS) as u64 * 3 / 4;
+    let cap = (written / FEEDS) as u64 * 3 / 4;
     let policy = RetentionPolicy::new(180, Some(cap));
     let t = Instant::now();
     let mut pruned = 0;
@@ -229,7 +338,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     store.checkpoint().expect("checkpoint");
-    report_sizes(&path);
+    report_sizes(path);
 }
 
 fn flush(store: &mut Store, feed: usize, buffer: &mut Vec<ParsedEntry>) -> usize {
@@ -259,6 +368,7 @@ fn flush(store: &mut Store, feed: usize, buffer: &mut Vec<ParsedEntry>) -> usize
 }
 
 fn report_sizes(path: &Path) {
+    // dbstat counts pages in use; the WAL is checkpointed first.
     let conn = rusqlite::Connection::open(path).expect("open");
     let total: i64 = conn
         .query_row("SELECT SUM(pgsize) FROM dbstat", [], |r| r.get(0))
