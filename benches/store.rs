@@ -94,8 +94,14 @@ fn main() {
             .unwrap_or(default)
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    ingest_part(&dir.path().join("ingest.db"), env("FEEDFOLD_BENCH_INGEST", 100_000));
-    scale_part(&dir.path().join("scale.db"), env("FEEDFOLD_BENCH_ENTRIES", 1_000_000));
+    ingest_part(
+        &dir.path().join("ingest.db"),
+        env("FEEDFOLD_BENCH_INGEST", 100_000),
+    );
+    scale_part(
+        &dir.path().join("scale.db"),
+        env("FEEDFOLD_BENCH_ENTRIES", 1_000_000),
+    );
 }
 
 fn open_with_feeds(path: &Path) -> Store {
@@ -103,8 +109,7 @@ fn open_with_feeds(path: &Path) -> Store {
     let feeds: Vec<FeedConfig> = (0..FEEDS)
         .map(|i| FeedConfig {
             url: format!("https://outlet{i}.example/rss"),
-            title: None,
-            interval: None,
+            ..Default::default()
         })
         .collect();
     store.sync_feeds(&feeds, Utc::now()).expect("feeds");
@@ -227,7 +232,9 @@ fn bulk_load(path: &Path, entries: usize) -> usize {
                         ])
                         .expect("entry");
                     let id = tx.last_insert_rowid();
-                    index.execute(rusqlite::params![id, title, plain]).expect("index");
+                    index
+                        .execute(rusqlite::params![id, title, plain])
+                        .expect("index");
                     ids.push(id);
                 }
                 let p = feedfold::store::format_time(copies[0].1);
@@ -255,7 +262,10 @@ fn scale_part(path: &Path, entries: usize) {
     drop(open_with_feeds(path));
     let t = Instant::now();
     let written = bulk_load(path, entries);
-    println!("\n== {written} entries bulk-loaded in {:.0} s", t.elapsed().as_secs_f64());
+    println!(
+        "\n== {written} entries bulk-loaded in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
     report_sizes(path);
     let mut store = Store::open(path).expect("open");
     // The listings.
@@ -354,11 +364,12 @@ fn flush(store: &mut Store, feed: usize, buffer: &mut Vec<ParsedEntry>) -> usize
             fetched_at: now,
             exchange: Exchange::default(),
             next_due: now,
+            fetch: Default::default(),
             outcome: FeedOutcome::Parsed {
                 feed: ParsedFeed {
                     title: Some(format!("Outlet {feed}")),
-                    site_url: None,
                     entries,
+                    ..Default::default()
                 },
                 validators: Validators::default(),
             },

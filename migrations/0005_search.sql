@@ -54,6 +54,7 @@ SELECT f.id              AS feed_id,
        f.site_url        AS site_url,
        f.active          AS active,
        CASE WHEN f.active = 0 THEN 'inactive'
+            WHEN f.disabled_at IS NOT NULL THEN 'disabled'
             WHEN f.last_fetch_at IS NULL THEN 'new'
             WHEN f.error_count > 0 THEN 'failing'
             ELSE 'ok' END AS status,

@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod lists;
+
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::logging::{LogFormat, Logging};
@@ -21,8 +23,8 @@ use crate::output::{self, local_time as local, or_empty, table, Listing};
 use crate::schedule::{self, Poller};
 use crate::service::{Liveness, Signal, Signals};
 use crate::store::{
-    parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, SourceRow, Store,
-    StoreHandle, StoryId, StoryRow,
+    parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
+    StoryId,
 };
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -64,12 +66,18 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// List feeds with their fetch status.
+    /// List feeds with their fetch status, or manage the feed list.
     Feeds {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Manage the feed list instead of listing feeds.
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
     },
+    /// Validate the config and every list it includes, without touching the
+    /// database; exit 0 when valid, 2 when not.
+    Check,
     /// List canonical stories, newest first, with how many sources carried each.
     Stories {
         /// Only stories from this far back (e.g. 24h, 7d).
@@ -78,6 +86,9 @@ pub enum Command {
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only stories carried by a feed with this tag (repeatable: any of them).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -143,6 +154,46 @@ pub enum Command {
     },
 }
 
+/// `feedfold feeds …` subcommands: the list files are the source of truth,
+/// so these edit files; a running daemon picks the change up by itself.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Append a feed to a list file (the main config unless --into).
+    Add {
+        /// The feed's URL (http or https).
+        url: String,
+        /// Display title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Remove a feed from the .toml file that lists it; its entries and
+    /// stories stay in the database.
+    Remove {
+        /// The feed's URL.
+        url: String,
+    },
+    /// Import the feeds of an OPML file (the main config unless --into).
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.
+    Export {
+        /// OPML 2.0 instead of TOML.
+        #[arg(long)]
+        opml: bool,
+    },
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
@@ -152,8 +203,18 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
         Command::Run => run_daemon(&cli.config, logging).await,
         Command::Poll { all } => poll(&cli.config, all, logging).await,
-        Command::Feeds { json } => feeds(&cli.config, json),
-        Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
+        Command::Feeds { json, action: None } => feeds(&cli.config, json),
+        Command::Feeds {
+            action: Some(action),
+            ..
+        } => lists::feeds_action(&cli.config, action),
+        Command::Check => lists::check(&cli.config),
+        Command::Stories {
+            since,
+            limit,
+            tags,
+            json,
+        } => stories(&cli.config, since, limit, &tags, json),
         Command::Story { id, json } => story(&cli.config, id, json),
         Command::Status { json } => status(&cli.config, json),
         Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
@@ -234,7 +295,13 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
         deactivated = sync.deactivated,
         "database ready"
     );
-    let fetcher = Fetcher::new(&FetchOptions::default()).context("starting the HTTP client")?;
+    let options = FetchOptions {
+        timeout: config.poll.timeout,
+        connect_timeout: config.poll.connect_timeout,
+        max_redirects: config.poll.max_redirects,
+        ..FetchOptions::default()
+    };
+    let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
     let (handle, writer) = StoreHandle::spawn(store);
     let poller =
         Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
@@ -256,19 +323,34 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     // during start-up must not kill the process with the default action.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
     let server = match config.metrics.listen {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
         None => None,
     };
+    let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone()));
-    let result = schedule::run(poller.clone(), stop, config.daemon.shutdown_grace, liveness).await;
+    let (reloader, reload) = crate::reload::spawn(config, poller.clone(), stop.clone());
+    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone(), reload));
+    let result = schedule::run(poller.clone(), stop, config_grace, liveness).await;
     if let Some(server) = server {
         // The endpoint holds a writer handle; drop it so the writer can finish.
         server.abort();
         let _ = server.await;
+    }
+    // So does the reloader. It stops with `stop`; after a scheduler error
+    // nothing set `stop`, so end it here.
+    if result.is_err() {
+        reloader.abort();
+    }
+    if let Err(e) = reloader.await {
+        if !e.is_cancelled() {
+            tracing::error!("the reloader task failed: {e}");
+        }
     }
     finish(poller, writer).await;
     result?;
@@ -302,13 +384,16 @@ async fn start_metrics(
 /// Second: exit at once. SQLite's journal keeps the database consistent
 /// whatever point the writer had reached; an unfinished transaction is
 /// rolled back at the next open.
-async fn handle_signals(mut signals: Signals, stop: watch::Sender<bool>, liveness: Arc<Liveness>) {
+async fn handle_signals(
+    mut signals: Signals,
+    stop: watch::Sender<bool>,
+    liveness: Arc<Liveness>,
+    reload: crate::reload::Trigger,
+) {
     let mut stopping = false;
     loop {
         match signals.next().await {
-            Signal::Reload => {
-                tracing::info!("SIGHUP: reload requested; this version re-reads the config only at start, so restart to apply changes");
-            }
+            Signal::Reload => reload.request("SIGHUP"),
             Signal::Shutdown { name, .. } if !stopping => {
                 stopping = true;
                 tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
@@ -333,26 +418,11 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
     Ok(())
 }
 
-fn open_read_only(config_path: &Path) -> Result<Store> {
-    let config = Config::load(config_path)?;
-    Ok(Store::open_read_only(&config.database)?)
-}
-
-fn feeds(config_path: &Path, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.feeds()?;
-    Ok(output::print(&rows, json)?)
-}
-
 /// The cut-off time `--since` asks for.
 fn cutoff(since: Option<Duration>) -> Result<Option<DateTime<Utc>>> {
     since
         .map(|d| Ok(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?))
         .transpose()
-}
-
-fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.stories(cutoff(since)?, limit)?;
-    Ok(output::print(&rows, json)?)
 }
 
 fn search(
@@ -407,48 +477,6 @@ async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) 
     Ok(())
 }
 
-impl Listing for FeedRow {
-    const HEADER: &'static [&'static str] = &[
-        "FEED",
-        "STATUS",
-        "LAST FETCH",
-        "HTTP",
-        "ERRORS",
-        "NEXT DUE",
-        "ENTRIES",
-        "LAST ERROR",
-    ];
-    fn cells(&self) -> Vec<String> {
-        let name = match &self.title {
-            Some(title) => format!("{title} <{}>", self.url),
-            None => self.url.clone(),
-        };
-        vec![
-            name,
-            self.status.clone(),
-            local(self.last_fetch_at.as_deref()),
-            self.last_status.map_or("-".into(), |s| s.to_string()),
-            self.error_count.to_string(),
-            local(self.next_due_at.as_deref()),
-            self.entries.to_string(),
-            or_empty(self.last_error.as_deref()),
-        ]
-    }
-}
-
-impl Listing for StoryRow {
-    const HEADER: &'static [&'static str] = &["ID", "PUBLISHED", "SOURCES", "AGENCY", "TITLE"];
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.story_id.to_string(),
-            local(Some(&self.published_at)),
-            self.source_count.to_string(),
-            or_empty(self.origin_agency.as_deref()),
-            or_empty(self.title.as_deref()),
-        ]
-    }
-}
-
 impl Listing for SearchHit {
     const HEADER: &'static [&'static str] = &["ID", "PUBLISHED", "SOURCES", "TITLE", "MATCH"];
     fn cells(&self) -> Vec<String> {
@@ -462,29 +490,125 @@ impl Listing for SearchHit {
     }
 }
 
-impl Listing for SourceRow {
+fn open_read_only(config_path: &Path) -> Result<Store> {
+    let config = Config::load(config_path)?;
+    Ok(Store::open_read_only(&config.database)?)
+}
+
+fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
+    Ok(output::json_lines(&mut std::io::stdout().lock(), rows)?)
+}
+
+fn feeds(config_path: &Path, json: bool) -> Result<()> {
+    let rows = open_read_only(config_path)?.feeds()?;
+    Ok(output::print(&rows, json)?)
+}
+
+impl Listing for FeedRow {
     const HEADER: &'static [&'static str] = &[
-        "RELATION",
-        "SCORE",
-        "PUBLISHED",
-        "FETCHED",
         "FEED",
-        "HEADLINE",
-        "URL",
+        "LAST FETCH",
+        "STATUS",
+        "ERRORS",
+        "INTERVAL",
+        "NEXT DUE",
+        "ENTRIES",
+        "LAST ERROR / NOTES",
     ];
     fn cells(&self) -> Vec<String> {
-        vec![
-            self.relation.clone(),
-            format!("{:.3}", self.similarity),
-            local(self.published_at.as_deref()),
-            local(Some(&self.fetched_at)),
-            self.feed_title
-                .clone()
-                .unwrap_or_else(|| self.feed_url.clone()),
-            or_empty(self.entry_title.as_deref()),
-            or_empty(self.entry_url.as_deref()),
-        ]
+        feed_cells(self)
     }
+}
+
+/// One row of the human `feeds` table: the state a person needs to see why
+/// a feed is (not) being polled.
+fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
+    let mut name = match &r.title {
+        Some(title) => format!("{title} <{}>", r.url),
+        None => r.url.clone(),
+    };
+    if let Some(fetch_url) = &r.fetch_url {
+        name.push_str(&format!("\n  fetched from {fetch_url}"));
+    }
+    if !r.active {
+        name.push_str(" (inactive)");
+    }
+    let interval = match (r.interval_secs, &r.interval_reason) {
+        (Some(secs), Some(why)) => format!(
+            "{} ({why})",
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs()))
+        ),
+        (Some(secs), None) => {
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
+        }
+        (None, _) => "-".to_string(),
+    };
+    let next_due = if r.disabled {
+        "disabled".to_string()
+    } else if r.backoff_until.is_some() {
+        format!("{} (backoff)", local(r.next_due_at.as_deref()))
+    } else {
+        local(r.next_due_at.as_deref())
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(reason) = r.disabled_reason.as_ref().filter(|_| r.disabled) {
+        notes.push(reason.clone());
+    } else if let Some(e) = &r.last_error {
+        notes.push(e.clone());
+    }
+    if let Some(t) = &r.retry_after_until {
+        notes.push(format!("Retry-After until {}", local(Some(t))));
+    }
+    if let Some(t) = &r.host_throttled_until {
+        notes.push(format!("host throttled until {}", local(Some(t))));
+    }
+    if let Some(to) = &r.pending_redirect {
+        notes.push(format!(
+            "permanent redirect to {to} seen {} of 3 times",
+            r.pending_redirect_count
+        ));
+    }
+    vec![
+        name,
+        local(r.last_fetch_at.as_deref()),
+        r.last_status.map_or("-".into(), |s| s.to_string()),
+        r.error_count.to_string(),
+        interval,
+        next_due,
+        r.entries.to_string(),
+        notes.join("; "),
+    ]
+}
+
+fn stories(
+    config_path: &Path,
+    since: Option<Duration>,
+    limit: usize,
+    tags: &[String],
+    json: bool,
+) -> Result<()> {
+    let since = match since {
+        Some(d) => {
+            Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
+        }
+        None => None,
+    };
+    let rows = open_read_only(config_path)?.stories_tagged(since, limit, tags)?;
+    if json {
+        return print_json_lines(&rows);
+    }
+    let mut t = table(&["ID", "PUBLISHED", "SOURCES", "AGENCY", "TITLE"]);
+    for r in &rows {
+        t.add_row(vec![
+            r.story_id.to_string(),
+            local(Some(&r.published_at)),
+            r.source_count.to_string(),
+            r.origin_agency.clone().unwrap_or_default(),
+            r.title.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(std::io::stdout().lock(), "{t}")?;
+    Ok(())
 }
 
 fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
@@ -495,16 +619,16 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
-            story: &'a StoryRow,
-            sources: &'a [SourceRow],
+            story: &'a crate::store::StoryRow,
+            sources: &'a [crate::store::SourceRow],
         }
-        output::json_line(
-            &mut std::io::stdout().lock(),
-            &Out {
+        println!(
+            "{}",
+            serde_json::to_string(&Out {
                 story: &story,
-                sources: &sources,
-            },
-        )?;
+                sources: &sources
+            })?
+        );
         return Ok(());
     }
     println!(
@@ -519,7 +643,27 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         println!("Agency:    {a}");
     }
     println!();
-    output::print(&sources, false)?;
+    let mut t = table(&[
+        "RELATION",
+        "SCORE",
+        "PUBLISHED",
+        "FETCHED",
+        "FEED",
+        "HEADLINE",
+        "URL",
+    ]);
+    for s in &sources {
+        t.add_row(vec![
+            s.relation.clone(),
+            format!("{:.3}", s.similarity),
+            local(s.published_at.as_deref()),
+            local(Some(&s.fetched_at)),
+            s.feed_title.clone().unwrap_or_else(|| s.feed_url.clone()),
+            s.entry_title.clone().unwrap_or_default(),
+            s.entry_url.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(std::io::stdout().lock(), "{t}")?;
     Ok(())
 }
 

@@ -327,6 +327,7 @@ mod tests {
                 status: Some(304),
                 bytes: 0,
                 duration: Duration::from_millis(20),
+                ..Exchange::default()
             },
         );
         record_fetch(
@@ -335,6 +336,7 @@ mod tests {
                 status: None,
                 bytes: 0,
                 duration: Duration::from_secs(30),
+                ..Exchange::default()
             },
         );
         let text = render();

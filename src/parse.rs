@@ -8,10 +8,13 @@
 //!   text), because feed-rs invents a random id for an item without guid,
 //!   link or title, which would store the item again on every poll.
 
+pub mod charset;
+pub mod hints;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use encoding_rs::Encoding;
 
 /// Prefix our id generator gives ids that feed-rs had to invent, so that we
 /// can tell them apart from real guids.
@@ -26,6 +29,10 @@ pub struct ParsedFeed {
     pub site_url: Option<String>,
     /// Items in document order.
     pub entries: Vec<ParsedEntry>,
+    /// RSS `<ttl>`: how long the feed may be cached.
+    pub ttl: Option<Duration>,
+    /// `sy:updatePeriod` / `sy:updateFrequency`: how often it says it changes.
+    pub update_period: Option<Duration>,
 }
 
 /// One item of a feed.
@@ -81,7 +88,7 @@ pub fn parse(
     content_type: Option<&str>,
     base_url: &str,
 ) -> Result<ParsedFeed, ParseError> {
-    let text = decode(bytes, content_type);
+    let text = charset::decode(bytes, content_type).text;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base_url))
         .id_generator(|_, _, _| GENERATED_ID.to_string())
@@ -91,7 +98,11 @@ pub fn parse(
     let parsed = catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())))
         .map_err(|_| ParseError::Panicked)?;
     match parsed {
-        Ok(feed) => Ok(convert(feed)),
+        Ok(feed) => {
+            let mut feed = convert(feed);
+            feed.update_period = hints::update_period(&text);
+            Ok(feed)
+        }
         Err(feed_rs::parser::ParseFeedError::ParseError(_)) if looks_like_html(&text) => {
             Err(ParseError::Html)
         }
@@ -111,62 +122,6 @@ fn looks_like_html(text: &str) -> bool {
     head.contains("<!doctype html") || head.contains("<html")
 }
 
-/// Decodes the document to UTF-8: BOM first, then the HTTP charset, then the
-/// XML declaration, else UTF-8 (with replacement characters for bad bytes).
-fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
-    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
-        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        return without_xml_encoding(text.into_owned(), enc);
-    }
-    let declared = content_type
-        .and_then(charset_param)
-        .or_else(|| xml_declared_encoding(bytes))
-        .and_then(|label| Encoding::for_label(label.as_bytes()));
-    let enc = declared.unwrap_or(encoding_rs::UTF_8);
-    let (text, _, _) = enc.decode(bytes);
-    without_xml_encoding(text.into_owned(), enc)
-}
-
-fn charset_param(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-/// The `encoding="…"` of an XML declaration, read from the raw bytes (ASCII-compatible encodings only).
-fn xml_declared_encoding(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(256)];
-    let head = std::str::from_utf8(head).unwrap_or_else(|e| {
-        // Cut at the first invalid byte: the declaration is ASCII.
-        std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
-    });
-    let decl_end = head.trim_start().strip_prefix("<?xml")?.find("?>")?;
-    let decl = &head.trim_start()[5..5 + decl_end];
-    let pos = decl.find("encoding")?;
-    let rest = decl[pos + "encoding".len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &rest[1..];
-    Some(value[..value.find(quote)?].to_string())
-}
-
-/// After decoding, the text is UTF-8: drop a declaration that says otherwise
-/// so the XML parser does not decode it a second time.
-fn without_xml_encoding(text: String, enc: &'static Encoding) -> String {
-    if enc == encoding_rs::UTF_8 {
-        return text;
-    }
-    let trimmed = text.trim_start();
-    if let Some(end) = trimmed.strip_prefix("<?xml").and_then(|r| r.find("?>")) {
-        let rest = &trimmed[5 + end + 2..];
-        return format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{rest}");
-    }
-    text
-}
-
 fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
     ParsedFeed {
         title: feed
@@ -178,6 +133,10 @@ fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
             .iter()
             .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
             .map(|l| l.href.clone()),
+        ttl: feed
+            .ttl
+            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
+        update_period: None,
         entries: feed.entries.into_iter().map(convert_entry).collect(),
     }
 }

@@ -34,6 +34,18 @@ SELECT 'unindexed', (SELECT COUNT(*) FROM story_sources) - (SELECT COUNT(*) FROM
 COMMIT;
 ";
 
+/// The daemon, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// A reader's name, the snapshots it checked, and what it saw wrong.
 type ReaderResult = (&'static str, usize, Vec<String>);
 
@@ -73,12 +85,12 @@ fn publish(room: &Newsroom, stories: usize, t0: DateTime<Utc>) {
 fn write_config(room: &Newsroom) {
     let mut text = String::from(
         "database = \"feedfold.db\"\n\
-         [poll]\nschedule = \"* * * * * *\"\ninterval = \"1s\"\nconcurrency = 4\n\
+         [poll]\nschedule = \"* * * * * *\"\ninterval = \"1s\"\nmin_interval = \"1s\"\nconcurrency = 4\nper_host = 4\n\
          [retention]\nmax_entries_per_feed = 80\nschedule = \"*/3 * * * * *\"\n",
     );
     for o in OUTLETS {
         text.push_str(&format!(
-            "[[feed]]\nurl = \"{}\"\ntitle = \"{}\"\n",
+            "[[feed]]\nurl = \"{}\"\ntitle = \"{}\"\ninterval = \"1s\"\n",
             room.server.url(o.path),
             o.title
         ));
@@ -189,13 +201,15 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
     let t0 = Utc::now() - chrono::Duration::days(5);
     publish(&room, PER_ROUND, t0);
 
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(room.config())
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(room.config())
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start daemon"),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while !room.db().exists()
         || Connection::open(room.db())
@@ -275,11 +289,11 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
         r.join().expect("reader thread");
     }
     let status = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
+        .args(["-TERM", &daemon.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    assert_eq!(daemon.wait().expect("wait").code(), Some(0));
+    assert_eq!(daemon.0.wait().expect("wait").code(), Some(0));
 
     let total = ingested();
     assert!(total >= 3000, "the daemon ingested only {total} items");

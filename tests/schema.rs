@@ -123,7 +123,10 @@ fn every_example_query_in_the_schema_doc_returns_rows_and_uses_an_index() {
     let blocks = sql_blocks(&manifest("docs/SCHEMA.md"));
     assert!(blocks.len() >= 12, "only {} example queries", blocks.len());
     for sql in &blocks {
-        assert!(rows(&conn, sql) > 0, "example query returned no rows:\n{sql}");
+        assert!(
+            rows(&conn, sql) > 0,
+            "example query returned no rows:\n{sql}"
+        );
         let scans = full_scans(&conn, sql);
         assert!(scans.is_empty(), "full scan {scans:?} in:\n{sql}");
     }
@@ -169,6 +172,7 @@ fn the_cli_listings_use_an_index() {
     for sql in [
         query::stories_sql(false),
         query::stories_sql(true),
+        query::stories_sql_tagged(true, 2),
         query::LINEAGE_SQL.to_string(),
         query::FEEDS_SQL.to_string(),
         search::search_sql(),

@@ -410,10 +410,21 @@ impl Store {
         };
         let total = ids.len();
         let cfg = self.dedup.clone();
-        // The band keys of the refolded range are rebuilt as its entries replay.
-        self.conn
-            .execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
+        // The band keys of the refolded range are rebuilt as its entries
+        // replay; until its turn, an entry is marked stale (version 0), so
+        // it stays in its old story but is no candidate: newcomers are
+        // compared only with entries already refolded, as in live ingest.
+        // An interrupted refold leaves stale entries out of matching until
+        // the next refold finishes.
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
             .map_err(e)?;
+        tx.execute(
+            "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= ?1",
+            [from],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
         let now = format_time(Utc::now());
         for batch in ids.chunks(REFOLD_BATCH) {
             let tx = self.conn.transaction().map_err(e)?;

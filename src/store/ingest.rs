@@ -26,6 +26,8 @@ pub struct FeedUpdate {
     pub next_due: DateTime<Utc>,
     /// What came of it.
     pub outcome: FeedOutcome,
+    /// Politeness state to write with it (interval, redirects, throttling…).
+    pub fetch: super::FetchState,
 }
 
 /// The outcome of one fetch, as the store records it.
@@ -144,6 +146,7 @@ impl Store {
                 ("error", Some(error.as_str()))
             }
         };
+        super::politeness::apply(&tx, update.feed, &now, &update.fetch).map_err(e)?;
         tx.execute(
             "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms, new_entries, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

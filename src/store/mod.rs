@@ -10,6 +10,8 @@
 //! - [`search`] keeps the full-text index in step with the entries and runs
 //!   `feedfold search`.
 //! - [`retention`] prunes old rows in small batches and keeps tombstones.
+//! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
+//!   (interval in force, Retry-After, redirects, URL history, throttling).
 //! - [`status`] holds the health queries of the service: the writer's
 //!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
@@ -20,6 +22,7 @@
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
+pub mod politeness;
 pub mod query;
 pub mod retention;
 pub mod search;
@@ -34,6 +37,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
+pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
@@ -52,6 +56,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_dedup.sql",
         include_str!("../../migrations/0002_dedup.sql"),
+    ),
+    (
+        "0003_feed_lists.sql",
+        include_str!("../../migrations/0003_feed_lists.sql"),
+    ),
+    (
+        "0004_fetch_politeness.sql",
+        include_str!("../../migrations/0004_fetch_politeness.sql"),
     ),
     (
         "0005_search.sql",

@@ -181,8 +181,7 @@ mod tests {
             .iter()
             .map(|n| FeedConfig {
                 url: format!("https://{n}.example/rss"),
-                title: None,
-                interval: None,
+                ..FeedConfig::default()
             })
             .collect();
         store.sync_feeds(&feeds, now).expect("sync");

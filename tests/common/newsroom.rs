@@ -252,6 +252,9 @@ impl Newsroom {
                 self.server.url(o.path),
                 o.title
             ));
+            if matches!(o.title, "Dawn" | "The Nation" | "UrduPoint") {
+                text.push_str("tags = [\"pakistan\"]\n");
+            }
         }
         for p in BROKEN {
             text.push_str(&format!("[[feed]]\nurl = \"{}\"\n", self.server.url(p)));
