@@ -297,19 +297,33 @@ fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
     assert!(!room.ok(&["prune"]).contains("--vacuum"));
 }
 
+/// The daemon, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn the_daemon_prunes_on_its_retention_schedule() {
     let room = Newsroom::start(
         30,
         "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(room.config())
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start daemon");
+    let mut child = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(room.config())
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start daemon"),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let capped = || -> bool {
         let Ok(conn) = Connection::open(room.db()) else {
@@ -332,10 +346,10 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
     assert_lineage_consistent(&room.conn());
 }
