@@ -36,7 +36,7 @@ pub struct ParsedFeed {
 }
 
 /// One item of a feed.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct ParsedEntry {
     /// Stable identity within the feed: `guid:…`, `url:…` or `hash:…`.
     pub identity: String,
@@ -56,6 +56,9 @@ pub struct ParsedEntry {
     pub published: Option<DateTime<Utc>>,
     /// When the item was last updated.
     pub updated: Option<DateTime<Utc>>,
+    /// Its dedup analysis, when the poller computed it off the writer thread
+    /// (`None`: the store computes it).
+    pub analysis: Option<crate::dedup::Analysis>,
 }
 
 impl ParsedEntry {
@@ -175,6 +178,7 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
             .collect(),
         published: e.published,
         updated: e.updated,
+        analysis: None,
     };
     entry.identity = identity(&entry);
     entry

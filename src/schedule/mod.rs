@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::{PollConfig, RetentionConfig};
+use crate::dedup;
 use crate::fetch::{discovery, Body, Exchange, Fetched, Fetcher, Validators};
 use crate::metrics;
 use crate::parse::{self, ParseError, ParsedFeed};
@@ -94,6 +95,10 @@ pub struct Poller {
     wake: Notify,
     /// Per-host slots and throttling.
     hosts: Hosts,
+    /// Bodies being parsed and analysed or waiting for the writer. Bounded
+    /// to a few per core: more would not go faster (the writer is one
+    /// thread) but would hold every analysed feed of the pass in memory.
+    ingesting: Arc<Semaphore>,
     /// What to keep; `None`: the daemon does not prune.
     retention: Option<RetentionConfig>,
 }
@@ -130,6 +135,7 @@ impl Poller {
             store,
             fetcher,
             hosts: Hosts::new(poll.per_host),
+            ingesting: Arc::new(Semaphore::new(ingest_slots())),
             poll: watch::Sender::new(poll),
             wake: Notify::new(),
             retention: None,
@@ -275,11 +281,14 @@ impl Poller {
         let result = self.fetcher.fetch(feed.fetch_url(), &feed.validators).await;
         let mut exchange = result.exchange;
         let mut fetch = FetchState::default();
+        // Held from parsing until the writer has stored the result.
+        let mut ingest_slot = None;
         let outcome = match result.outcome {
             Ok(Fetched::NotModified { validators }) => FeedOutcome::NotModified { validators },
             Ok(Fetched::Body(body)) => {
+                ingest_slot = self.ingesting.clone().acquire_owned().await.ok();
                 let page_url = body.final_url.clone();
-                match parse_body(body).await {
+                match parse_body(body, feed.boilerplate_model.clone()).await {
                     Parsed::Feed(doc, validators) => FeedOutcome::Parsed {
                         feed: doc,
                         validators,
@@ -329,6 +338,7 @@ impl Poller {
             fetch,
         };
         let report = self.store.call(move |s| s.record(update)).await?;
+        drop(ingest_slot);
         metrics::record_ingest(&report);
         tracing::debug!(
             feed = %feed.url,
@@ -385,7 +395,8 @@ impl Poller {
             }
             Err(e) => return failed(format!("fetching it failed: {e}")),
         };
-        match parse_body(body).await {
+        // A newly discovered feed has no learned boilerplate yet.
+        match parse_body(body, None).await {
             Parsed::Feed(doc, validators) => {
                 let note = format!(
                     "autodiscovered on {page_url}, which links to {} feed(s): {list}",
@@ -538,6 +549,13 @@ impl Poller {
     }
 }
 
+/// Bodies in the parse → analyse → write pipeline at once: two per core.
+fn ingest_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .max(2)
+}
+
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
@@ -550,10 +568,18 @@ enum Parsed {
     Failed(String),
 }
 
-/// Parses a body off the async worker threads (parsing is CPU work).
-async fn parse_body(body: Body) -> Parsed {
+/// Parses a body and analyses its entries for the deduplicator off the
+/// async worker threads, in parallel across feeds: this is most of the CPU
+/// work of an ingest, and doing it here keeps it off the single database
+/// writer. `boilerplate_model` is the feed's learned boilerplate as stored.
+async fn parse_body(body: Body, boilerplate_model: Option<String>) -> Parsed {
     let result = tokio::task::spawn_blocking(move || {
-        let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url);
+        let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url).map(
+            |mut doc| {
+                analyze_entries(&mut doc, boilerplate_model.as_deref());
+                doc
+            },
+        );
         let html_type = body
             .content_type
             .as_deref()
@@ -568,6 +594,21 @@ async fn parse_body(body: Body) -> Parsed {
     })
     .await;
     result.unwrap_or_else(|e| Parsed::Failed(format!("parser task failed: {e}")))
+}
+
+/// Fills each entry's dedup analysis. The store reuses it for new and edited
+/// entries (and computes it itself for entries that come without one).
+fn analyze_entries(doc: &mut ParsedFeed, boilerplate_model: Option<&str>) {
+    let model = boilerplate_model
+        .and_then(|json| dedup::BoilerplateModel::from_json(json).ok())
+        .unwrap_or_default();
+    for entry in &mut doc.entries {
+        entry.analysis = Some(dedup::analyze_with(
+            entry.title.as_deref(),
+            entry.body(),
+            &model,
+        ));
+    }
 }
 
 /// Half the time between two consecutive firings of a cron expression: the

@@ -182,6 +182,22 @@ fn content_hash(e: &ParsedEntry) -> i64 {
     h.digest() as i64
 }
 
+/// The entry's analysis: the one the poller computed in parallel, else
+/// computed here with the feed's boilerplate model.
+fn analysis_of<'e>(
+    entry: &'e ParsedEntry,
+    ctx: &FeedContext,
+) -> std::borrow::Cow<'e, dedup::Analysis> {
+    match &entry.analysis {
+        Some(a) => std::borrow::Cow::Borrowed(a),
+        None => std::borrow::Cow::Owned(dedup::analyze_with(
+            entry.title.as_deref(),
+            entry.body(),
+            &ctx.model,
+        )),
+    }
+}
+
 fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
@@ -211,7 +227,7 @@ fn upsert_entry(
         Some((id, _)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
-            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
+            let a = analysis_of(entry, ctx);
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?2, url = ?3, title = ?4, summary = ?5, content = ?6, authors = ?7,
                     published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11, window_at = ?12
@@ -244,7 +260,7 @@ fn upsert_entry(
             ..Default::default()
         }),
         None => {
-            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
+            let a = analysis_of(entry, ctx);
             tx.prepare_cached(
                 "INSERT INTO entry (feed_id, identity, guid, url, title, summary, content, authors, published_at,
                     updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version,
