@@ -122,10 +122,17 @@ impl Poller {
                 })
                 .await;
                 match parsed {
-                    Ok((Ok(doc), validators)) => FeedOutcome::Parsed {
-                        feed: doc,
-                        validators,
-                    },
+                    Ok((Ok(doc), validators)) => {
+                        if !doc.warnings.is_empty() {
+                            let warnings: Vec<String> =
+                                doc.warnings.iter().map(ToString::to_string).collect();
+                            tracing::warn!(feed = %feed.url, "feed read with repairs: {}", warnings.join("; "));
+                        }
+                        FeedOutcome::Parsed {
+                            feed: doc,
+                            validators,
+                        }
+                    }
                     Ok((Err(e), _)) => FeedOutcome::Failed {
                         error: e.to_string(),
                     },

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::feeds::err;
-use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
+use super::{format_time, limits, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{self, Analysis, Candidate, Relation, Verdict};
 use crate::fetch::{Exchange, Validators};
-use crate::parse::{ParsedEntry, ParsedFeed};
+use crate::parse::{ParsedEntry, ParsedFeed, Warning};
 
 /// What a poll of one feed produced, ready to be written.
 #[derive(Debug)]
@@ -60,6 +60,8 @@ pub struct IngestReport {
     pub new_stories: usize,
     /// New entries folded into an existing story as a copy.
     pub folded: usize,
+    /// Entries stored with a field cut to its limit (see [`limits`]).
+    pub truncated: usize,
 }
 
 impl std::ops::AddAssign for IngestReport {
@@ -68,6 +70,7 @@ impl std::ops::AddAssign for IngestReport {
         self.updated_entries += o.updated_entries;
         self.new_stories += o.new_stories;
         self.folded += o.folded;
+        self.truncated += o.truncated;
     }
 }
 
@@ -84,12 +87,23 @@ impl Store {
         let next_due = format_time(update.next_due);
         let mut report = IngestReport::default();
         let status = update.exchange.status;
+        // For a document read with repairs: what was repaired, kept in the
+        // fetch log's error column of an 'ok' fetch.
+        let mut warning: Option<String> = None;
         let (outcome, error) = match &update.outcome {
             FeedOutcome::Parsed { feed, validators } => {
                 for entry in &feed.entries {
                     report +=
                         upsert_entry(&tx, update.feed, entry, update.fetched_at).map_err(e)?;
                 }
+                // A truncated document was cut short: its validators vouch
+                // for items we did not get. Without them the next poll
+                // fetches the whole document again instead of hearing 304.
+                let validators = if feed.warnings.contains(&Warning::Truncated) {
+                    &Validators::default()
+                } else {
+                    validators
+                };
                 tx.execute(
                     "UPDATE feed SET feed_title = ?2, site_url = COALESCE(?3, site_url), etag = ?4, last_modified = ?5,
                         last_fetch_at = ?6, last_success_at = ?6, last_status = ?7, last_error = NULL,
@@ -106,6 +120,16 @@ impl Store {
                     ],
                 )
                 .map_err(e)?;
+                if !feed.warnings.is_empty() {
+                    warning = Some(format!(
+                        "recovered: {}",
+                        feed.warnings
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                }
                 ("ok", None)
             }
             FeedOutcome::NotModified { validators } => {
@@ -138,7 +162,7 @@ impl Store {
                 update.exchange.bytes as i64,
                 update.exchange.duration.as_millis() as i64,
                 report.new_entries as i64,
-                error
+                error.or(warning.as_deref())
             ],
         )
         .map_err(e)?;
@@ -172,6 +196,12 @@ fn upsert_entry(
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
 ) -> rusqlite::Result<IngestReport> {
+    let (entry, truncated) = limits::bound(entry);
+    let entry = entry.as_ref();
+    if truncated {
+        tracing::warn!(feed = feed.0, identity = %entry.identity, "entry has oversized fields: stored truncated");
+    }
+    let truncated = usize::from(truncated);
     let now = format_time(seen_at);
     let hash = content_hash(entry);
     let existing: Option<(i64, i64)> = tx
@@ -216,6 +246,7 @@ fn upsert_entry(
             ])?;
             Ok(IngestReport {
                 updated_entries: 1,
+                truncated,
                 ..Default::default()
             })
         }
@@ -252,6 +283,7 @@ fn upsert_entry(
                     Ok(IngestReport {
                         new_entries: 1,
                         folded: 1,
+                        truncated,
                         ..Default::default()
                     })
                 }
@@ -260,6 +292,7 @@ fn upsert_entry(
                     Ok(IngestReport {
                         new_entries: 1,
                         new_stories: 1,
+                        truncated,
                         ..Default::default()
                     })
                 }
