@@ -186,7 +186,12 @@ fn every_corpus_file_goes_through_ingest_without_panic_or_hang() {
             _ => None,
         })
         .collect();
-    assert!(broken.is_empty(), "{} files broke ingest:\n{}", broken.len(), broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "{} files broke ingest:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
     for p in &results {
         if let Ok(Outcome::Failed(e)) = &p.outcome {
             let named = format!("{}: {e}", p.rel);
@@ -202,7 +207,10 @@ fn every_corpus_file_goes_through_ingest_without_panic_or_hang() {
         }
     };
     let guardian = get("feeder/model/rss_theguardian.xml");
-    assert!(guardian.warnings.iter().any(|w| matches!(w, Warning::BareAmpersands(_))));
+    assert!(guardian
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::BareAmpersands(_))));
     assert!(guardian.entries.len() >= 50, "{}", guardian.entries.len());
     // Cut off after </channel>'s items: both complete items are kept.
     let cut = get("feedjira/sample_feeds/InvalidDateFormat.xml");
@@ -219,9 +227,15 @@ fn every_corpus_file_goes_through_ingest_without_panic_or_hang() {
     );
     let uol = get("rss-parser-js/test/input/uolNoticias.rss");
     assert!(uol.warnings.contains(&Warning::UndeclaredCharset));
-    assert!(uol.entries.iter().all(|e| !e.title.as_deref().unwrap_or("").contains('\u{fffd}')));
+    assert!(uol
+        .entries
+        .iter()
+        .all(|e| !e.title.as_deref().unwrap_or("").contains('\u{fffd}')));
     let dbengines = get("feed-rs/fixture/rss2/rss_2.0_dbengines.xml");
-    assert!(dbengines.warnings.iter().any(|w| matches!(w, Warning::HtmlEntities(_))));
+    assert!(dbengines
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::HtmlEntities(_))));
 
     if let Ok(path) = std::env::var("FEEDFOLD_CORPUS_REPORT") {
         std::fs::write(&path, report(&root, &results)).expect("write report");
@@ -301,7 +315,11 @@ fn report(root: &Path, results: &[Processed]) -> String {
     );
     let mut total = Tally::default();
     for (name, t) in &tallies {
-        let fails: Vec<String> = t.failures.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let fails: Vec<String> = t
+            .failures
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         if t.feeds == 0 {
             continue;
         }
@@ -354,18 +372,28 @@ fn compare(
     rel: &str,
     ours: Option<&ParsedFeed>,
     title: Option<String>,
-    entries: &[(Option<String>, Option<String>, Option<String>, Option<String>)],
+    entries: &[(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )],
     checked: &mut usize,
 ) -> Vec<String> {
     let Some(ours) = ours else {
-        return vec![format!("`{rel}`: expected a feed, feedfold failed to parse it")];
+        return vec![format!(
+            "`{rel}`: expected a feed, feedfold failed to parse it"
+        )];
     };
     *checked += 1;
     let mut out = Vec::new();
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(t) = title.filter(|t| !t.trim().is_empty()) {
         if ours.title.as_deref().map(norm) != Some(norm(&t)) {
-            out.push(format!("`{rel}` feed title: expected {t:?}, got {:?}", ours.title));
+            out.push(format!(
+                "`{rel}` feed title: expected {t:?}, got {:?}",
+                ours.title
+            ));
         }
     }
     if ours.entries.len() != entries.len() {
@@ -384,16 +412,24 @@ fn compare(
         }
         if let Some(t) = t.as_deref().filter(|t| !t.trim().is_empty()) {
             if o.title.as_deref().map(norm) != Some(norm(t)) {
-                out.push(format!("`{rel}` entry {i} title: expected {t:?}, got {:?}", o.title));
+                out.push(format!(
+                    "`{rel}` entry {i} title: expected {t:?}, got {:?}",
+                    o.title
+                ));
             }
         }
         if let Some(l) = link {
             if o.url.as_deref() != Some(l.trim()) {
-                out.push(format!("`{rel}` entry {i} link: expected {l:?}, got {:?}", o.url));
+                out.push(format!(
+                    "`{rel}` entry {i} link: expected {l:?}, got {:?}",
+                    o.url
+                ));
             }
         }
         if let Some(d) = date {
-            let expected = chrono::DateTime::parse_from_rfc3339(d).ok().map(|d| d.to_utc());
+            let expected = chrono::DateTime::parse_from_rfc3339(d)
+                .ok()
+                .map(|d| d.to_utc());
             let got = o.published.or(o.updated);
             if expected.is_some() && expected != got {
                 out.push(format!("`{rel}` entry {i} date: expected {d}, got {got:?}"));
@@ -415,9 +451,15 @@ fn compare_feed_rs(root: &Path, results: &[Processed]) -> String {
     let mut lines = Vec::new();
     let mut checked = 0;
     let mut goldens = 0;
-    for p in results.iter().filter(|p| p.rel.starts_with("feed-rs/") && p.rel.ends_with(".serde.json")) {
+    for p in results
+        .iter()
+        .filter(|p| p.rel.starts_with("feed-rs/") && p.rel.ends_with(".serde.json"))
+    {
         let input = results.iter().find(|q| {
-            q.rel != p.rel && q.rel.starts_with(p.rel.trim_end_matches(".serde.json")) && q.rel.rsplit_once('.').map(|(stem, _)| stem) == Some(p.rel.trim_end_matches(".serde.json"))
+            q.rel != p.rel
+                && q.rel.starts_with(p.rel.trim_end_matches(".serde.json"))
+                && q.rel.rsplit_once('.').map(|(stem, _)| stem)
+                    == Some(p.rel.trim_end_matches(".serde.json"))
         });
         let (Some(input), Some(expected)) = (input, json(&root.join(&p.rel))) else {
             continue;
@@ -457,9 +499,10 @@ fn compare_gofeed(root: &Path, results: &[Processed]) -> String {
     let mut lines = Vec::new();
     let mut checked = 0;
     let mut goldens = 0;
-    for p in results.iter().filter(|p| {
-        p.rel.starts_with("gofeed/testdata/translator/") && p.rel.ends_with(".json")
-    }) {
+    for p in results
+        .iter()
+        .filter(|p| p.rel.starts_with("gofeed/testdata/translator/") && p.rel.ends_with(".json"))
+    {
         let stem = p.rel.trim_end_matches(".json");
         let Some(input) = results
             .iter()
@@ -505,5 +548,9 @@ fn bullet(lines: &[String]) -> String {
     if lines.is_empty() {
         return "(none)".into();
     }
-    lines.iter().map(|l| format!("- {l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("- {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

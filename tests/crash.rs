@@ -343,7 +343,10 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let stories: i64 = conn
         .query_row("SELECT COUNT(*) FROM story", [], |r| r.get(0))
         .expect("stories");
-    assert!((stories as usize) < total, "{stories} stories for {total} entries");
+    assert!(
+        (stories as usize) < total,
+        "{stories} stories for {total} entries"
+    );
     assert!(
         killed_mid_work.load(Ordering::Relaxed),
         "no kill landed while feedfold was working"

@@ -85,9 +85,7 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 fn big_feed(n: usize, size: usize) -> String {
     let items: Vec<(String, String, String, String, String)> = (0..n)
         .map(|i| {
-            let words: String = (0..size / 8)
-                .map(|w| format!("w{i}x{w} "))
-                .collect();
+            let words: String = (0..size / 8).map(|w| format!("w{i}x{w} ")).collect();
             (
                 format!("big-{i}"),
                 format!("Big item {i}"),
@@ -120,11 +118,20 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
             "application/rss+xml",
             rss(
                 "Small",
-                &[("s-1", "Small one", "https://s.example/1", "Thu, 27 Feb 2025 10:00:00 GMT", "<p>one</p>")],
+                &[(
+                    "s-1",
+                    "Small one",
+                    "https://s.example/1",
+                    "Thu, 27 Feb 2025 10:00:00 GMT",
+                    "<p>one</p>",
+                )],
             ),
         ),
     );
-    server.route("/big.rss", Route::ok("application/rss+xml", rss("Big", &[])));
+    server.route(
+        "/big.rss",
+        Route::ok("application/rss+xml", rss("Big", &[])),
+    );
     let work = tempfile::tempdir().expect("tempdir");
     let db = fs.path.join("ff.db");
     let cfg = config(
@@ -142,17 +149,31 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start daemon");
-    wait_for("the small feed to be stored", Duration::from_secs(30), || {
-        db.exists() && count(&db, "SELECT COUNT(*) FROM entry") == 1
-    });
+    wait_for(
+        "the small feed to be stored",
+        Duration::from_secs(30),
+        || db.exists() && count(&db, "SELECT COUNT(*) FROM entry") == 1,
+    );
 
     // Two megabytes of new items for a one-megabyte disk.
-    server.route("/big.rss", Route::ok("application/rss+xml", big_feed(50, 40_000)));
-    wait_for("a disk-full error in the log", Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("disk is full")
-    });
+    server.route(
+        "/big.rss",
+        Route::ok("application/rss+xml", big_feed(50, 40_000)),
+    );
+    wait_for(
+        "a disk-full error in the log",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("disk is full")
+        },
+    );
     let text = std::fs::read_to_string(&log).expect("log");
-    assert!(text.contains(&db.display().to_string()), "the error names the file: {text}");
+    assert!(
+        text.contains(&db.display().to_string()),
+        "the error names the file: {text}"
+    );
 
     // Space returns: the daemon catches up on its own, the first item kept.
     fs.remount("size=64m");
@@ -160,7 +181,10 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
         count(&db, "SELECT COUNT(*) FROM entry") == 51
     });
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM entry WHERE identity = 'guid:s-1'"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM entry WHERE identity = 'guid:s-1'"
+        ),
         1
     );
     let status = Command::new("kill")
@@ -191,22 +215,41 @@ fn a_read_only_database_is_refused_at_start_up_with_a_clear_message() {
         "/a.rss",
         Route::ok(
             "application/rss+xml",
-            rss("A", &[("a-1", "One", "https://a.example/1", "Thu, 27 Feb 2025 10:00:00 GMT", "<p>x</p>")]),
+            rss(
+                "A",
+                &[(
+                    "a-1",
+                    "One",
+                    "https://a.example/1",
+                    "Thu, 27 Feb 2025 10:00:00 GMT",
+                    "<p>x</p>",
+                )],
+            ),
         ),
     );
     let work = tempfile::tempdir().expect("tempdir");
     let db = fs.path.join("ff.db");
     let cfg = config(work.path(), &db, &[server.url("/a.rss")]);
     let out = common::feedfold(&cfg, &["poll"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     fs.remount("ro");
     for args in [&["poll"][..], &["run"][..]] {
         let start = Instant::now();
         let out = common::feedfold(&cfg, args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("read-only") && err.contains(&db.display().to_string()), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(10), "refused at start-up");
+        assert!(
+            err.contains("read-only") && err.contains(&db.display().to_string()),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "refused at start-up"
+        );
     }
     fs.remount("rw");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM entry"), 1, "nothing lost");

@@ -16,7 +16,9 @@ const RSS: &str = "application/rss+xml";
 fn many_items(n: usize) -> String {
     let mut s = String::from("<rss version=\"2.0\"><channel><title>Many</title>\n");
     for i in 0..n {
-        s.push_str(&format!("<item><guid>m{i}</guid><title>t{i}</title></item>\n"));
+        s.push_str(&format!(
+            "<item><guid>m{i}</guid><title>t{i}</title></item>\n"
+        ));
     }
     s.push_str("</channel></rss>");
     s
@@ -53,8 +55,20 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
             rss(
                 "Normal",
                 &[
-                    ("n-1", "One", "https://n.example/1", "Thu, 27 Feb 2025 10:00:00 GMT", "<p>one</p>"),
-                    ("n-2", "Two", "https://n.example/2", "Thu, 27 Feb 2025 11:00:00 GMT", "<p>two</p>"),
+                    (
+                        "n-1",
+                        "One",
+                        "https://n.example/1",
+                        "Thu, 27 Feb 2025 10:00:00 GMT",
+                        "<p>one</p>",
+                    ),
+                    (
+                        "n-2",
+                        "Two",
+                        "https://n.example/2",
+                        "Thu, 27 Feb 2025 11:00:00 GMT",
+                        "<p>two</p>",
+                    ),
                 ],
             ),
         ),
@@ -80,12 +94,23 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
         "SELECT error FROM fetch_log l JOIN feed f ON f.id = l.feed_id WHERE f.url = '{}' AND outcome = 'ok'",
         server.url("/many.rss")
     ));
-    assert!(note.contains("100000 items: kept the first 10000"), "{note}");
+    assert!(
+        note.contains("100000 items: kept the first 10000"),
+        "{note}"
+    );
 
-    let title_len: i64 = setup.sql("SELECT length(CAST(title AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
-    let body_len: i64 = setup.sql("SELECT length(CAST(summary AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
-    assert!(title_len as usize <= MAX_TITLE_BYTES && title_len > 1000, "{title_len}");
-    assert!(body_len as usize <= MAX_BODY_BYTES && body_len > 1000, "{body_len}");
+    let title_len: i64 =
+        setup.sql("SELECT length(CAST(title AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
+    let body_len: i64 =
+        setup.sql("SELECT length(CAST(summary AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
+    assert!(
+        title_len as usize <= MAX_TITLE_BYTES && title_len > 1000,
+        "{title_len}"
+    );
+    assert!(
+        body_len as usize <= MAX_BODY_BYTES && body_len > 1000,
+        "{body_len}"
+    );
     let marked: i64 = setup.sql(&format!(
         "SELECT COUNT(*) FROM entry WHERE identity = 'guid:huge' AND title LIKE '%{m}' AND summary LIKE '%{m}'",
         m = TRUNCATION_MARKER.trim_start()

@@ -114,8 +114,19 @@ pub fn parse(
     content_type: Option<&str>,
     base_url: &str,
 ) -> Result<ParsedFeed, ParseError> {
-    let (text, charset_fallback) = decode(bytes, content_type);
+    let (mut text, charset_fallback) = decode(bytes, content_type);
     let mut warnings: Vec<Warning> = charset_fallback.into_iter().collect();
+    // Cap before parsing, so memory is bounded by the cap, not by how many
+    // empty items fit in the fetch limit.
+    let capped = recover::cap_items(&text, MAX_ENTRIES)
+        .or_else(|| recover::cap_json_items(&text, MAX_ENTRIES));
+    if let Some((capped, total)) = capped {
+        text = capped;
+        warnings.push(Warning::TooManyEntries {
+            total,
+            kept: MAX_ENTRIES,
+        });
+    }
     let strict_result = strict(&text, base_url)?;
     // feed-rs accepts undefined entities (keeping `&nbsp;` verbatim) and
     // documents that end before their root element closes (returning a
@@ -543,7 +554,9 @@ mod tests {
             }]
         );
         assert!(!feed.recovered());
-        let doc = format!("<rss version=\"2.0\"><channel><item><guid>{long}</guid></item></channel></rss>");
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><item><guid>{long}</guid></item></channel></rss>"
+        );
         let feed = parse(doc.as_bytes(), None, "https://x/").expect("parses");
         assert!(feed.entries[0].identity.starts_with("guid-xxh3:"));
         assert_eq!(feed.entries[0].guid.as_deref(), Some(long.as_str()));

@@ -144,7 +144,8 @@ pub fn repair(text: &str) -> Option<(String, Vec<Warning>)> {
 /// characters before the first `<` or `{`, or any text before an XML
 /// declaration near the start.
 fn leading_junk(text: &str) -> usize {
-    let is_junk = |c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '\u{200b}';
+    let is_junk =
+        |c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '\u{200b}';
     let trimmed = text.trim_start_matches(is_junk);
     if trimmed.starts_with(['<', '{']) {
         return text.len() - trimmed.len();
@@ -198,7 +199,10 @@ pub fn is_incomplete(text: &str) -> bool {
             None => break,
         }
     }
-    let Some(last) = tail.strip_suffix('>').and_then(|t| t.rfind("</").map(|i| &t[i + 2..])) else {
+    let Some(last) = tail
+        .strip_suffix('>')
+        .and_then(|t| t.rfind("</").map(|i| &t[i + 2..]))
+    else {
         return true;
     };
     last.trim_end() != root
@@ -468,6 +472,119 @@ fn close_document(doc: &str) -> Option<(String, Warning)> {
     Some((closed, Warning::Truncated))
 }
 
+/// Cuts an XML document with more than `max` items after its `max`-th
+/// complete item and closes it, so the parser never builds a model of more
+/// (a 10 MiB document of empty items would otherwise be millions of
+/// entries). Returns the capped document and how many items the whole
+/// document has, or `None` when it has at most `max`.
+pub fn cap_items(doc: &str, max: usize) -> Option<(String, usize)> {
+    // Cheap upper bound first: most documents are far below the cap.
+    if doc.matches("item").count() + doc.matches("entry").count() <= max {
+        return None;
+    }
+    let mut reader = quick_xml::Reader::from_str(doc);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    let mut open: Vec<String> = Vec::new();
+    let mut items = 0;
+    let mut cut: Option<(usize, Vec<String>)> = None;
+    loop {
+        let complete_item = match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                open.push(e.name().into_inner().to_string());
+                false
+            }
+            Ok(Event::End(e)) => {
+                let name = e.name().into_inner();
+                if let Some(i) = open.iter().rposition(|n| n == name) {
+                    open.truncate(i);
+                }
+                is_item(name)
+            }
+            Ok(Event::Empty(e)) => is_item(e.name().into_inner()),
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => false,
+        };
+        if complete_item {
+            items += 1;
+            if items == max {
+                let at = usize::try_from(reader.buffer_position())
+                    .ok()?
+                    .min(doc.len());
+                cut = Some((at, open.clone()));
+            }
+        }
+    }
+    let (at, open) = cut.filter(|_| items > max)?;
+    let mut capped = doc.get(..at)?.to_string();
+    for name in open.iter().rev() {
+        capped.push_str("</");
+        capped.push_str(name);
+        capped.push('>');
+    }
+    Some((capped, items))
+}
+
+/// [`cap_items`] for JSON Feed: keeps the first `max` of `items` (as raw
+/// JSON, never building a model of the others).
+pub fn cap_json_items(text: &str, max: usize) -> Option<(String, usize)> {
+    use serde::de::DeserializeSeed;
+    use serde_json::value::RawValue;
+    if !text.trim_start().starts_with('{') || text.matches('{').count() <= max + 1 {
+        return None;
+    }
+    let mut top: std::collections::BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(text).ok()?;
+    let items = top.get("items")?;
+    let mut de = serde_json::Deserializer::from_str(items.get());
+    let (kept, total) = CappedSeq(max).deserialize(&mut de).ok()?;
+    if total <= max {
+        return None;
+    }
+    let kept = RawValue::from_string(serde_json::to_string(&kept).ok()?).ok()?;
+    top.insert("items".into(), kept);
+    Some((serde_json::to_string(&top).ok()?, total))
+}
+
+/// Reads a JSON array keeping its first `.0` elements raw and only counting
+/// the rest.
+struct CappedSeq(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for CappedSeq {
+    type Value = (Vec<Box<serde_json::value::RawValue>>, usize);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CappedSeq {
+    type Value = (Vec<Box<serde_json::value::RawValue>>, usize);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Vec::new();
+        while kept.len() < self.0 {
+            match seq.next_element()? {
+                Some(item) => kept.push(item),
+                None => {
+                    let n = kept.len();
+                    return Ok((kept, n));
+                }
+            }
+        }
+        let mut total = kept.len();
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            total += 1;
+        }
+        Ok((kept, total))
+    }
+}
+
 /// `item` (RSS) or `entry` (Atom), whatever the namespace prefix.
 fn is_item(qualified: &str) -> bool {
     let local = qualified.rsplit(':').next().unwrap_or(qualified);
@@ -493,7 +610,8 @@ mod tests {
 
     #[test]
     fn bare_ampersands_are_escaped_and_valid_references_kept() {
-        let (doc, w) = fixed("<a href=\"x?a=1&b=2\">Tom & Jerry &amp; &#233; &#xE9; &unknownthing; &#;</a>");
+        let (doc, w) =
+            fixed("<a href=\"x?a=1&b=2\">Tom & Jerry &amp; &#233; &#xE9; &unknownthing; &#;</a>");
         assert_eq!(
             doc,
             "<a href=\"x?a=1&amp;b=2\">Tom &amp; Jerry &amp; &#233; &#xE9; &amp;unknownthing; &amp;#;</a>"
@@ -503,8 +621,7 @@ mod tests {
 
     #[test]
     fn html_entities_become_characters_outside_cdata() {
-        let (doc, w) =
-            fixed("<t>a&nbsp;b &eacute; &LT; &gtgt;<![CDATA[&nbsp; & ]]><!-- & --></t>");
+        let (doc, w) = fixed("<t>a&nbsp;b &eacute; &LT; &gtgt;<![CDATA[&nbsp; & ]]><!-- & --></t>");
         assert_eq!(
             doc,
             "<t>a\u{a0}b é &lt; &amp;gtgt;<![CDATA[&nbsp; & ]]><!-- & --></t>"
@@ -518,7 +635,10 @@ mod tests {
         assert_eq!(doc, "<t>&#xFFFD;&#xFFFD;&#xFFFD;&amp;#99999999999;ok</t>");
         assert_eq!(
             w,
-            [Warning::BareAmpersands(1), Warning::BadCharacterReferences(3)]
+            [
+                Warning::BareAmpersands(1),
+                Warning::BadCharacterReferences(3)
+            ]
         );
     }
 
@@ -549,12 +669,39 @@ mod tests {
 
     #[test]
     fn incomplete_documents_are_recognised() {
-        assert!(!is_incomplete("<?xml version=\"1.0\"?>\n<rss><channel/></rss>\n<!-- cached -->\n"));
+        assert!(!is_incomplete(
+            "<?xml version=\"1.0\"?>\n<rss><channel/></rss>\n<!-- cached -->\n"
+        ));
         assert!(!is_incomplete("<rdf:RDF><item/></rdf:RDF >"));
         assert!(!is_incomplete("{\"items\":[]}"));
-        assert!(is_incomplete("<rss><channel><item><title>x</title></item></channel>"));
+        assert!(is_incomplete(
+            "<rss><channel><item><title>x</title></item></channel>"
+        ));
         assert!(is_incomplete("<rss><channel><item><title>partial"));
         assert!(is_incomplete("<feed><entry>"));
+    }
+
+    #[test]
+    fn documents_over_the_item_cap_are_cut_after_the_last_kept_item() {
+        let doc = "<rss><channel><title>T</title><item><title>1</title></item><item/><item>3</item></channel></rss>";
+        let (capped, total) = cap_items(doc, 2).expect("capped");
+        assert_eq!(total, 3);
+        assert_eq!(
+            capped,
+            "<rss><channel><title>T</title><item><title>1</title></item><item/></channel></rss>"
+        );
+        assert!(cap_items(doc, 3).is_none());
+    }
+
+    #[test]
+    fn json_feeds_over_the_item_cap_keep_their_first_items() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#;
+        let (capped, total) = cap_json_items(doc, 2).expect("capped");
+        assert_eq!(total, 3);
+        let v: serde_json::Value = serde_json::from_str(&capped).expect("json");
+        assert_eq!(v["items"], serde_json::json!([{"id":"1"},{"id":"2"}]));
+        assert_eq!(v["title"], "J");
+        assert!(cap_json_items(doc, 3).is_none());
     }
 
     #[test]
@@ -608,7 +755,21 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        for doc in ["&", "<", "<![CDATA[", "<!--", "<?", "&#x", "&#", "xml:base=", "xml:base='", "<a xml:base=\"%\">", "\u{feff}", "é&é;", "<a><b></a>"] {
+        for doc in [
+            "&",
+            "<",
+            "<![CDATA[",
+            "<!--",
+            "<?",
+            "&#x",
+            "&#",
+            "xml:base=",
+            "xml:base='",
+            "<a xml:base=\"%\">",
+            "\u{feff}",
+            "é&é;",
+            "<a><b></a>",
+        ] {
             let _ = repair(doc);
         }
     }

@@ -51,11 +51,9 @@ impl Store {
         }
         let fk: i64 = self
             .conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_foreign_key_check",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))?;
         if fk > 0 {
             problems.push(format!("{fk} rows break a foreign key"));
