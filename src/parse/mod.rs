@@ -18,6 +18,7 @@
 
 pub mod recover;
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::{DateTime, Utc};
@@ -174,6 +175,7 @@ fn strict(
     text: &str,
     base_url: &str,
 ) -> Result<Result<feed_rs::model::Feed, feed_rs::parser::ParseFeedError>, ParseError> {
+    let text = utf8_declarations(text);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base_url))
         .id_generator(|_, _, _| GENERATED_ID.to_string())
@@ -209,11 +211,11 @@ fn looks_like_html(text: &str) -> bool {
 fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, Option<Warning>) {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        return (without_xml_encoding(text.into_owned(), enc), None);
+        return (text.into_owned(), None);
     }
     if let Some(enc) = utf16_without_bom(bytes) {
         let (text, _) = enc.decode_without_bom_handling(bytes);
-        return (without_xml_encoding(text.into_owned(), enc), None);
+        return (text.into_owned(), None);
     }
     let label = |l: String| Encoding::for_label(l.trim().as_bytes());
     let declared = content_type
@@ -226,15 +228,12 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, Option<Warning>)
             Ok(text) => return (text.to_string(), None),
             Err(_) => {
                 let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-                return (
-                    without_xml_encoding(text.into_owned(), encoding_rs::WINDOWS_1252),
-                    Some(Warning::UndeclaredCharset),
-                );
+                return (text.into_owned(), Some(Warning::UndeclaredCharset));
             }
         },
     };
     let (text, _, _) = enc.decode(bytes);
-    (without_xml_encoding(text.into_owned(), enc), None)
+    (text.into_owned(), None)
 }
 
 /// UTF-16 without a byte-order mark, recognised as XML 1.0 (appendix F)
@@ -274,18 +273,64 @@ fn xml_declared_encoding(bytes: &[u8]) -> Option<String> {
     Some(value[..value.find(quote)?].to_string())
 }
 
-/// After decoding, the text is UTF-8: drop a declaration that says otherwise
-/// so the XML parser does not decode it a second time.
-fn without_xml_encoding(text: String, enc: &'static Encoding) -> String {
-    if enc == encoding_rs::UTF_8 {
-        return text;
+/// The text handed to feed-rs is always UTF-8, but quick-xml switches its
+/// decoder on every XML declaration that names another encoding: at the
+/// start of the document it would decode the text a second time (mojibake
+/// when the HTTP charset and the declaration disagree), and later in the
+/// document it panics (found by the `feed_to_store` fuzz target). Every
+/// declaration's encoding is therefore rewritten to UTF-8.
+fn utf8_declarations(text: &str) -> Cow<'_, str> {
+    /// A declaration longer than this is not one (a `<?xml` with no `?>`).
+    const MAX_DECL: usize = 1024;
+    if !text.contains("<?xml") {
+        return Cow::Borrowed(text);
     }
-    let trimmed = text.trim_start();
-    if let Some(end) = trimmed.strip_prefix("<?xml").and_then(|r| r.find("?>")) {
-        let rest = &trimmed[5 + end + 2..];
-        return format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{rest}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find("<?xml") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail
+            .find("?>")
+            .filter(|e| *e < MAX_DECL)
+            .map_or("<?xml".len(), |e| e + 2);
+        let decl = &tail[..end];
+        match utf8_declaration(decl) {
+            Some(fixed) => {
+                out.push_str(&fixed);
+                changed = true;
+            }
+            None => out.push_str(decl),
+        }
+        rest = &tail[end..];
     }
-    text
+    out.push_str(rest);
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// `decl` with its `encoding` pseudo-attribute set to UTF-8, or `None` when
+/// it names none or UTF-8 already.
+fn utf8_declaration(decl: &str) -> Option<String> {
+    let pos = decl.find("encoding")?;
+    let after = &decl[pos + "encoding".len()..];
+    let value = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let close = value[1..].find(quote)?;
+    let name = value[1..1 + close].trim();
+    if name.eq_ignore_ascii_case("utf-8") || name.eq_ignore_ascii_case("utf8") {
+        return None;
+    }
+    let end = decl.len() - value.len() + close + 2;
+    Some(format!(
+        "{}encoding=\"UTF-8\"{}",
+        &decl[..pos],
+        &decl[end..]
+    ))
 }
 
 fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
@@ -571,5 +616,33 @@ mod tests {
             let feed = parse(&bytes, None, "https://x/").expect("parses");
             assert_eq!(feed.title.as_deref(), Some("Ünï"));
         }
+    }
+
+    #[test]
+    fn declarations_never_make_feed_rs_decode_twice_or_panic() {
+        // HTTP says UTF-8, the declaration says Latin-1: the HTTP charset
+        // wins, and feed-rs must not re-decode the UTF-8 text as Latin-1.
+        let doc = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>Café</title></channel></rss>";
+        let feed = parse(
+            doc.as_bytes(),
+            Some("text/xml; charset=utf-8"),
+            "https://x/",
+        )
+        .expect("parses");
+        assert_eq!(feed.title.as_deref(), Some("Café"));
+        // A declaration after other text made quick-xml panic (fuzz crash).
+        let doc = "!--\nDescription: x<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n--><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>";
+        assert!(!matches!(
+            parse(doc.as_bytes(), None, "https://x/"),
+            Err(ParseError::Panicked)
+        ));
+        assert_eq!(
+            utf8_declarations("<?xml version='1.0' encoding='koi8-r' ?><a/>"),
+            "<?xml version='1.0' encoding=\"UTF-8\" ?><a/>"
+        );
+        assert!(matches!(
+            utf8_declarations("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"),
+            Cow::Borrowed(_)
+        ));
     }
 }
