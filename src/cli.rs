@@ -14,9 +14,14 @@ use comfy_table::{presets::NOTHING, Table};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod lists;
+
 use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
+use crate::logging::{LogFormat, Logging};
+use crate::metrics::{self, Endpoint};
 use crate::schedule::{self, Poller};
+use crate::service::{Liveness, Signal, Signals};
 use crate::store::{parse_time, Store, StoreHandle, StoryId};
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -33,6 +38,15 @@ pub struct Cli {
         default_value = "config/feedfold.toml"
     )]
     pub config: PathBuf,
+    /// Log line format: `auto` is `plain` under systemd, else `human`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FEEDFOLD_LOG_FORMAT",
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -49,12 +63,18 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// List feeds with their fetch status.
+    /// List feeds with their fetch status, or manage the feed list.
     Feeds {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Manage the feed list instead of listing feeds.
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
     },
+    /// Validate the config and every list it includes, without touching the
+    /// database; exit 0 when valid, 2 when not.
+    Check,
     /// List canonical stories, newest first, with how many sources carried each.
     Stories {
         /// Only stories from this far back (e.g. 24h, 7d).
@@ -63,6 +83,9 @@ pub enum Command {
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only stories carried by a feed with this tag (repeatable: any of them).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -75,26 +98,156 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute fingerprints and stories after an algorithm or threshold
+    /// change, in batches, without losing entries.
+    Refold {
+        /// Only entries published since this date (2025-02-27), time (RFC 3339) or duration back (7d).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Measure folding quality on the labelled corpus built from DIR (the
+    /// shared `dedup/` folder): precision, recall, F1, false-merge rate.
+    Eval {
+        /// The folder with seed/, semeval2022_task8/ and uci_news_aggregator_sample/.
+        dir: PathBuf,
+        /// Seed of the copy generator.
+        #[arg(long, default_value_t = 20250227)]
+        seed: u64,
+    },
+    /// Show a dashboard: feed health, today's items and stories, the most
+    /// syndicated stories of the last 24 h, database size.
+    Status {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `feedfold feeds …` subcommands: the list files are the source of truth,
+/// so these edit files; a running daemon picks the change up by itself.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Append a feed to a list file (the main config unless --into).
+    Add {
+        /// The feed's URL (http or https).
+        url: String,
+        /// Display title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Remove a feed from the .toml file that lists it; its entries and
+    /// stories stay in the database.
+    Remove {
+        /// The feed's URL.
+        url: String,
+    },
+    /// Import the feeds of an OPML file (the main config unless --into).
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The .toml list file to append to.
+        #[arg(long, value_name = "FILE")]
+        into: Option<PathBuf>,
+    },
+    /// Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.
+    Export {
+        /// OPML 2.0 instead of TOML.
+        #[arg(long)]
+        opml: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> Result<()> {
+/// Runs the parsed command; `logging` takes the config's log filter once read.
+pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
-        Command::Run => run_daemon(&cli.config).await,
-        Command::Poll { all } => poll(&cli.config, all).await,
-        Command::Feeds { json } => feeds(&cli.config, json),
-        Command::Stories { since, limit, json } => stories(&cli.config, since, limit, json),
+        Command::Run => run_daemon(&cli.config, logging).await,
+        Command::Poll { all } => poll(&cli.config, all, logging).await,
+        Command::Feeds { json, action: None } => feeds(&cli.config, json),
+        Command::Feeds {
+            action: Some(action),
+            ..
+        } => lists::feeds_action(&cli.config, action),
+        Command::Check => lists::check(&cli.config),
+        Command::Stories {
+            since,
+            limit,
+            tags,
+            json,
+        } => stories(&cli.config, since, limit, &tags, json),
         Command::Story { id, json } => story(&cli.config, id, json),
+        Command::Status { json } => status(&cli.config, json),
+        Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
+        Command::Eval { dir, seed } => eval(&dir, seed),
     }
+}
+
+fn refold(config_path: &Path, since: Option<&str>, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
+    let since = since.map(parse_since).transpose()?;
+    let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
+    let started = std::time::Instant::now();
+    let report = store.refold(since, |done, total| {
+        eprint!("\rrefolding: {done}/{total} entries");
+    })?;
+    eprintln!();
+    let trimmed = store.trim_band_index(Utc::now())?;
+    println!(
+        "refolded {} entries in {:.1}s: {} stories before, {} after ({trimmed} expired band keys dropped)",
+        report.entries,
+        started.elapsed().as_secs_f64(),
+        report.stories_before,
+        report.stories_after
+    );
+    Ok(())
+}
+
+/// `--since` for refold: a date (`2025-02-27`), an RFC 3339 time, or a duration back from now (`7d`).
+fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    let back = humantime::parse_duration(s).map_err(|_| {
+        anyhow::anyhow!(
+            "--since {s:?}: expected a date (2025-02-27), an RFC 3339 time or a duration (7d)"
+        )
+    })?;
+    Ok(Utc::now() - chrono::TimeDelta::from_std(back).context("--since is too large")?)
+}
+
+fn eval(dir: &Path, seed: u64) -> Result<()> {
+    let report = crate::eval::run_eval(dir, seed)
+        .with_context(|| format!("evaluating on {}", dir.display()))?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Reads the config and applies its log filter.
+fn load_config(path: &Path, logging: &Logging) -> Result<Config> {
+    let config = Config::load(path)?;
+    logging
+        .apply_config(&config.log.level)
+        .with_context(|| format!("{}: log.level", path.display()))?;
+    Ok(config)
 }
 
 /// Opens the database, syncs the feed list and starts the writer thread.
 fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
     let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
     let sync = store.sync_feeds(&config.feeds, Utc::now())?;
     tracing::info!(
         database = %config.database.display(),
@@ -103,7 +256,13 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
         deactivated = sync.deactivated,
         "database ready"
     );
-    let fetcher = Fetcher::new(&FetchOptions::default()).context("starting the HTTP client")?;
+    let options = FetchOptions {
+        timeout: config.poll.timeout,
+        connect_timeout: config.poll.connect_timeout,
+        max_redirects: config.poll.max_redirects,
+        ..FetchOptions::default()
+    };
+    let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
     let (handle, writer) = StoreHandle::spawn(store);
     Ok((
         Arc::new(Poller::new(handle, fetcher, config.poll.clone())),
@@ -121,39 +280,98 @@ async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
     }
 }
 
-async fn run_daemon(config_path: &Path) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
+    // Handlers first: a SIGHUP (`systemctl reload`) or SIGTERM arriving
+    // during start-up must not kill the process with the default action.
+    let signals = Signals::install().context("installing signal handlers")?;
+    let config = load_config(config_path, logging)?;
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
+    let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config)?;
+    let server = match config.metrics.listen {
+        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
+        None => None,
+    };
+    let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_shutdown_signal().await;
-        tracing::info!("shutting down: finishing fetches in flight");
-        let _ = stop_tx.send(true);
-    });
-    schedule::run(poller.clone(), stop).await?;
+    let (reloader, reload) = crate::reload::spawn(config, poller.clone(), stop.clone());
+    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone(), reload));
+    let result = schedule::run(poller.clone(), stop, config_grace, liveness).await;
+    if let Some(server) = server {
+        // The endpoint holds a writer handle; drop it so the writer can finish.
+        server.abort();
+        let _ = server.await;
+    }
+    // So does the reloader. It stops with `stop`; after a scheduler error
+    // nothing set `stop`, so end it here.
+    if result.is_err() {
+        reloader.abort();
+    }
+    if let Err(e) = reloader.await {
+        if !e.is_cancelled() {
+            tracing::error!("the reloader task failed: {e}");
+        }
+    }
     finish(poller, writer).await;
+    result?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+/// Binds `[metrics] listen` and serves `/metrics` and `/healthz` on a task.
+async fn start_metrics(
+    addr: std::net::SocketAddr,
+    poller: &Poller,
+    liveness: &Arc<Liveness>,
+    config: &Config,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = metrics::bind(addr).await?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %local, "serving /metrics and /healthz");
+    let endpoint = Endpoint {
+        store: poller.store().clone(),
+        liveness: liveness.clone(),
+        database: config.database.clone(),
     };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+    Ok(tokio::spawn(async move {
+        if let Err(e) = metrics::serve(listener, endpoint).await {
+            tracing::error!("metrics endpoint stopped: {e}");
+        }
+    }))
+}
+
+/// First SIGTERM/SIGINT: stop scheduling and let fetches in flight finish.
+/// Second: exit at once. SQLite's journal keeps the database consistent
+/// whatever point the writer had reached; an unfinished transaction is
+/// rolled back at the next open.
+async fn handle_signals(
+    mut signals: Signals,
+    stop: watch::Sender<bool>,
+    liveness: Arc<Liveness>,
+    reload: crate::reload::Trigger,
+) {
+    let mut stopping = false;
+    loop {
+        match signals.next().await {
+            Signal::Reload => reload.request("SIGHUP"),
+            Signal::Shutdown { name, .. } if !stopping => {
+                stopping = true;
+                tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
+                liveness.stopping();
+                let _ = stop.send(true);
+            }
+            Signal::Shutdown { name, number } => {
+                tracing::warn!("{name} again: exiting at once; fetches in flight are dropped, the database stays consistent");
+                std::process::exit(128 + number);
+            }
+        }
     }
 }
 
-async fn poll(config_path: &Path, all: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
     let (poller, writer) = start(&config)?;
     let (_stop_tx, stop) = watch::channel(false);
     let summary = poller.poll_once(all, &stop).await?;
@@ -203,42 +421,92 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
         "LAST FETCH",
         "STATUS",
         "ERRORS",
+        "INTERVAL",
         "NEXT DUE",
         "ENTRIES",
-        "LAST ERROR",
+        "LAST ERROR / NOTES",
     ]);
     for r in &rows {
-        let name = match &r.title {
-            Some(title) => format!("{title} <{}>", r.url),
-            None => r.url.clone(),
-        };
-        let name = if r.active {
-            name
-        } else {
-            format!("{name} (inactive)")
-        };
-        t.add_row(vec![
-            name,
-            local(r.last_fetch_at.as_deref()),
-            r.last_status.map_or("-".into(), |s| s.to_string()),
-            r.error_count.to_string(),
-            local(r.next_due_at.as_deref()),
-            r.entries.to_string(),
-            r.last_error.clone().unwrap_or_default(),
-        ]);
+        t.add_row(feed_cells(r));
     }
     writeln!(std::io::stdout().lock(), "{t}")?;
     Ok(())
 }
 
-fn stories(config_path: &Path, since: Option<Duration>, limit: usize, json: bool) -> Result<()> {
+/// One row of the human `feeds` table: the state a person needs to see why
+/// a feed is (not) being polled.
+fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
+    let mut name = match &r.title {
+        Some(title) => format!("{title} <{}>", r.url),
+        None => r.url.clone(),
+    };
+    if let Some(fetch_url) = &r.fetch_url {
+        name.push_str(&format!("\n  fetched from {fetch_url}"));
+    }
+    if !r.active {
+        name.push_str(" (inactive)");
+    }
+    let interval = match (r.interval_secs, &r.interval_reason) {
+        (Some(secs), Some(why)) => format!(
+            "{} ({why})",
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs()))
+        ),
+        (Some(secs), None) => {
+            humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
+        }
+        (None, _) => "-".to_string(),
+    };
+    let next_due = if r.disabled {
+        "disabled".to_string()
+    } else if r.backoff_until.is_some() {
+        format!("{} (backoff)", local(r.next_due_at.as_deref()))
+    } else {
+        local(r.next_due_at.as_deref())
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(reason) = r.disabled_reason.as_ref().filter(|_| r.disabled) {
+        notes.push(reason.clone());
+    } else if let Some(e) = &r.last_error {
+        notes.push(e.clone());
+    }
+    if let Some(t) = &r.retry_after_until {
+        notes.push(format!("Retry-After until {}", local(Some(t))));
+    }
+    if let Some(t) = &r.host_throttled_until {
+        notes.push(format!("host throttled until {}", local(Some(t))));
+    }
+    if let Some(to) = &r.pending_redirect {
+        notes.push(format!(
+            "permanent redirect to {to} seen {} of 3 times",
+            r.pending_redirect_count
+        ));
+    }
+    vec![
+        name,
+        local(r.last_fetch_at.as_deref()),
+        r.last_status.map_or("-".into(), |s| s.to_string()),
+        r.error_count.to_string(),
+        interval,
+        next_due,
+        r.entries.to_string(),
+        notes.join("; "),
+    ]
+}
+
+fn stories(
+    config_path: &Path,
+    since: Option<Duration>,
+    limit: usize,
+    tags: &[String],
+    json: bool,
+) -> Result<()> {
     let since = match since {
         Some(d) => {
             Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
         }
         None => None,
     };
-    let rows = open_read_only(config_path)?.stories(since, limit)?;
+    let rows = open_read_only(config_path)?.stories_tagged(since, limit, tags)?;
     if json {
         return print_json_lines(&rows);
     }
@@ -310,4 +578,102 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
     }
     writeln!(std::io::stdout().lock(), "{t}")?;
     Ok(())
+}
+
+fn status(config_path: &Path, json: bool) -> Result<()> {
+    let store = open_read_only(config_path)?;
+    let now = Utc::now();
+    let today = Local::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(Local)
+        .earliest()
+        .map_or(now, |t| t.with_timezone(&Utc));
+    let report = store.status(now, today)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let last = match report.last_fetch_at.as_deref().and_then(parse_time) {
+        Some(t) => format!(
+            "{} ({} ago)",
+            local(report.last_fetch_at.as_deref()),
+            ago(now - t)
+        ),
+        None => "never".to_string(),
+    };
+    writeln!(
+        out,
+        "Database  {} ({})",
+        report.database,
+        size(report.database_bytes)
+    )?;
+    writeln!(out, "Polled    {last}")?;
+    let f = &report.feeds;
+    writeln!(
+        out,
+        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.inactive
+    )?;
+    writeln!(
+        out,
+        "Today     {} items, {} stories",
+        report.entries_today, report.stories_today
+    )?;
+    writeln!(
+        out,
+        "Last 24h  {} items, {} stories, {} folded copies",
+        report.entries_24h, report.stories_24h, report.folded_24h
+    )?;
+    if !report.top_stories.is_empty() {
+        writeln!(out, "\nMost syndicated stories, last 24 h")?;
+        let mut t = table(&["SOURCES", "PUBLISHED", "ID", "TITLE"]);
+        for s in &report.top_stories {
+            t.add_row(vec![
+                s.source_count.to_string(),
+                local(Some(&s.published_at)),
+                s.story_id.to_string(),
+                s.title.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if !report.failing_feeds.is_empty() {
+        writeln!(out, "\nFailing feeds")?;
+        let mut t = table(&["ERRORS", "NEXT TRY", "FEED", "LAST ERROR"]);
+        for r in &report.failing_feeds {
+            t.add_row(vec![
+                r.error_count.to_string(),
+                local(r.next_due_at.as_deref()),
+                r.title.clone().unwrap_or_else(|| r.url.clone()),
+                r.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
+}
+
+/// "3m", "2h 5m": a time span rounded for people.
+fn ago(span: chrono::TimeDelta) -> String {
+    let secs = span.num_seconds().max(0) as u64;
+    let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+/// Bytes in binary units, one decimal.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

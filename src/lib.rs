@@ -7,7 +7,14 @@
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod eval;
 pub mod fetch;
+pub mod listedit;
+pub mod logging;
+pub mod metrics;
+pub mod opml;
 pub mod parse;
+pub mod reload;
 pub mod schedule;
+pub mod service;
 pub mod store;

@@ -1,4 +1,5 @@
-//! The `feedfold` binary: parses arguments, sets up logging, runs the command,
+//! The `feedfold` binary: parses arguments, sets up logging (see
+//! `feedfold::logging`), runs the command,
 //! and turns errors into one line on stderr with exit code 2.
 
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use feedfold::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let logging = feedfold::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(cli::run(cli, &logging)) {
         Ok(()) => ExitCode::SUCCESS,
         // `feedfold stories | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -35,14 +36,4 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .and_then(|j| j.io_error_kind());
         io.or(json) == Some(std::io::ErrorKind::BrokenPipe)
     })
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
 }

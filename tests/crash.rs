@@ -274,10 +274,13 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("feedfold.toml");
     let mut text = String::from(
-        "database = \"ff.db\"\n[poll]\nschedule = \"*/1 * * * * *\"\ninterval = \"1s\"\nconcurrency = 16\n",
+        "database = \"ff.db\"\n[poll]\nschedule = \"*/1 * * * * *\"\ninterval = \"1s\"\nmin_interval = \"1s\"\nmax_backoff = \"1s\"\nconcurrency = 16\nper_host = 16\n",
     );
     for f in 0..FEEDS {
-        text.push_str(&format!("[[feed]]\nurl = \"http://{addr}/feed/{f}\"\n"));
+        // Pinned to 1 s: the adaptive interval would wait minutes.
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"http://{addr}/feed/{f}\"\ninterval = \"1s\"\n"
+        ));
     }
     std::fs::write(&config, text).expect("config");
     let db = dir.path().join("ff.db");
@@ -293,7 +296,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
             &["run"]
         };
         let mut child = spawn(&config, args);
-        let life = Duration::from_millis(rng.range(50, 1_500));
+        let life = Duration::from_millis(rng.range(100, 2_500));
         std::thread::sleep(life);
         let still_running = child.try_wait().expect("try_wait").is_none();
         child.kill().expect("SIGKILL");

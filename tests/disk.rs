@@ -57,11 +57,11 @@ impl Drop for Tmpfs {
 
 fn config(dir: &Path, db: &Path, feeds: &[String]) -> PathBuf {
     let mut text = format!(
-        "database = \"{}\"\n[poll]\nschedule = \"*/1 * * * * *\"\ninterval = \"1s\"\nconcurrency = 4\n",
+        "database = \"{}\"\n[poll]\nschedule = \"*/1 * * * * *\"\ninterval = \"1s\"\nmin_interval = \"1s\"\nmax_backoff = \"1s\"\nconcurrency = 4\n",
         db.display()
     );
     for f in feeds {
-        text.push_str(&format!("[[feed]]\nurl = \"{f}\"\n"));
+        text.push_str(&format!("[[feed]]\nurl = \"{f}\"\ninterval = \"1s\"\n"));
     }
     let path = dir.join("feedfold.toml");
     std::fs::write(&path, text).expect("config");
@@ -73,10 +73,14 @@ fn count(db: &Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+fn wait_for(what: &str, log: &Path, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting for {what}; daemon log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -151,6 +155,7 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
         .expect("start daemon");
     wait_for(
         "the small feed to be stored",
+        &log,
         Duration::from_secs(30),
         || db.exists() && count(&db, "SELECT COUNT(*) FROM entry") == 1,
     );
@@ -162,6 +167,7 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
     );
     wait_for(
         "a disk-full error in the log",
+        &log,
         Duration::from_secs(30),
         || {
             std::fs::read_to_string(&log)
@@ -177,9 +183,12 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
 
     // Space returns: the daemon catches up on its own, the first item kept.
     fs.remount("size=64m");
-    wait_for("the big feed to be stored", Duration::from_secs(60), || {
-        count(&db, "SELECT COUNT(*) FROM entry") == 51
-    });
+    wait_for(
+        "the big feed to be stored",
+        &log,
+        Duration::from_secs(60),
+        || count(&db, "SELECT COUNT(*) FROM entry") == 51,
+    );
     assert_eq!(
         count(
             &db,

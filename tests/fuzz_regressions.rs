@@ -26,6 +26,8 @@ fn feed_to_store(bytes: &[u8], content_type: Option<&str>) {
         url: "https://fuzz.example/feed".into(),
         title: None,
         interval: None,
+        tags: Vec::new(),
+        origin: Default::default(),
     };
     store.sync_feeds(&[cfg], Utc::now()).expect("sync");
     let id = store.due_feeds(Utc::now(), true).expect("due")[0].id;
@@ -36,6 +38,7 @@ fn feed_to_store(bytes: &[u8], content_type: Option<&str>) {
                 fetched_at: Utc::now(),
                 exchange: Exchange::default(),
                 next_due: Utc::now(),
+                fetch: Default::default(),
                 outcome: FeedOutcome::Parsed {
                     feed: feed.clone(),
                     validators: Validators::default(),

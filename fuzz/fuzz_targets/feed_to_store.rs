@@ -31,6 +31,8 @@ fn fresh_store() -> (Store, FeedId, u32) {
         url: "https://fuzz.example/feed".into(),
         title: None,
         interval: None,
+        tags: Vec::new(),
+        origin: Default::default(),
     };
     store.sync_feeds(&[feed], Utc::now()).expect("sync");
     let id = store.due_feeds(Utc::now(), true).expect("due")[0].id;
@@ -63,6 +65,7 @@ fuzz_target!(|data: &[u8]| {
             fetched_at: Utc::now(),
             exchange: Exchange::default(),
             next_due: Utc::now(),
+            fetch: Default::default(),
             outcome: FeedOutcome::Parsed {
                 feed,
                 validators: Validators::default(),

@@ -1,46 +1,48 @@
-//! Deduplication: turns an entry's text into a fingerprint and decides whether
+//! Deduplication: turns an entry's text into fingerprints and decides whether
 //! it is a copy of a story already stored.
 //!
 //! This module is pure: it never touches the network or the database. The
-//! store asks it for an [`Analysis`] of each new entry, looks up
-//! [`Candidate`]s with the same fingerprint inside the time window, and asks
-//! [`decide`] which story (if any) the entry joins.
+//! pipeline, one file per step:
+//! 1. [`normalize`], [`credit`], [`boilerplate`]: markup to text, folding,
+//!    datelines, credit lines and boilerplate stripped, credits recorded;
+//! 2. [`fingerprint`]: exact hash, MinHash [`Signature`], LSH band keys;
+//! 3. the store looks up [`Candidate`]s sharing a band key (or the exact
+//!    fingerprint) within [`DedupConfig::window`], plus each candidate
+//!    story's canonical copy;
+//! 4. [`verify`] and [`fold`]: [`decide`] which story (if any) the entry joins.
+//!
+//! See `docs/DEDUP.md` for the design and measured quality.
 
-use unicode_normalization::UnicodeNormalization;
+pub mod boilerplate;
+pub mod config;
+pub mod credit;
+pub mod fingerprint;
+pub mod fold;
+pub mod normalize;
+pub mod verify;
+
+pub use boilerplate::BoilerplateModel;
+pub use config::DedupConfig;
+pub use credit::{agency_for_host, Credits};
+pub use fingerprint::{Fingerprint, Signature, SignatureError};
+pub use fold::{choose_canonical, decide, story_origin, CopyInfo};
+pub use normalize::{html_to_text, normalize_text};
+
+use normalize::{fold_keep_case, split_sentences, tokenize};
+use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
 /// fingerprint so that `refold` can tell stale rows after an algorithm change.
-pub const ALGORITHM_VERSION: i64 = 1;
-
-/// Seed for the stable xxh3 hashes stored in the database. Changing it
-/// invalidates every stored fingerprint: bump [`ALGORITHM_VERSION`] too.
-const HASH_SEED: u64 = 0x6665_6564_666f_6c64; // "feedfold"
-
-/// Exact hash of an entry's normalised text (seeded xxh3, stable across
-/// platforms and releases).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub u64);
-
-impl Fingerprint {
-    /// The fingerprint as SQLite stores it (INTEGER is a signed 64-bit value).
-    pub fn to_sql(self) -> i64 {
-        self.0 as i64
-    }
-
-    /// Reads a fingerprint back from its SQLite form.
-    pub fn from_sql(v: i64) -> Self {
-        Fingerprint(v as u64)
-    }
-}
+pub const ALGORITHM_VERSION: i64 = 2;
 
 /// How an entry relates to the story it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {
     /// The copy that represents the story.
     Canonical,
-    /// Same normalised text as the canonical copy.
+    /// Same normalised text as a copy already in the story.
     Exact,
-    /// A near-duplicate: same story, edited text.
+    /// A near-duplicate: same story, edited or cut text.
     Near,
 }
 
@@ -58,15 +60,47 @@ impl Relation {
 /// Everything the matcher needs to know about one entry's text.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    /// Normalised text (title + body): lower case, NFKC, plain text, single spaces.
+    /// Normalised headline (kept apart from `text`: outlets rewrite
+    /// headlines, so it only breaks ties).
+    pub title: String,
+    /// Normalised body: datelines, credit lines and boilerplate removed,
+    /// NFKC, folded quotes and dashes, lower case, single spaces. For an item
+    /// without a body, the normalised title.
     pub text: String,
     /// Exact hash of `text`.
     pub exact: Fingerprint,
-    /// News agencies the text credits, in the order they appear (e.g. `["AFP", "APP"]`).
+    /// News agencies the text credits, carrier first, origin last
+    /// (e.g. `["APP", "AFP"]`); see [`credit`] for the rule.
     pub credits: Vec<String>,
+    /// Near-duplicate signature of `text`.
+    pub signature: Signature,
+    /// LSH band keys of `signature`, for the store's band index.
+    pub bands: Vec<u64>,
+    /// Keys of the head and tail sentences, for [`BoilerplateModel::observe`].
+    pub boilerplate_keys: Vec<u64>,
+    /// `text` prepared for verification (computed once per newcomer).
+    prepared: Prepared,
 }
 
-/// A stored entry that might be a copy of the newcomer, as the store returns it.
+impl Analysis {
+    /// The value of an entry's `credited_agency` column: `"APP>AFP"`.
+    pub fn credited_agency(&self) -> Option<String> {
+        (!self.credits.is_empty()).then(|| self.credits.join(">"))
+    }
+
+    /// The agency that wrote the story, if the text credits one.
+    pub fn origin_agency(&self) -> Option<&str> {
+        self.credits.last().map(String::as_str)
+    }
+
+    /// True when the entry had no body (or only boilerplate): its text is its title.
+    pub fn is_title_only(&self) -> bool {
+        self.text == self.title
+    }
+}
+
+/// A stored entry that might be a copy of the newcomer, as the store
+/// rebuilds it from its columns.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// The story the candidate belongs to.
@@ -75,6 +109,39 @@ pub struct Candidate {
     pub entry_id: i64,
     /// Its exact fingerprint.
     pub exact: Fingerprint,
+    /// Its normalised title ([`Analysis::title`]).
+    pub title: String,
+    /// Its normalised text ([`Analysis::text`]); equal to `title` for a
+    /// title-only entry, which is how `decide` recognises one.
+    pub text: String,
+    /// Its signature ([`Analysis::signature`], from the BLOB).
+    pub signature: Signature,
+    /// Its published time (Unix seconds), if known.
+    pub published: Option<i64>,
+    /// True if it is its story's canonical copy.
+    pub is_canonical: bool,
+}
+
+impl Candidate {
+    /// A candidate from an entry's analysis (what the store persisted).
+    pub fn from_analysis(
+        story_id: i64,
+        entry_id: i64,
+        analysis: &Analysis,
+        published: Option<i64>,
+        is_canonical: bool,
+    ) -> Self {
+        Candidate {
+            story_id,
+            entry_id,
+            exact: analysis.exact,
+            title: analysis.title.clone(),
+            text: analysis.text.clone(),
+            signature: analysis.signature.clone(),
+            published,
+            is_canonical,
+        }
+    }
 }
 
 /// The decision to fold an entry into an existing story.
@@ -88,67 +155,84 @@ pub struct Verdict {
     pub similarity: f64,
 }
 
-/// Normalises an entry's title and HTML body and fingerprints the result.
+/// Normalises an entry's title and HTML body and fingerprints the result,
+/// with no per-feed boilerplate knowledge.
 pub fn analyze(title: Option<&str>, body_html: Option<&str>) -> Analysis {
-    let mut raw = String::new();
-    if let Some(t) = title {
-        raw.push_str(&html_to_text(t));
-        raw.push('\n');
-    }
-    if let Some(b) = body_html {
-        raw.push_str(&html_to_text(b));
-    }
-    let text = normalize_text(&raw);
-    let exact = Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(
-        text.as_bytes(),
-        HASH_SEED,
-    ));
-    Analysis {
-        text,
-        exact,
-        credits: Vec::new(),
-    }
+    analyze_with(title, body_html, &BoilerplateModel::default())
 }
 
-/// Picks the story a newcomer joins among the candidates, or `None` for a new story.
-pub fn decide(analysis: &Analysis, candidates: &[Candidate]) -> Option<Verdict> {
-    candidates
+/// Normalises an entry's title and HTML body, strips the boilerplate its
+/// feed's `model` has learned, and fingerprints the result.
+pub fn analyze_with(
+    title: Option<&str>,
+    body_html: Option<&str>,
+    model: &BoilerplateModel,
+) -> Analysis {
+    let title_plain = title.map(html_to_text).unwrap_or_default();
+    let title_norm = normalize_text(&title_plain);
+    let body_plain = body_html.map(html_to_text).unwrap_or_default();
+    let paragraphs: Vec<String> = body_plain
+        .lines()
+        .map(fold_keep_case)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let credit::Stripped {
+        mut paragraphs,
+        credits,
+    } = credit::strip_and_credit(paragraphs);
+    boilerplate::strip_known(&mut paragraphs);
+
+    let sentences: Vec<&str> = paragraphs.iter().flat_map(|p| split_sentences(p)).collect();
+    let keys: Vec<u64> = sentences.iter().map(|s| sentence_key(s)).collect();
+    let n = sentences.len();
+    let boilerplate_keys = keys
         .iter()
-        .find(|c| c.exact == analysis.exact)
-        .map(|c| Verdict {
-            story_id: c.story_id,
-            relation: Relation::Exact,
-            similarity: 1.0,
-        })
+        .enumerate()
+        .filter(|&(i, _)| i < boilerplate::HEAD_SENTENCES || i + boilerplate::TAIL_SENTENCES >= n)
+        .map(|(_, &k)| k)
+        .collect();
+    let mut body_cased = String::with_capacity(body_plain.len());
+    for (s, k) in sentences.iter().zip(&keys) {
+        if !model.is_boilerplate(*k) {
+            if !body_cased.is_empty() {
+                body_cased.push(' ');
+            }
+            body_cased.push_str(s);
+        }
+    }
+    if body_cased.is_empty() {
+        // Title-only items (and bodies that were all boilerplate) are matched on the title.
+        body_cased = fold_keep_case(&title_plain);
+    }
+    let text = lower(&body_cased);
+    let facts = fingerprint::lead_facts(&tokenize(&body_cased));
+    let hashes = verify::token_hashes(&text);
+    let prepared = Prepared::from_hashes(&hashes, facts.clone());
+    let signature = fingerprint::signature(&hashes, &prepared.shingles, facts);
+    Analysis {
+        title: title_norm,
+        exact: Fingerprint::of(&text),
+        bands: signature.band_keys(),
+        text,
+        credits: credits.chain,
+        signature,
+        boilerplate_keys,
+        prepared,
+    }
 }
 
-/// Converts HTML (or plain text) to plain text.
-pub fn html_to_text(input: &str) -> String {
-    // Plain text with no markup or entities needs no HTML parser: most titles.
-    if !input.contains(['<', '&']) {
-        return input.to_string();
+/// Lower case, with the ASCII fast path.
+fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
     }
-    html2text::config::plain_no_decorate()
-        .string_from_read(input.as_bytes(), usize::MAX / 2)
-        .unwrap_or_else(|_| input.to_string())
 }
 
-/// NFKC, lower case, and whitespace collapsed to single spaces.
-pub fn normalize_text(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    let mut pending_space = false;
-    for c in input.nfkc().flat_map(char::to_lowercase) {
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-            continue;
-        }
-        if pending_space {
-            out.push(' ');
-            pending_space = false;
-        }
-        out.push(c);
-    }
-    out
+/// The key of one (folded) sentence for boilerplate learning.
+fn sentence_key(sentence: &str) -> u64 {
+    Fingerprint::of(&lower(sentence)).0
 }
 
 #[cfg(test)]
@@ -167,6 +251,7 @@ mod tests {
         );
         assert_eq!(a.text, b.text);
         assert_eq!(a.exact, b.exact);
+        assert_eq!(a.title, b.title);
     }
 
     #[test]
@@ -174,5 +259,93 @@ mod tests {
         let a = analyze(Some("a"), Some("one"));
         let b = analyze(Some("a"), Some("two"));
         assert_ne!(a.exact, b.exact);
+    }
+
+    #[test]
+    fn datelines_credits_and_boilerplate_do_not_change_the_fingerprint() {
+        let body = "Russian and US officials met in Istanbul on Thursday.\nThe talks ended after six hours, an AFP journalist saw.";
+        let plain = analyze(Some("Talks"), Some(body));
+        let wrapped = analyze(
+            Some("Russia, US Hold Talks In Istanbul"),
+            Some(
+                "<div><p>Istanbul, (APP - UrduPoint / Pakistan Point News - 27th Feb, 2025) Russian and US officials met in Istanbul on Thursday.</p>\
+                 <p>The talks ended after six hours, an AFP journalist saw.</p>\
+                 <p>The post Russia, US Hold Talks appeared first on Pakistan Point News.</p></div>",
+            ),
+        );
+        assert_eq!(plain.text, wrapped.text);
+        assert_eq!(plain.exact, wrapped.exact);
+        assert_eq!(plain.credits, ["AFP"]);
+        assert_eq!(wrapped.credits, ["APP", "AFP"]);
+        assert_eq!(wrapped.credited_agency().as_deref(), Some("APP>AFP"));
+        assert_eq!(wrapped.origin_agency(), Some("AFP"));
+    }
+
+    #[test]
+    fn learned_boilerplate_is_stripped() {
+        let mut model = BoilerplateModel::new(2);
+        let footer =
+            "Pakistan Point News brings you the latest from Islamabad and the world every day.";
+        for body in [
+            "Officials met in Istanbul on Thursday.",
+            "Stocks fell in Karachi on Friday.",
+        ] {
+            let a = analyze_with(None, Some(&format!("{body}\n{footer}")), &model);
+            model.observe(&a.boilerplate_keys);
+        }
+        let a = analyze_with(
+            None,
+            Some(&format!("Rain hit Lahore on Monday.\n{footer}")),
+            &model,
+        );
+        assert_eq!(a.text, "rain hit lahore on monday.");
+    }
+
+    #[test]
+    fn title_only_items_use_the_title() {
+        let a = analyze(Some("EBay rejects Icahn slate of directors"), None);
+        assert_eq!(a.text, "ebay rejects icahn slate of directors");
+        assert!(a.is_title_only());
+        let cfg = DedupConfig::default();
+        let same = Candidate::from_analysis(
+            1,
+            1,
+            &analyze(Some("eBay rejects Icahn slate of directors"), None),
+            None,
+            true,
+        );
+        let edited = Candidate::from_analysis(
+            2,
+            2,
+            &analyze(Some("EBay rejects Icahn slate of directors again"), None),
+            None,
+            true,
+        );
+        assert_eq!(decide(&a, std::slice::from_ref(&edited), &cfg), None);
+        assert_eq!(
+            decide(&a, &[edited, same], &cfg).map(|v| v.story_id),
+            Some(1)
+        );
+        assert_eq!(a.bands.len(), 24);
+        assert!(analyze(None, None).bands.is_empty());
+    }
+
+    #[test]
+    fn hostile_input_does_not_panic() {
+        for s in [
+            "<",
+            "&",
+            "&#xFFFFFFFF;",
+            "&#;",
+            "<p>",
+            "\u{0}",
+            "(AFP)",
+            "ISTANBUL (AFP) -",
+            "...",
+            "\u{2026}",
+        ] {
+            let a = analyze(Some(s), Some(s));
+            let _ = decide(&a, &[], &DedupConfig::default());
+        }
     }
 }

@@ -16,13 +16,15 @@
 //! feed-rs always runs under `catch_unwind`: one document can never take the
 //! daemon down.
 
+pub mod charset;
+pub mod hints;
 pub mod recover;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use encoding_rs::Encoding;
 
 pub use recover::Warning;
 
@@ -48,6 +50,10 @@ pub struct ParsedFeed {
     pub site_url: Option<String>,
     /// Items in document order (at most [`MAX_ENTRIES`]).
     pub entries: Vec<ParsedEntry>,
+    /// RSS `<ttl>`: how long the feed may be cached.
+    pub ttl: Option<Duration>,
+    /// `sy:updatePeriod` / `sy:updateFrequency`: how often it says it changes.
+    pub update_period: Option<Duration>,
     /// What had to be repaired or capped to read the document; empty for a
     /// valid feed.
     pub warnings: Vec<Warning>,
@@ -115,8 +121,12 @@ pub fn parse(
     content_type: Option<&str>,
     base_url: &str,
 ) -> Result<ParsedFeed, ParseError> {
-    let (mut text, charset_fallback) = decode(bytes, content_type);
-    let mut warnings: Vec<Warning> = charset_fallback.into_iter().collect();
+    let decoded = charset::decode(bytes, content_type);
+    let mut warnings = Vec::new();
+    if decoded.source == charset::Source::Repaired {
+        warnings.push(Warning::CharsetRepaired(decoded.encoding));
+    }
+    let mut text = decoded.text;
     // Cap before parsing, so memory is bounded by the cap, not by how many
     // empty items fit in the fetch limit.
     let capped = recover::cap_items(&text, MAX_ENTRIES)
@@ -166,6 +176,7 @@ pub fn parse(
         });
     }
     parsed.warnings = warnings;
+    parsed.update_period = hints::update_period(&text);
     Ok(parsed)
 }
 
@@ -202,75 +213,6 @@ fn looks_like_html(text: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     head.contains("<!doctype html") || head.contains("<html")
-}
-
-/// Decodes the document to UTF-8: BOM first, then the HTTP charset, then the
-/// XML declaration, else UTF-8; bytes that are not UTF-8 with no charset
-/// declared anywhere are windows-1252 (what undeclared "Latin-1" feeds
-/// really are), reported as [`Warning::UndeclaredCharset`].
-fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, Option<Warning>) {
-    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
-        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        return (text.into_owned(), None);
-    }
-    if let Some(enc) = utf16_without_bom(bytes) {
-        let (text, _) = enc.decode_without_bom_handling(bytes);
-        return (text.into_owned(), None);
-    }
-    let label = |l: String| Encoding::for_label(l.trim().as_bytes());
-    let declared = content_type
-        .and_then(charset_param)
-        .and_then(label)
-        .or_else(|| xml_declared_encoding(bytes).and_then(label));
-    let enc = match declared {
-        Some(enc) => enc,
-        None => match std::str::from_utf8(bytes) {
-            Ok(text) => return (text.to_string(), None),
-            Err(_) => {
-                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-                return (text.into_owned(), Some(Warning::UndeclaredCharset));
-            }
-        },
-    };
-    let (text, _, _) = enc.decode(bytes);
-    (text.into_owned(), None)
-}
-
-/// UTF-16 without a byte-order mark, recognised as XML 1.0 (appendix F)
-/// does: an ASCII character (`<`) next to a zero byte. feed-rs panics on
-/// such input if it sees it undecoded.
-fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
-    match bytes {
-        [0, a, 0, b, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16BE),
-        [a, 0, b, 0, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16LE),
-        _ => None,
-    }
-}
-
-fn charset_param(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-/// The `encoding="…"` of an XML declaration, read from the raw bytes (ASCII-compatible encodings only).
-fn xml_declared_encoding(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(256)];
-    let head = std::str::from_utf8(head).unwrap_or_else(|e| {
-        // Cut at the first invalid byte: the declaration is ASCII.
-        std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
-    });
-    let decl_end = head.trim_start().strip_prefix("<?xml")?.find("?>")?;
-    let decl = &head.trim_start()[5..5 + decl_end];
-    let pos = decl.find("encoding")?;
-    let rest = decl[pos + "encoding".len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &rest[1..];
-    Some(value[..value.find(quote)?].to_string())
 }
 
 /// The text handed to feed-rs is always UTF-8, but quick-xml switches its
@@ -344,6 +286,10 @@ fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
             .iter()
             .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
             .map(|l| l.href.clone()),
+        ttl: feed
+            .ttl
+            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
+        update_period: None,
         entries: feed
             .entries
             .into_iter()
@@ -551,7 +497,7 @@ mod tests {
         doc.extend_from_slice(b"</title></channel></rss>");
         let feed = parse(&doc, Some("application/rss+xml"), "https://x/").expect("parses");
         assert_eq!(feed.title.as_deref(), Some("Café \u{201c}q\u{201d}"));
-        assert_eq!(feed.warnings, [Warning::UndeclaredCharset]);
+        assert_eq!(feed.warnings, [Warning::CharsetRepaired("windows-1252")]);
         // Valid UTF-8 needs no fallback.
         let feed = parse(
             "<rss version=\"2.0\"><channel><title>Café</title></channel></rss>".as_bytes(),

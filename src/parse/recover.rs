@@ -24,9 +24,10 @@ use quick_xml::events::Event;
 /// Something feedfold had to do to read a feed, recorded with the fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    /// The bytes were not UTF-8 and no charset was declared (no BOM, no HTTP
-    /// charset, no XML declaration): decoded as windows-1252.
-    UndeclaredCharset,
+    /// The bytes contradict the charset declared or defaulted to (typically:
+    /// not UTF-8, and no charset declared): decoded as this encoding, which
+    /// `parse::charset` read from the bytes.
+    CharsetRepaired(&'static str),
     /// Whitespace, a stray byte-order mark or other junk stood before the
     /// first tag, and was removed.
     LeadingJunk,
@@ -70,9 +71,10 @@ impl Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::UndeclaredCharset => {
-                f.write_str("not UTF-8 and no charset declared: decoded as windows-1252")
-            }
+            Warning::CharsetRepaired(encoding) => write!(
+                f,
+                "bytes contradict the declared or default charset: decoded as {encoding}"
+            ),
             Warning::LeadingJunk => f.write_str("removed junk before the first tag"),
             Warning::TrailingJunk => f.write_str("removed junk after the root element"),
             Warning::BareAmpersands(n) => write!(f, "escaped {n} bare '&'"),

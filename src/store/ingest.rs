@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::feeds::err;
-use super::{format_time, limits, EntryId, FeedId, Store, StoreError, StoryId};
-use crate::dedup::{self, Analysis, Candidate, Relation, Verdict};
+use super::fold::{self, FeedContext, Folded};
+use super::{format_time, limits, EntryId, FeedId, Store, StoreError};
+use crate::dedup::{self, DedupConfig};
 use crate::fetch::{Exchange, Validators};
 use crate::parse::{ParsedEntry, ParsedFeed, Warning};
 
@@ -25,6 +26,8 @@ pub struct FeedUpdate {
     pub next_due: DateTime<Utc>,
     /// What came of it.
     pub outcome: FeedOutcome,
+    /// Politeness state to write with it (interval, redirects, throttling…).
+    pub fetch: super::FetchState,
 }
 
 /// The outcome of one fetch, as the store records it.
@@ -74,9 +77,6 @@ impl std::ops::AddAssign for IngestReport {
     }
 }
 
-/// How far back (in published time) a newcomer looks for copies.
-pub const DEFAULT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(3);
-
 impl Store {
     /// Writes one feed's poll result in a single transaction.
     pub fn record(&mut self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
@@ -92,9 +92,17 @@ impl Store {
         let mut warning: Option<String> = None;
         let (outcome, error) = match &update.outcome {
             FeedOutcome::Parsed { feed, validators } => {
+                let mut ctx = FeedContext::load(&tx, update.feed, &self.dedup).map_err(e)?;
                 for entry in &feed.entries {
-                    report +=
-                        upsert_entry(&tx, update.feed, entry, update.fetched_at).map_err(e)?;
+                    report += upsert_entry(
+                        &tx,
+                        &self.dedup,
+                        &mut ctx,
+                        update.feed,
+                        entry,
+                        update.fetched_at,
+                    )
+                    .map_err(e)?;
                 }
                 // A truncated document was cut short: its validators vouch
                 // for items we did not get. Without them the next poll
@@ -104,6 +112,7 @@ impl Store {
                 } else {
                     validators
                 };
+                ctx.save(&tx, update.feed).map_err(e)?;
                 tx.execute(
                     "UPDATE feed SET feed_title = ?2, site_url = COALESCE(?3, site_url), etag = ?4, last_modified = ?5,
                         last_fetch_at = ?6, last_success_at = ?6, last_status = ?7, last_error = NULL,
@@ -151,6 +160,7 @@ impl Store {
                 ("error", Some(error.as_str()))
             }
         };
+        super::politeness::apply(&tx, update.feed, &now, &update.fetch).map_err(e)?;
         tx.execute(
             "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms, new_entries, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -186,12 +196,10 @@ fn content_hash(e: &ParsedEntry) -> i64 {
     h.digest() as i64
 }
 
-fn analyze(e: &ParsedEntry) -> Analysis {
-    dedup::analyze(e.title.as_deref(), e.body())
-}
-
 fn upsert_entry(
     tx: &Transaction,
+    cfg: &DedupConfig,
+    ctx: &mut FeedContext,
     feed: FeedId,
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
@@ -213,6 +221,7 @@ fn upsert_entry(
     let authors = serde_json::to_string(&entry.authors).unwrap_or_else(|_| "[]".to_string());
     let published = entry.published.map(format_time);
     let updated = entry.updated.map(format_time);
+    let window_at = entry.published.unwrap_or(seen_at).timestamp();
     match existing {
         Some((id, old_hash)) if old_hash == hash => {
             tx.prepare_cached("UPDATE entry SET last_seen_at = ?2 WHERE id = ?1")?
@@ -222,11 +231,11 @@ fn upsert_entry(
         Some((id, _)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
-            let a = analyze(entry);
+            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?2, url = ?3, title = ?4, summary = ?5, content = ?6, authors = ?7,
-                    published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11,
-                    fingerprint = ?12, fingerprint_version = ?13, credited_agency = ?14 WHERE id = ?1",
+                    published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11, window_at = ?12
+                 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -240,10 +249,10 @@ fn upsert_entry(
                 updated,
                 now,
                 hash,
-                a.exact.to_sql(),
-                dedup::ALGORITHM_VERSION,
-                credits(&a)
+                window_at
             ])?;
+            fold::store_analysis(tx, EntryId(id), &a)?;
+            fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
             Ok(IngestReport {
                 updated_entries: 1,
                 truncated,
@@ -251,11 +260,12 @@ fn upsert_entry(
             })
         }
         None => {
-            let a = analyze(entry);
+            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
             tx.prepare_cached(
                 "INSERT INTO entry (feed_id, identity, guid, url, title, summary, content, authors, published_at,
-                    updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version, credited_agency)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15)",
+                    updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version,
+                    credited_agency, norm_title, norm_text, signature, window_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 feed.0,
@@ -272,125 +282,22 @@ fn upsert_entry(
                 hash,
                 a.exact.to_sql(),
                 dedup::ALGORITHM_VERSION,
-                credits(&a)
+                a.credited_agency(),
+                a.title,
+                a.text,
+                a.signature.to_bytes(),
+                window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
-            let when = entry.published.unwrap_or(seen_at);
-            let candidates = candidates(tx, &a, when)?;
-            match dedup::decide(&a, &candidates) {
-                Some(verdict) => {
-                    join_story(tx, id, &verdict, published.as_deref(), &now)?;
-                    Ok(IngestReport {
-                        new_entries: 1,
-                        folded: 1,
-                        truncated,
-                        ..Default::default()
-                    })
-                }
-                None => {
-                    start_story(tx, id, &a, published.as_deref().unwrap_or(&now), &now)?;
-                    Ok(IngestReport {
-                        new_entries: 1,
-                        new_stories: 1,
-                        truncated,
-                        ..Default::default()
-                    })
-                }
-            }
+            ctx.observe(&a);
+            let folded = fold::fold_new_entry(tx, cfg, id, &a, window_at, &now)?;
+            Ok(IngestReport {
+                new_entries: 1,
+                new_stories: usize::from(folded == Folded::NewStory),
+                folded: usize::from(folded == Folded::Joined),
+                truncated,
+                ..Default::default()
+            })
         }
     }
-}
-
-fn credits(a: &Analysis) -> Option<String> {
-    (!a.credits.is_empty()).then(|| a.credits.join(">"))
-}
-
-/// Stored entries with the same fingerprint published within the window
-/// around `when`.
-fn candidates(
-    tx: &Transaction,
-    a: &Analysis,
-    when: DateTime<Utc>,
-) -> rusqlite::Result<Vec<Candidate>> {
-    let from = format_time(when - DEFAULT_WINDOW);
-    let to = format_time(when + DEFAULT_WINDOW);
-    let mut stmt = tx.prepare_cached(
-        "SELECT e.id, se.story_id, e.fingerprint FROM entry e JOIN story_entry se ON se.entry_id = e.id
-         WHERE e.fingerprint = ?1 AND COALESCE(e.published_at, e.first_seen_at) BETWEEN ?2 AND ?3
-         ORDER BY e.id LIMIT 64",
-    )?;
-    let rows = stmt.query_map(params![a.exact.to_sql(), from, to], |r| {
-        Ok(Candidate {
-            entry_id: r.get(0)?,
-            story_id: r.get(1)?,
-            exact: dedup::Fingerprint::from_sql(r.get(2)?),
-        })
-    })?;
-    rows.collect()
-}
-
-fn start_story(
-    tx: &Transaction,
-    entry: EntryId,
-    a: &Analysis,
-    published: &str,
-    now: &str,
-) -> rusqlite::Result<StoryId> {
-    tx.prepare_cached(
-        "INSERT INTO story (canonical_entry_id, published_at, first_seen_at, last_seen_at, source_count, origin_agency)
-         VALUES (?1, ?2, ?3, ?3, 1, ?4)",
-    )?
-    .execute(params![entry.0, published, now, a.credits.last()])?;
-    let story = StoryId(tx.last_insert_rowid());
-    tx.prepare_cached(
-        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at) VALUES (?1, ?2, 'canonical', 1.0, ?3)",
-    )?
-    .execute(params![entry.0, story.0, now])?;
-    Ok(story)
-}
-
-fn join_story(
-    tx: &Transaction,
-    entry: EntryId,
-    v: &Verdict,
-    published: Option<&str>,
-    now: &str,
-) -> rusqlite::Result<()> {
-    debug_assert!(v.relation != Relation::Canonical);
-    tx.prepare_cached(
-        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![entry.0, v.story_id, v.relation.as_str(), v.similarity.clamp(0.0, 1.0), now])?;
-    // The earliest published copy represents the story: a copy that arrives
-    // late but was published first takes the canonical place, and the old
-    // canonical copy takes the newcomer's relation and score.
-    let current: (i64, String) = tx
-        .prepare_cached("SELECT canonical_entry_id, published_at FROM story WHERE id = ?1")?
-        .query_row([v.story_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if let Some(p) = published.filter(|p| *p < current.1.as_str()) {
-        tx.prepare_cached(
-            "UPDATE story_entry SET relation = ?2, similarity = ?3 WHERE entry_id = ?1",
-        )?
-        .execute(params![
-            current.0,
-            v.relation.as_str(),
-            v.similarity.clamp(0.0, 1.0)
-        ])?;
-        tx.prepare_cached(
-            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
-        )?
-        .execute([entry.0])?;
-        tx.prepare_cached(
-            "UPDATE story SET canonical_entry_id = ?2, published_at = ?3 WHERE id = ?1",
-        )?
-        .execute(params![v.story_id, entry.0, p])?;
-    }
-    tx.prepare_cached(
-        "UPDATE story SET last_seen_at = ?2,
-            source_count = (SELECT COUNT(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
-                            WHERE se.story_id = ?1)
-         WHERE id = ?1",
-    )?
-    .execute(params![v.story_id, now])?;
-    Ok(())
 }

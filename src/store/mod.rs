@@ -7,15 +7,22 @@
 //! - [`ingest`] writes a fetched feed in one transaction (entries, lineage,
 //!   validators, fetch log), so a crash never leaves half a poll.
 //! - [`query`] holds the read queries the CLI prints.
+//! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
+//!   (interval in force, Retry-After, redirects, URL history, throttling).
+//! - [`status`] holds the health queries of the service: the writer's
+//!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
 //! Tables are private (singular names); the views `stories` and
 //! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod check;
 pub mod feeds;
+pub mod fold;
 pub mod ingest;
 pub mod limits;
+pub mod politeness;
 pub mod query;
+pub mod status;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -26,16 +33,32 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
+pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
+pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
 
 /// The migrations, embedded in the binary, in order. Migration `i` (0-based)
 /// brings the database to `user_version = i + 1`. Never edit a landed file:
 /// add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_dedup.sql",
+        include_str!("../../migrations/0002_dedup.sql"),
+    ),
+    (
+        "0003_feed_lists.sql",
+        include_str!("../../migrations/0003_feed_lists.sql"),
+    ),
+    (
+        "0004_fetch_politeness.sql",
+        include_str!("../../migrations/0004_fetch_politeness.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -110,6 +133,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    dedup: crate::dedup::DedupConfig,
 }
 
 impl Store {
@@ -131,6 +155,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         // SQLite silently opens a file it cannot write read-only; say so now
         // rather than at the first write.
@@ -166,6 +191,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_path_buf(),
+            dedup: crate::dedup::DedupConfig::default(),
         };
         store.configure(false)?;
         let version = store.user_version()?;
@@ -173,6 +199,11 @@ impl Store {
             return Err(store.too_new(version));
         }
         Ok(store)
+    }
+
+    /// Sets the thresholds and window the deduplicator uses from now on.
+    pub fn set_dedup_config(&mut self, config: crate::dedup::DedupConfig) {
+        self.dedup = config;
     }
 
     /// The database file.
@@ -284,6 +315,30 @@ mod tests {
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
         Store::open_read_only(&path).expect("read-only open");
+    }
+
+    /// The version a migration brings a database to is its position in
+    /// `MIGRATIONS`; this keeps that equal to the number in its file name,
+    /// and makes sure no file in `migrations/` is forgotten.
+    #[test]
+    fn migrations_are_numbered_contiguously_and_all_registered() {
+        for (i, (name, _)) in MIGRATIONS.iter().enumerate() {
+            let number: usize = name
+                .split('_')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("NNNN_ prefix");
+            assert_eq!(number, i + 1, "{name} is registered at position {}", i + 1);
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
     }
 
     #[test]

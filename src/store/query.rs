@@ -2,7 +2,7 @@
 //! one exists, so that the CLI shows what a user's own SQL would show.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
 use super::feeds::err;
@@ -29,6 +29,27 @@ pub struct FeedRow {
     pub next_due_at: Option<String>,
     /// Entries stored from this feed.
     pub entries: i64,
+    /// Where the feed is fetched, when that is not `url` (after a confirmed
+    /// permanent redirect or autodiscovery).
+    pub fetch_url: Option<String>,
+    /// The refresh interval in force, in seconds (`None` before the first fetch).
+    pub interval_secs: Option<i64>,
+    /// Why that interval (publishing rate, `<ttl>`, pinned…).
+    pub interval_reason: Option<String>,
+    /// While failing: no retry before this time (same as `next_due_at`).
+    pub backoff_until: Option<String>,
+    /// The server's Retry-After for this feed (429/503), if in force.
+    pub retry_after_until: Option<String>,
+    /// The feed's host is throttled (repeated 429/503) until this time.
+    pub host_throttled_until: Option<String>,
+    /// The feed got 410 Gone and is no longer polled.
+    pub disabled: bool,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+    /// A permanent redirect seen on the last `pending_redirect_count` fetches.
+    pub pending_redirect: Option<String>,
+    /// How many consecutive fetches saw it (the feed moves at 3).
+    pub pending_redirect_count: i64,
 }
 
 /// One row of the public `stories` view.
@@ -77,10 +98,10 @@ pub struct SourceRow {
     pub credited_agency: Option<String>,
 }
 
-const STORY_COLUMNS: &str =
+pub(super) const STORY_COLUMNS: &str =
     "story_id, title, url, published_at, first_seen_at, last_seen_at, source_count, origin_agency";
 
-fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
+pub(super) fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
     Ok(StoryRow {
         story_id: r.get(0)?,
         title: r.get(1)?,
@@ -101,7 +122,12 @@ impl Store {
             .prepare(
                 "SELECT f.url, COALESCE(f.title, f.feed_title), f.active, f.last_fetch_at, f.last_status,
                         f.last_error, f.error_count, f.next_due_at,
-                        (SELECT COUNT(*) FROM entry e WHERE e.feed_id = f.id)
+                        (SELECT COUNT(*) FROM entry e WHERE e.feed_id = f.id),
+                        f.fetch_url, COALESCE(f.interval_secs, f.poll_interval_secs),
+                        CASE WHEN f.interval_secs IS NOT NULL
+                             THEN 'pinned by the feed''s interval in the config' ELSE f.interval_reason END,
+                        f.retry_after_until, f.disabled_at IS NOT NULL, f.disabled_reason,
+                        f.redirect_url, f.redirect_count
                  FROM feed f ORDER BY f.active DESC, f.url",
             )
             .map_err(|e| self.err(e))?;
@@ -117,10 +143,46 @@ impl Store {
                     error_count: r.get(6)?,
                     next_due_at: r.get(7)?,
                     entries: r.get(8)?,
+                    fetch_url: r.get(9)?,
+                    interval_secs: r.get(10)?,
+                    interval_reason: r.get(11)?,
+                    backoff_until: None,
+                    retry_after_until: r.get(12)?,
+                    host_throttled_until: None,
+                    disabled: r.get(13)?,
+                    disabled_reason: r.get(14)?,
+                    pending_redirect: r.get(15)?,
+                    pending_redirect_count: r.get(16)?,
                 })
             })
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut rows: Vec<FeedRow> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        let hosts = self.hosts()?;
+        let now = format_time(Utc::now());
+        for row in &mut rows {
+            if row.error_count > 0 && !row.disabled {
+                row.backoff_until = row.next_due_at.clone();
+            }
+            if row
+                .retry_after_until
+                .as_deref()
+                .is_some_and(|t| t <= now.as_str())
+            {
+                row.retry_after_until = None;
+            }
+            let host = url::Url::parse(row.fetch_url.as_deref().unwrap_or(&row.url))
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+            row.host_throttled_until = host
+                .and_then(|h| hosts.get(&h))
+                .and_then(|h| h.throttled_until)
+                .map(format_time)
+                .filter(|t| t.as_str() > now.as_str());
+            if row.pending_redirect_count == 0 {
+                row.pending_redirect = None;
+            }
+        }
+        Ok(rows)
     }
 
     /// Stories published (or first seen) since `since`, newest first.
@@ -129,14 +191,41 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<StoryRow>, StoreError> {
+        self.stories_tagged(since, limit, &[])
+    }
+
+    /// Like [`Store::stories`], keeping only stories that a feed with one of
+    /// `tags` carried (tags compare ignoring case); no tags keeps every story.
+    pub fn stories_tagged(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+        tags: &[String],
+    ) -> Result<Vec<StoryRow>, StoreError> {
         let since = since.map(format_time).unwrap_or_default();
+        let tag_filter = if tags.is_empty() {
+            String::new()
+        } else {
+            let marks = (0..tags.len())
+                .map(|i| format!("?{}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                " AND story_id IN (SELECT ss.story_id FROM story_sources ss
+                     JOIN feed_tags ft ON ft.feed_url = ss.feed_url
+                     WHERE ft.tag COLLATE NOCASE IN ({marks}))"
+            )
+        };
         let sql = format!(
-            "SELECT {STORY_COLUMNS} FROM stories WHERE published_at >= ?1 OR first_seen_at >= ?1
+            "SELECT {STORY_COLUMNS} FROM stories WHERE (published_at >= ?1 OR first_seen_at >= ?1){tag_filter}
              ORDER BY published_at DESC, story_id DESC LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&since, &limit];
+        values.extend(tags.iter().map(|t| t as &dyn rusqlite::ToSql));
         let rows = stmt
-            .query_map(params![since, limit as i64], story_row)
+            .query_map(values.as_slice(), story_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }

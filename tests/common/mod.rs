@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
@@ -19,6 +20,26 @@ pub struct Route {
     pub body: Vec<u8>,
     /// When set, the route answers conditional GETs: 304 if If-None-Match matches.
     pub etag: Option<String>,
+    /// When set, sent as Last-Modified, and a matching If-Modified-Since gets 304.
+    pub last_modified: Option<String>,
+    /// Wait this long before answering (slow headers, or to overlap requests).
+    pub delay: Option<Duration>,
+    /// How the body is sent.
+    pub delivery: Delivery,
+}
+
+/// How a route sends its body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// All at once.
+    #[default]
+    Whole,
+    /// One byte per interval.
+    Trickle(Duration),
+    /// The body repeated forever (chunked, no end).
+    Endless,
+    /// Content-Length of the whole body, but the connection closes after this many bytes.
+    CutAfter(usize),
 }
 
 impl Route {
@@ -28,6 +49,9 @@ impl Route {
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
             etag: None,
+            last_modified: None,
+            delay: None,
+            delivery: Delivery::Whole,
         }
     }
 
@@ -37,6 +61,9 @@ impl Route {
             headers: vec![],
             body: Vec::new(),
             etag: None,
+            last_modified: None,
+            delay: None,
+            delivery: Delivery::Whole,
         }
     }
 
@@ -46,11 +73,34 @@ impl Route {
             headers: vec![("location".into(), to.into())],
             body: Vec::new(),
             etag: None,
+            last_modified: None,
+            delay: None,
+            delivery: Delivery::Whole,
         }
     }
 
     pub fn with_etag(mut self, etag: &str) -> Route {
         self.etag = Some(etag.to_string());
+        self
+    }
+
+    pub fn with_last_modified(mut self, date: &str) -> Route {
+        self.last_modified = Some(date.to_string());
+        self
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Route {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn with_delay(mut self, delay: Duration) -> Route {
+        self.delay = Some(delay);
+        self
+    }
+
+    pub fn with_delivery(mut self, delivery: Delivery) -> Route {
+        self.delivery = delivery;
         self
     }
 }
@@ -61,12 +111,22 @@ pub struct Seen {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub status: u16,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Route>,
     seen: Vec<Seen>,
+    /// Requests being answered now, per Host header (without port).
+    in_flight: HashMap<String, usize>,
+    /// The most requests answered at once, per Host header (without port).
+    max_in_flight: HashMap<String, usize>,
+    /// Paths of requests as they arrive (before any delay).
+    arrived: Vec<String>,
+    /// How long the server waits before answering a path.
+    delays: HashMap<String, std::time::Duration>,
 }
 
 /// A loopback HTTP server running on its own thread and runtime.
@@ -94,7 +154,7 @@ impl Server {
                     .expect("send addr");
                 let app = axum::Router::new().fallback(move |req: Request<Body>| {
                     let state = shared.clone();
-                    async move { answer(&state, req) }
+                    async move { answer_slowly(&state, req).await }
                 });
                 axum::serve(listener, app).await.expect("serve");
             });
@@ -115,6 +175,26 @@ impl Server {
             .insert(path.to_string(), route);
     }
 
+    /// Makes the server wait `delay` before answering `path` (a slow feed).
+    pub fn delay(&self, path: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .expect("lock")
+            .delays
+            .insert(path.to_string(), delay);
+    }
+
+    /// How many requests for `path` have arrived, answered or not.
+    pub fn arrived(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .expect("lock")
+            .arrived
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.state
             .lock()
@@ -124,6 +204,109 @@ impl Server {
             .filter(|s| s.path == path)
             .cloned()
             .collect()
+    }
+}
+
+/// The most requests to `host` (a Host header without port) answered at once.
+impl Server {
+    pub fn max_in_flight(&self, host: &str) -> usize {
+        self.state
+            .lock()
+            .expect("lock")
+            .max_in_flight
+            .get(host)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every request seen, in arrival order.
+    pub fn all_seen(&self) -> Vec<Seen> {
+        self.state.lock().expect("lock").seen.clone()
+    }
+
+    /// The same server under another host name (`localhost` also reaches
+    /// 127.0.0.1): a second "host" for per-host politeness tests.
+    pub fn url_as(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{}", self.addr.port(), path)
+    }
+}
+
+async fn answer_slowly(state: &Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_string())
+        .unwrap_or_default();
+    let (before, after) = {
+        let mut st = state.lock().expect("lock");
+        let n = st.in_flight.entry(host.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        let max = st.max_in_flight.entry(host.clone()).or_default();
+        *max = (*max).max(n);
+        let path = req.uri().path().to_string();
+        let before = st.delays.get(&path).copied();
+        let after = st.routes.get(&path).and_then(|r| r.delay);
+        st.arrived.push(path);
+        (before, after)
+    };
+    // `Server::delay` waits before answering (the request is not `seen`
+    // yet); `Route::with_delay` answers, then holds the response back.
+    if let Some(d) = before {
+        tokio::time::sleep(d).await;
+    }
+    let response = answer(state, req);
+    if let Some(d) = after {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(n) = state.lock().expect("lock").in_flight.get_mut(&host) {
+        *n -= 1;
+    }
+    response
+}
+
+fn stream_body(body: Vec<u8>, delivery: &Delivery) -> Body {
+    use futures::StreamExt;
+    type Chunk = Result<Vec<u8>, std::io::Error>;
+    match delivery {
+        Delivery::Whole => Body::from(body),
+        Delivery::Trickle(every) => {
+            let every = *every;
+            let s = futures::stream::iter(body).then(move |b| async move {
+                tokio::time::sleep(every).await;
+                Ok::<_, std::io::Error>(vec![b])
+            });
+            Body::from_stream(s)
+        }
+        Delivery::Endless => {
+            let chunk = if body.is_empty() {
+                vec![b' '; 64 * 1024]
+            } else {
+                body
+            };
+            Body::from_stream(futures::stream::repeat_with(move || {
+                Ok::<_, std::io::Error>(chunk.clone())
+            }))
+        }
+        Delivery::CutAfter(n) => {
+            let head = body[..(*n).min(body.len())].to_vec();
+            // Send the head, give it time to leave, then drop the connection.
+            let s = futures::stream::iter([0u8, 1]).then(move |i| {
+                let head = head.clone();
+                async move {
+                    if i == 0 {
+                        return Ok(head);
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "cut",
+                    ))
+                }
+            });
+            Body::from_stream(s.map(|c: Chunk| c))
+        }
     }
 }
 
@@ -143,7 +326,10 @@ fn answer(state: &Mutex<State>, req: Request<Body>) -> Response<Body> {
             let not_modified = r
                 .etag
                 .as_ref()
-                .is_some_and(|e| headers.get("if-none-match") == Some(e));
+                .is_some_and(|e| headers.get("if-none-match") == Some(e))
+                || r.last_modified
+                    .as_ref()
+                    .is_some_and(|d| headers.get("if-modified-since") == Some(d));
             let status = if not_modified { 304 } else { r.status };
             let mut b = builder(status);
             for (k, v) in &r.headers {
@@ -152,18 +338,28 @@ fn answer(state: &Mutex<State>, req: Request<Body>) -> Response<Body> {
             if let Some(e) = &r.etag {
                 b = b.header("etag", e);
             }
-            let body = if not_modified {
-                Vec::new()
+            if let (Some(d), false) = (&r.last_modified, not_modified) {
+                b = b.header("last-modified", d);
+            }
+            if not_modified {
+                (status, b.body(Body::empty()).expect("response"))
             } else {
-                r.body.clone()
-            };
-            (status, b.body(Body::from(body)).expect("response"))
+                if let Delivery::CutAfter(_) = r.delivery {
+                    b = b.header("content-length", r.body.len().to_string());
+                }
+                (
+                    status,
+                    b.body(stream_body(r.body.clone(), &r.delivery))
+                        .expect("response"),
+                )
+            }
         }
     };
     state.seen.push(Seen {
         path,
         headers,
         status,
+        at: Instant::now(),
     });
     response
 }
@@ -186,9 +382,14 @@ pub struct Setup {
 impl Setup {
     /// Writes a config listing `feeds` (URL, optional title).
     pub fn new(feeds: &[(&str, Option<&str>)]) -> Setup {
+        Setup::with_poll(feeds, "")
+    }
+
+    /// Like [`Setup::new`], with more `[poll]` lines (e.g. `per_host = 8`).
+    pub fn with_poll(feeds: &[(&str, Option<&str>)], poll: &str) -> Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text =
-            String::from("database = \"ff.db\"\n[poll]\ninterval = \"30m\"\nconcurrency = 4\n");
+            format!("database = \"ff.db\"\n[poll]\ninterval = \"30m\"\nconcurrency = 4\n{poll}\n");
         for (url, title) in feeds {
             text.push_str(&format!("[[feed]]\nurl = \"{url}\"\n"));
             if let Some(t) = title {

@@ -1,0 +1,48 @@
+//! Parse throughput: feed bytes → parsed entries → normalised and
+//! fingerprinted, in process, on one core. Used by `bench/run.sh` (scenario d).
+//!
+//! Usage: `bench-parse LIST [ROUNDS]` where LIST holds one file path per line.
+//! Prints one JSON object: bytes, files, entries, seconds, MB/s, entries/s.
+
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(list) = args.get(1) else {
+        eprintln!("usage: bench-parse LIST [ROUNDS]");
+        std::process::exit(2);
+    };
+    let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let text = std::fs::read_to_string(list).unwrap_or_else(|e| {
+        eprintln!("{list}: {e}");
+        std::process::exit(2)
+    });
+    let docs: Vec<Vec<u8>> = text.lines().filter_map(|p| std::fs::read(p).ok()).collect();
+    let bytes: usize = docs.iter().map(Vec::len).sum();
+    let mut entries = 0usize;
+    let mut failed = 0usize;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for doc in &docs {
+            match feedfold::parse::parse(doc, None, "http://127.0.0.1/") {
+                Ok(feed) => {
+                    for e in &feed.entries {
+                        let a = feedfold::dedup::analyze(e.title.as_deref(), e.body());
+                        std::hint::black_box(a);
+                        entries += 1;
+                    }
+                }
+                Err(_) => failed += 1,
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let total = (bytes * rounds) as f64;
+    println!(
+        "{{\"files\": {}, \"bytes\": {}, \"rounds\": {rounds}, \"entries\": {entries}, \"failed\": {failed}, \"seconds\": {secs:.4}, \"mb_per_s\": {:.2}, \"entries_per_s\": {:.0}}}",
+        docs.len(),
+        bytes,
+        total / secs / 1e6,
+        entries as f64 / secs
+    );
+}

@@ -1,0 +1,259 @@
+//! Step 6: folding. Which story a newcomer joins, and which copy of a story
+//! represents it.
+
+use std::collections::HashMap;
+
+use super::config::DedupConfig;
+use super::verify::{self, Prepared};
+use super::{Analysis, Candidate, Relation, Verdict};
+
+/// The best match found in one story.
+struct StoryMatch {
+    story_id: i64,
+    similarity: f64,
+    title_similarity: f64,
+    exact: bool,
+}
+
+/// Picks the story a newcomer joins among the candidates, or `None` for a
+/// new story.
+///
+/// A story is joined when the newcomer is a copy ([`verify::verify`]) of at
+/// least one of its candidates **and** of the story's canonical copy, when
+/// the canonical is among the candidates (the store should always include
+/// it, flagged [`Candidate::is_canonical`]): otherwise a chain of small
+/// edits (A→A'→A''…) could drift, one near-copy at a time, into a different
+/// story. Between stories, the highest similarity wins; stories within
+/// [`DedupConfig::tie_margin`] of the best are tied and the headline
+/// decides. Title-only items (no body: their text is their title) fold
+/// only on an identical normalised text.
+pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) -> Option<Verdict> {
+    if analysis.signature.tokens < cfg.min_tokens as u32 {
+        return None;
+    }
+    let me = &analysis.prepared;
+    let mut matches: Vec<StoryMatch> = Vec::new();
+    let mut canonical_ok: HashMap<i64, bool> = HashMap::new();
+    let title_only = analysis.is_title_only();
+    for c in candidates {
+        let exact = c.exact == analysis.exact;
+        let similarity = if exact {
+            Some(1.0)
+        } else if title_only || c.text == c.title {
+            // A headline alone is the part outlets rewrite most, and a
+            // rewritten one ("… files for bankruptcy again") may be another
+            // day's report: with no body to compare, only identical text folds.
+            None
+        } else {
+            verify::verify(me, &Prepared::new(&c.text, &c.signature), cfg)
+        };
+        if c.is_canonical {
+            *canonical_ok.entry(c.story_id).or_insert(true) &= similarity.is_some();
+        }
+        let Some(similarity) = similarity else {
+            continue;
+        };
+        let title_similarity = verify::title_similarity(&analysis.title, &c.title);
+        match matches.iter_mut().find(|m| m.story_id == c.story_id) {
+            Some(m) => {
+                m.exact |= exact;
+                if similarity > m.similarity {
+                    m.similarity = similarity;
+                }
+                m.title_similarity = m.title_similarity.max(title_similarity);
+            }
+            None => matches.push(StoryMatch {
+                story_id: c.story_id,
+                similarity,
+                title_similarity,
+                exact,
+            }),
+        }
+    }
+    matches.retain(|m| canonical_ok.get(&m.story_id).copied().unwrap_or(true));
+    let best = matches
+        .iter()
+        .map(|m| m.similarity)
+        .fold(f64::NAN, f64::max);
+    let chosen = matches
+        .iter()
+        .filter(|m| m.similarity >= best - cfg.tie_margin)
+        .max_by(|a, b| {
+            a.title_similarity
+                .total_cmp(&b.title_similarity)
+                .then(a.similarity.total_cmp(&b.similarity))
+                // Equal on both: the older story (smaller id) wins, deterministically.
+                .then(b.story_id.cmp(&a.story_id))
+        })?;
+    Some(Verdict {
+        story_id: chosen.story_id,
+        relation: if chosen.exact {
+            Relation::Exact
+        } else {
+            Relation::Near
+        },
+        similarity: chosen.similarity,
+    })
+}
+
+/// What the canonical-copy rule needs to know about one copy of a story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyInfo<'a> {
+    /// The copy's entry.
+    pub entry_id: i64,
+    /// Its published time (any monotonic unit, e.g. Unix seconds); `None` sorts last.
+    pub published: Option<i64>,
+    /// The agency whose own feed carried this copy, if any
+    /// (see [`super::credit::agency_for_host`]).
+    pub feed_agency: Option<&'a str>,
+}
+
+/// The canonical copy of a story: the copy from the origin agency's own
+/// feed if there is one (the agency's text is the reference the others
+/// edit), else the earliest published; ties go to the smaller entry id.
+/// Returns an index into `copies`, `None` only when `copies` is empty.
+pub fn choose_canonical(copies: &[CopyInfo<'_>], origin_agency: Option<&str>) -> Option<usize> {
+    let from_origin = |c: &CopyInfo<'_>| match (c.feed_agency, origin_agency) {
+        (Some(f), Some(o)) => f.eq_ignore_ascii_case(o),
+        _ => false,
+    };
+    copies
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, c)| {
+            (
+                !from_origin(c),
+                c.published.is_none(),
+                c.published,
+                c.entry_id,
+            )
+        })
+        .map(|(i, _)| i)
+}
+
+/// The origin agency of a story from its copies' origins (in published
+/// order): the most often credited, ties to the first credited.
+pub fn story_origin<'a>(origins: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'a str> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for o in origins.into_iter().flatten() {
+        match counts.iter_mut().find(|(n, _)| *n == o) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((o, 1)),
+        }
+    }
+    // max_by_key keeps the last maximum: reverse so ties go to the first credited.
+    counts
+        .into_iter()
+        .rev()
+        .max_by_key(|&(_, c)| c)
+        .map(|(n, _)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::{analyze, Candidate};
+
+    fn candidate(
+        story_id: i64,
+        entry_id: i64,
+        title: &str,
+        body: &str,
+        is_canonical: bool,
+    ) -> Candidate {
+        let a = analyze(Some(title), Some(body));
+        Candidate::from_analysis(story_id, entry_id, &a, None, is_canonical)
+    }
+
+    const LEDE: &str = "Russian and US officials met in Istanbul on Thursday for talks on resolving embassy issues as the two countries aimed to restore ties.";
+    const MORE: &str = "The talks at the US consul general's residence came after this month's first high-level meeting between the two nuclear powers since the start of Russia's Ukraine offensive.";
+
+    #[test]
+    fn exact_near_and_new() {
+        let cfg = DedupConfig::default();
+        let full = format!("{LEDE}\n{MORE}");
+        let cands = [candidate(7, 70, "Russia, US hold talks", &full, true)];
+        let exact = analyze(
+            Some("Talks in Istanbul"),
+            Some(&format!("ISTANBUL (AFP) - {LEDE}\n{MORE}")),
+        );
+        let v = decide(&exact, &cands, &cfg).expect("exact copy folds");
+        assert_eq!(
+            (v.story_id, v.relation, v.similarity),
+            (7, Relation::Exact, 1.0)
+        );
+        let lede = analyze(Some("Talks"), Some(LEDE));
+        let v = decide(&lede, &cands, &cfg).expect("lede folds");
+        assert_eq!(v.relation, Relation::Near);
+        let other = analyze(Some("x"), Some("Stocks fell in Tokyo on Friday as investors weighed weak data from China and a stronger yen."));
+        assert_eq!(decide(&other, &cands, &cfg), None);
+    }
+
+    #[test]
+    fn canonical_stops_drift() {
+        let cfg = DedupConfig::default();
+        let joined = format!("{LEDE} {MORE}");
+        let words: Vec<&str> = joined.split(' ').collect();
+        // A copy that keeps the last 60% of the words matches a middle link
+        // of the chain but not the canonical.
+        let cut = words.len() * 2 / 5;
+        let middle = words[cut / 2..].join(" ");
+        let tail = words[cut..].join(" ");
+        let canonical = candidate(1, 10, "t", &words.join(" "), true);
+        let link = candidate(1, 11, "t", &middle, false);
+        let newcomer = analyze(Some("t"), Some(&tail));
+        assert!(
+            decide(&newcomer, std::slice::from_ref(&link), &cfg).is_some(),
+            "matches the link alone"
+        );
+        assert_eq!(decide(&newcomer, &[link, canonical], &cfg), None);
+    }
+
+    #[test]
+    fn headline_breaks_ties() {
+        let cfg = DedupConfig::default();
+        let a = candidate(1, 10, "Stocks fall in Tokyo", LEDE, false);
+        let b = candidate(2, 20, "Russia, US hold talks in Istanbul", LEDE, false);
+        let newcomer = analyze(Some("Russia and US hold talks in Istanbul"), Some(LEDE));
+        assert_eq!(
+            decide(&newcomer, &[a, b], &cfg).map(|v| v.story_id),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn canonical_rule() {
+        let copies = [
+            CopyInfo {
+                entry_id: 1,
+                published: Some(100),
+                feed_agency: None,
+            },
+            CopyInfo {
+                entry_id: 2,
+                published: Some(50),
+                feed_agency: None,
+            },
+            CopyInfo {
+                entry_id: 3,
+                published: Some(300),
+                feed_agency: Some("AFP"),
+            },
+            CopyInfo {
+                entry_id: 4,
+                published: None,
+                feed_agency: None,
+            },
+        ];
+        assert_eq!(choose_canonical(&copies, Some("AFP")), Some(2));
+        assert_eq!(choose_canonical(&copies, Some("Reuters")), Some(1));
+        assert_eq!(choose_canonical(&copies, None), Some(1));
+        assert_eq!(choose_canonical(&[], None), None);
+        assert_eq!(
+            story_origin([Some("AFP"), None, Some("APP"), Some("APP")]),
+            Some("APP")
+        );
+        assert_eq!(story_origin([Some("AFP"), Some("APP")]), Some("AFP"));
+        assert_eq!(story_origin([None]), None);
+    }
+}

@@ -1,0 +1,349 @@
+//! Step 1a: markup to plain text, then character folding and tokenisation.
+//!
+//! Two texts that differ only in markup, entities, Unicode presentation form,
+//! case, quote or dash style, or spacing must normalise to the same string:
+//! that is what makes the exact fingerprint useful across outlets.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Converts HTML (or plain text) to plain text, one paragraph per line.
+///
+/// Most titles and many summaries carry no markup at all: those skip the HTML
+/// parser entirely (it costs far more than the rest of the pipeline), and
+/// text with entities but no tags only gets its entities decoded.
+pub fn html_to_text(input: &str) -> String {
+    if !input.contains('<') {
+        if !input.contains('&') {
+            return input.to_string();
+        }
+        return decode_entities(input);
+    }
+    // html2text wraps at the given width; a huge width keeps paragraphs whole
+    // so that sentence splitting sees real paragraph boundaries.
+    match html2text::config::plain_no_decorate().string_from_read(input.as_bytes(), 1 << 20) {
+        Ok(text) => text,
+        Err(_) => decode_entities(input),
+    }
+}
+
+/// Decodes the HTML entities that occur in feed titles and summaries outside
+/// markup: the XML five, `&nbsp;`, typographic quotes and dashes, and
+/// numeric references. Unknown entities are left as they are.
+pub fn decode_entities(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let end = rest[1..].find(';').map(|i| i + 1).filter(|&i| i <= 10);
+        let decoded = end.and_then(|end| decode_entity(&rest[1..end]).map(|c| (c, end)));
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code);
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "lsquo" | "rsquo" | "sbquo" => '\'',
+        "ldquo" | "rdquo" | "bdquo" | "laquo" | "raquo" => '"',
+        "ndash" | "mdash" | "minus" => '-',
+        "hellip" => '…',
+        _ => return None,
+    })
+}
+
+/// Folds one character (after NFKC): typographic quotes to ASCII quotes,
+/// every dash and hyphen to `-`, invisible format characters to nothing.
+/// Outlets differ in these even when they carry the same wire text.
+fn fold_char(c: char) -> Option<char> {
+    Some(match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' | '`' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}'
+        | '\u{00BB}' | '\u{2039}' | '\u{203A}' => '"',
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
+        | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => '-',
+        '\u{00AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => return None,
+        c => c,
+    })
+}
+
+/// NFKC, quote/dash folding and whitespace collapsed to single spaces, but
+/// case kept: name detection needs the capitals, and the caller lower-cases.
+pub fn fold_keep_case(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut pending_space = false;
+    for c in input.nfkc().filter_map(fold_char) {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The full normalisation of a text: NFKC, quote/dash folding, case folding
+/// (full Unicode lower case), whitespace collapsed. Numbers are kept as they
+/// are: they are what tells two templated reports apart.
+pub fn normalize_text(input: &str) -> String {
+    let folded = fold_keep_case(input);
+    if folded.is_ascii() {
+        folded.to_ascii_lowercase()
+    } else {
+        folded.to_lowercase()
+    }
+}
+
+/// True for characters of scripts written without spaces between words,
+/// where every character is a token and shingles are character n-grams.
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF // Thai, Lao
+        | 0x1000..=0x109F // Myanmar
+        | 0x1780..=0x17FF // Khmer
+        | 0x3040..=0x30FF // Hiragana, Katakana
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // CJK compatibility ideographs
+        | 0x20000..=0x2FFFF) // CJK extensions B..
+}
+
+/// One word of a text, as the matcher sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The token's text (a slice of the tokenised string).
+    pub text: &'a str,
+    /// Starts with an upper-case letter and does not open a sentence: a
+    /// probable name. Only meaningful when the input kept its case.
+    pub name: bool,
+    /// Made of digits (with `.`/`,` separators inside).
+    pub number: bool,
+}
+
+/// Splits folded text into word tokens: runs of letters and digits; numbers
+/// keep inner `.` and `,` (`38,123.45` is one token); characters of unspaced
+/// scripts are one token each. Apostrophes and other punctuation separate.
+pub fn tokenize(text: &str) -> Vec<Token<'_>> {
+    let mut tokens = Vec::with_capacity(text.len() / 5);
+    let bytes = text.as_bytes();
+    let mut sentence_start = true;
+    let mut iter = text.char_indices().peekable();
+    while let Some((start, c)) = iter.next() {
+        if is_unspaced_script(c) {
+            let end = start + c.len_utf8();
+            tokens.push(Token {
+                text: &text[start..end],
+                name: false,
+                number: false,
+            });
+            sentence_start = false;
+            continue;
+        }
+        if !c.is_alphanumeric() {
+            if matches!(c, '.' | '!' | '?' | ':' | '"' | '(' | '-' | '\u{3002}') {
+                sentence_start = true;
+            }
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        let mut all_digits = c.is_ascii_digit();
+        while let Some(&(i, d)) = iter.peek() {
+            if d.is_alphanumeric() && !is_unspaced_script(d) {
+                all_digits &= d.is_ascii_digit();
+                end = i + d.len_utf8();
+                iter.next();
+            } else if all_digits
+                && matches!(d, '.' | ',')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            {
+                end = i + 1;
+                iter.next();
+            } else {
+                break;
+            }
+        }
+        let word = &text[start..end];
+        tokens.push(Token {
+            text: word,
+            name: !sentence_start && c.is_uppercase() && word.chars().count() > 1,
+            number: all_digits,
+        });
+        sentence_start = false;
+    }
+    tokens
+}
+
+/// Splits a paragraph into sentences at `.`, `!`, `?` (and the ideographic
+/// full stop) followed by a space and not preceded by a single capital
+/// (initials such as "U.S." or "J. Smith" do not end sentences).
+pub fn split_sentences(paragraph: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let ends = match c {
+            '\u{3002}' | '\u{FF01}' | '\u{FF1F}' => true,
+            '.' | '!' | '?' => {
+                let next_space = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace());
+                // "U.S. officials", "Feb. 27", "J. Smith": initials and
+                // abbreviations before the dot do not end the sentence.
+                let word_start = chars[..k]
+                    .iter()
+                    .rposition(|(_, p)| !(p.is_alphanumeric() || *p == '.'))
+                    .map_or(0, |j| j + 1);
+                let prev_word: String = chars[word_start..k].iter().map(|&(_, p)| p).collect();
+                let abbreviation = c == '.'
+                    && ((prev_word.chars().count() == 1
+                        && prev_word.chars().all(char::is_alphabetic))
+                        || prev_word.contains('.')
+                        || is_abbreviation(&prev_word));
+                next_space && !abbreviation
+            }
+            _ => false,
+        };
+        if ends {
+            let end = i + c.len_utf8();
+            let s = paragraph[start..end].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = end;
+        }
+    }
+    let s = paragraph[start..].trim();
+    if !s.is_empty() {
+        out.push(s);
+    }
+    out
+}
+
+/// Abbreviations that end with a dot without ending the sentence.
+fn is_abbreviation(word: &str) -> bool {
+    matches!(
+        word,
+        "Mr" | "Mrs"
+            | "Ms"
+            | "Dr"
+            | "St"
+            | "Gen"
+            | "Gov"
+            | "Rep"
+            | "Sen"
+            | "Inc"
+            | "Corp"
+            | "Co"
+            | "Ltd"
+            | "Jan"
+            | "Feb"
+            | "Mar"
+            | "Apr"
+            | "Aug"
+            | "Sept"
+            | "Sep"
+            | "Oct"
+            | "Nov"
+            | "Dec"
+            | "No"
+            | "no"
+            | "vs"
+            | "Pt"
+            | "Col"
+            | "Maj"
+            | "Lt"
+            | "Capt"
+            | "Prof"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_dashes_case_and_space_fold() {
+        assert_eq!(
+            normalize_text("\u{201C}No one\u{201D} \u{2014} it\u{2019}s  A\u{00A0}Process"),
+            "\"no one\" - it's a process"
+        );
+        assert_eq!(normalize_text("ＴＡＳＳ ﬁnal"), "tass final");
+    }
+
+    #[test]
+    fn entities_decode_without_markup() {
+        assert_eq!(
+            html_to_text("AT&amp;T &#8220;deal&#8221; &nbsp;x"),
+            "AT&T \u{201C}deal\u{201D}  x"
+        );
+        assert_eq!(html_to_text("R&D &unknown; & more"), "R&D &unknown; & more");
+    }
+
+    #[test]
+    fn html_becomes_paragraph_lines() {
+        let t = html_to_text("<div><p>One &amp; two.</p><p>Three <b>four</b>.</p></div>");
+        let lines: Vec<&str> = t.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines, ["One & two.", "Three four."]);
+    }
+
+    #[test]
+    fn tokens_keep_numbers_and_mark_names() {
+        let toks = tokenize("Stocks rose 1,234.5 points. Shares of Apple fell 3%.");
+        let texts: Vec<&str> = toks.iter().map(|t| t.text).collect();
+        assert_eq!(
+            texts,
+            ["Stocks", "rose", "1,234.5", "points", "Shares", "of", "Apple", "fell", "3"]
+        );
+        assert!(toks[2].number && !toks[1].number);
+        assert!(
+            !toks[0].name && !toks[4].name,
+            "sentence-initial words are not names"
+        );
+        assert!(toks[6].name);
+    }
+
+    #[test]
+    fn cjk_characters_are_tokens() {
+        let toks = tokenize("東京で会談 talks");
+        let texts: Vec<&str> = toks.iter().map(|t| t.text).collect();
+        assert_eq!(texts, ["東", "京", "で", "会", "談", "talks"]);
+    }
+
+    #[test]
+    fn sentences_split_but_not_at_initials() {
+        let s = split_sentences("U.S. officials met Mr. Lavrov on Feb. 18. They talked! Done");
+        assert_eq!(
+            s,
+            [
+                "U.S. officials met Mr. Lavrov on Feb. 18.",
+                "They talked!",
+                "Done"
+            ]
+        );
+    }
+}

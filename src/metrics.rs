@@ -1,0 +1,351 @@
+//! Metrics and health: Prometheus counters the pipeline bumps as it works,
+//! and the optional HTTP endpoint (`[metrics] listen`) that serves them at
+//! `/metrics` with a health check at `/healthz`.
+//!
+//! The counters live in one process-wide registry so that instrumenting a
+//! stage is one call (`metrics::record_fetch(…)`) and costs a few atomic
+//! adds whether or not the endpoint is enabled. Gauges that describe the
+//! database (feeds by health, file size) are read from it at scrape time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::fetch::Exchange;
+use crate::service::Liveness;
+use crate::store::{disk_size, FeedHealth, IngestReport, StoreHandle};
+
+/// How long a scrape or health check waits for the database writer.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+/// Every metric feedfold exports.
+struct Metrics {
+    registry: Registry,
+    fetches: Family<OutcomeLabels, Counter>,
+    responses: Family<StatusLabels, Counter>,
+    bytes: Counter,
+    fetch_seconds: Histogram,
+    entries: Counter,
+    updated: Counter,
+    stories: Counter,
+    folded: Counter,
+    dedup_seconds: Histogram,
+    feeds: Family<StateLabels, Gauge>,
+    backoff: Gauge,
+    database_bytes: Gauge,
+    last_tick: Gauge,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Metrics {
+        let m = Metrics {
+            registry: Registry::default(),
+            fetches: Family::default(),
+            responses: Family::default(),
+            bytes: Counter::default(),
+            // 10 ms … 41 s: loopback to a slow server at the 30 s timeout.
+            fetch_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 13)),
+            entries: Counter::default(),
+            updated: Counter::default(),
+            stories: Counter::default(),
+            folded: Counter::default(),
+            // 10 µs … 2.6 s per decision.
+            dedup_seconds: Histogram::new(exponential_buckets(0.000_01, 4.0, 10)),
+            feeds: Family::default(),
+            backoff: Gauge::default(),
+            database_bytes: Gauge::default(),
+            last_tick: Gauge::default(),
+        };
+        let mut r = Registry::with_prefix("feedfold");
+        r.register(
+            "fetches",
+            "Feed fetches by outcome (ok, not_modified, error)",
+            m.fetches.clone(),
+        );
+        r.register(
+            "http_responses",
+            "HTTP responses received from feed servers, by status code",
+            m.responses.clone(),
+        );
+        r.register(
+            "fetch_bytes",
+            "Response body bytes read from feed servers, after decompression",
+            m.bytes.clone(),
+        );
+        r.register(
+            "fetch_duration_seconds",
+            "Wall time of one feed fetch",
+            m.fetch_seconds.clone(),
+        );
+        r.register(
+            "entries_ingested",
+            "Entries stored for the first time",
+            m.entries.clone(),
+        );
+        r.register(
+            "entries_updated",
+            "Stored entries whose content changed",
+            m.updated.clone(),
+        );
+        r.register(
+            "stories_ingested",
+            "Stories started by a new entry",
+            m.stories.clone(),
+        );
+        r.register(
+            "copies_folded",
+            "New entries folded into an existing story as a copy",
+            m.folded.clone(),
+        );
+        r.register(
+            "dedup_decision_seconds",
+            "Time to find candidates and decide which story a new entry joins",
+            m.dedup_seconds.clone(),
+        );
+        r.register(
+            "feeds",
+            "Feeds by state (ok, failing, backoff, never_fetched, inactive), read at scrape time",
+            m.feeds.clone(),
+        );
+        r.register(
+            "feeds_in_backoff",
+            "Active feeds whose last fetch failed and that wait before the next try",
+            m.backoff.clone(),
+        );
+        r.register(
+            "database_size_bytes",
+            "Size of the SQLite database on disk, write-ahead log included",
+            m.database_bytes.clone(),
+        );
+        r.register(
+            "last_successful_tick_timestamp_seconds",
+            "Unix time when the last poll pass finished without a database error",
+            m.last_tick.clone(),
+        );
+        r.register(
+            "build",
+            "The running feedfold",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Metrics { registry: r, ..m }
+    }
+}
+
+/// Records one fetch: its outcome (`ok`, `not_modified` or `error`) and
+/// what was seen on the wire.
+pub fn record_fetch(outcome: &'static str, exchange: &Exchange) {
+    let m = &*METRICS;
+    m.fetches.get_or_create(&OutcomeLabels { outcome }).inc();
+    if let Some(status) = exchange.status {
+        m.responses.get_or_create(&StatusLabels { status }).inc();
+    }
+    m.bytes.inc_by(exchange.bytes as u64);
+    m.fetch_seconds.observe(exchange.duration.as_secs_f64());
+}
+
+/// Records what writing one fetch changed.
+pub fn record_ingest(report: &IngestReport) {
+    let m = &*METRICS;
+    m.entries.inc_by(report.new_entries as u64);
+    m.updated.inc_by(report.updated_entries as u64);
+    m.stories.inc_by(report.new_stories as u64);
+    m.folded.inc_by(report.folded as u64);
+}
+
+/// Records how long one deduplication decision took.
+pub fn observe_dedup_decision(elapsed: Duration) {
+    METRICS.dedup_seconds.observe(elapsed.as_secs_f64());
+}
+
+/// Records the Unix time of a poll pass that finished.
+pub fn pass_done(unix_secs: u64) {
+    METRICS
+        .last_tick
+        .set(i64::try_from(unix_secs).unwrap_or(i64::MAX));
+}
+
+fn set_feed_health(h: &FeedHealth) {
+    let m = &*METRICS;
+    for (state, n) in [
+        ("ok", h.ok),
+        ("failing", h.failing),
+        ("backoff", h.backoff),
+        ("never_fetched", h.never_fetched),
+        ("inactive", h.inactive),
+    ] {
+        m.feeds.get_or_create(&StateLabels { state }).set(n);
+    }
+    m.backoff.set(h.backoff);
+}
+
+/// The Prometheus text exposition of every metric.
+fn render() -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_text::encode(&mut out, &METRICS.registry);
+    out
+}
+
+/// What the endpoint needs from the running daemon.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The writer, to read gauges and to check that the database answers.
+    pub store: StoreHandle,
+    /// The scheduler loop's heartbeat.
+    pub liveness: Arc<Liveness>,
+    /// The database file, for its size.
+    pub database: PathBuf,
+}
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics.listen {addr}: cannot listen: {source}")]
+pub struct ListenError {
+    /// The configured address.
+    pub addr: SocketAddr,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Binds the endpoint's address; fails at start-up rather than later.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenError { addr, source })
+}
+
+/// Serves `/metrics` and `/healthz` on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, endpoint: Endpoint) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(endpoint);
+    axum::serve(listener, app).await
+}
+
+async fn metrics(State(ep): State<Endpoint>) -> Response {
+    let now = Utc::now();
+    let health = ep.store.call(move |s| s.feed_health(now));
+    match tokio::time::timeout(DATABASE_TIMEOUT, health).await {
+        Ok(Ok(h)) => set_feed_health(&h),
+        Ok(Err(e)) => tracing::warn!("metrics: reading feed health failed: {e}"),
+        Err(_) => tracing::warn!(
+            "metrics: database writer busy for {DATABASE_TIMEOUT:?}; feed gauges are stale"
+        ),
+    }
+    let bytes = disk_size(&ep.database);
+    METRICS
+        .database_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    (
+        [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
+        render(),
+    )
+        .into_response()
+}
+
+/// 200 when the scheduler loop checked in recently and the database takes
+/// its write lock now; 503 otherwise. The JSON body says which part failed.
+async fn healthz(State(ep): State<Endpoint>) -> Response {
+    let probe = ep.store.call(|s| s.probe());
+    let database = match tokio::time::timeout(DATABASE_TIMEOUT, probe).await {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => format!("no answer within {DATABASE_TIMEOUT:?}"),
+    };
+    let l = &ep.liveness;
+    let scheduler = if l.is_stopping() {
+        "stopping"
+    } else if l.is_fresh() {
+        "ok"
+    } else {
+        "stalled"
+    };
+    let healthy = database == "ok" && scheduler == "ok";
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "scheduler": scheduler,
+        "heartbeat_age_seconds": l.heartbeat_age().map(|a| a.as_secs_f64()),
+        "last_successful_tick": l.last_pass(),
+        "database": database,
+    });
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_values_show_in_the_exposition() {
+        record_fetch(
+            "not_modified",
+            &Exchange {
+                status: Some(304),
+                bytes: 0,
+                duration: Duration::from_millis(20),
+                ..Exchange::default()
+            },
+        );
+        record_fetch(
+            "error",
+            &Exchange {
+                status: None,
+                bytes: 0,
+                duration: Duration::from_secs(30),
+                ..Exchange::default()
+            },
+        );
+        let text = render();
+        assert!(
+            text.contains("feedfold_fetches_total{outcome=\"not_modified\"}"),
+            "{text}"
+        );
+        assert!(text.contains("feedfold_http_responses_total{status=\"304\"}"));
+        assert!(text.contains("feedfold_fetch_duration_seconds_bucket{le=\"0.04\"}"));
+        assert!(text.contains("feedfold_build_info{version=\""));
+    }
+}

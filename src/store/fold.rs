@@ -1,0 +1,515 @@
+//! The store's side of folding: finding candidates for a new entry (exact
+//! fingerprint and LSH band index inside the time window), writing the
+//! lineage the dedup engine decides, keeping each story's canonical copy and
+//! origin agency right, and `refold`.
+//!
+//! `dedup` decides; this module only reads and writes rows. Every function
+//! here runs inside the caller's transaction, and leaves every story with
+//! exactly one canonical copy.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::feeds::err;
+use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
+use crate::dedup::{
+    self, agency_for_host, Analysis, BoilerplateModel, Candidate, CopyInfo, DedupConfig,
+    Fingerprint, Relation, Signature, Verdict,
+};
+
+/// Most entries read per band key: a key shared by hundreds of entries is a
+/// template or boilerplate, and reading them all would make one lookup slow.
+const PER_KEY_LIMIT: i64 = 16;
+/// Most candidates verified per newcomer.
+const MAX_CANDIDATES: usize = 64;
+
+/// What the store keeps about one feed while writing its entries: the
+/// boilerplate it has learned and the agency whose own feed it is.
+pub(super) struct FeedContext {
+    pub(super) model: BoilerplateModel,
+    dirty: bool,
+}
+
+impl FeedContext {
+    /// Loads the feed's boilerplate model, and records its agency on first use.
+    pub(super) fn load(
+        tx: &Transaction,
+        feed: FeedId,
+        cfg: &DedupConfig,
+    ) -> rusqlite::Result<FeedContext> {
+        let (url, agency, model): (String, Option<String>, Option<String>) = tx
+            .prepare_cached("SELECT url, agency, boilerplate_model FROM feed WHERE id = ?1")?
+            .query_row([feed.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if agency.is_none() {
+            let host = url::Url::parse(&url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string));
+            if let Some(a) = host.as_deref().and_then(agency_for_host) {
+                tx.prepare_cached("UPDATE feed SET agency = ?2 WHERE id = ?1")?
+                    .execute(params![feed.0, a])?;
+            }
+        }
+        // A model that no longer parses (written by another version) is
+        // relearned rather than failing the feed.
+        let model = model
+            .and_then(|m| BoilerplateModel::from_json(&m).ok())
+            .unwrap_or_else(|| BoilerplateModel::new(cfg.boilerplate_min_items));
+        Ok(FeedContext {
+            model,
+            dirty: false,
+        })
+    }
+
+    /// Learns from a new entry's head and tail sentences.
+    pub(super) fn observe(&mut self, a: &Analysis) {
+        self.model.observe(&a.boilerplate_keys);
+        self.dirty = true;
+    }
+
+    /// Saves the model if it learned anything.
+    pub(super) fn save(&self, tx: &Transaction, feed: FeedId) -> rusqlite::Result<()> {
+        if self.dirty {
+            tx.prepare_cached("UPDATE feed SET boilerplate_model = ?2 WHERE id = ?1")?
+                .execute(params![feed.0, self.model.to_json()])?;
+        }
+        Ok(())
+    }
+}
+
+/// How a new entry was folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Folded {
+    /// It started a story of its own.
+    NewStory,
+    /// It joined an existing story as a copy.
+    Joined,
+}
+
+/// Finds the story a freshly inserted entry belongs to and links it; indexes
+/// its band keys for the entries that come after it.
+pub(super) fn fold_new_entry(
+    tx: &Transaction,
+    cfg: &DedupConfig,
+    entry: EntryId,
+    a: &Analysis,
+    window_at: i64,
+    now: &str,
+) -> rusqlite::Result<Folded> {
+    let deciding = Instant::now();
+    let candidates = candidates(tx, cfg, a, entry, window_at)?;
+    let verdict = dedup::decide(a, &candidates, cfg);
+    crate::metrics::observe_dedup_decision(deciding.elapsed());
+    insert_bands(tx, entry, &a.bands, window_at)?;
+    match verdict {
+        Some(v) => {
+            join_story(tx, entry, &v, now)?;
+            Ok(Folded::Joined)
+        }
+        None => {
+            start_story(tx, entry, now)?;
+            Ok(Folded::NewStory)
+        }
+    }
+}
+
+/// Adds band keys for an entry (idempotent).
+pub(super) fn insert_bands(
+    tx: &Transaction,
+    entry: EntryId,
+    bands: &[u64],
+    window_at: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO entry_band (band_key, window_at, entry_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for key in bands {
+        stmt.execute(params![*key as i64, window_at, entry.0])?;
+    }
+    Ok(())
+}
+
+/// Stored entries that may be copies of the newcomer: same exact fingerprint
+/// or a shared band key, published within the window, plus the canonical
+/// copy of every story they belong to (the engine checks the newcomer
+/// against it, so that chains of small edits cannot drift).
+fn candidates(
+    tx: &Transaction,
+    cfg: &DedupConfig,
+    a: &Analysis,
+    me: EntryId,
+    window_at: i64,
+) -> rusqlite::Result<Vec<Candidate>> {
+    let window = i64::try_from(cfg.window.as_secs()).unwrap_or(i64::MAX / 4);
+    let (from, to) = (
+        window_at.saturating_sub(window),
+        window_at.saturating_add(window),
+    );
+    let mut ids: Vec<i64> = Vec::new();
+    let push = |id: i64, ids: &mut Vec<i64>| {
+        if id != me.0 && !ids.contains(&id) && ids.len() < MAX_CANDIDATES {
+            ids.push(id);
+        }
+    };
+    {
+        let mut exact = tx.prepare_cached(
+            "SELECT id FROM entry WHERE fingerprint = ?1 AND window_at BETWEEN ?2 AND ?3 ORDER BY id LIMIT ?4",
+        )?;
+        let rows = exact.query_map(params![a.exact.to_sql(), from, to, PER_KEY_LIMIT], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        for id in rows {
+            push(id?, &mut ids);
+        }
+        let mut band = tx.prepare_cached(
+            "SELECT entry_id FROM entry_band WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
+        )?;
+        for key in &a.bands {
+            let rows = band.query_map(params![*key as i64, from, to, PER_KEY_LIMIT], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            for id in rows {
+                push(id?, &mut ids);
+            }
+        }
+    }
+    let mut out: Vec<Candidate> = Vec::with_capacity(ids.len() + 4);
+    for id in &ids {
+        if let Some(c) = candidate(tx, *id)? {
+            out.push(c);
+        }
+    }
+    // The canonical copy of every story found, even when it was not a candidate itself.
+    let canonicals: Vec<(i64, i64)> = {
+        let mut stmt = tx.prepare_cached("SELECT canonical_entry_id FROM story WHERE id = ?1")?;
+        let mut v = Vec::new();
+        for c in &out {
+            if v.iter().any(|(s, _)| *s == c.story_id) {
+                continue;
+            }
+            let canonical: i64 = stmt.query_row([c.story_id], |r| r.get(0))?;
+            v.push((c.story_id, canonical));
+        }
+        v
+    };
+    for (_, canonical) in canonicals {
+        if canonical != me.0 && !out.iter().any(|c| c.entry_id == canonical) {
+            if let Some(c) = candidate(tx, canonical)? {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One stored entry as a [`Candidate`]; `None` if it was analysed by another
+/// algorithm version (compare like with like; `refold` brings it up to date).
+fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
+    let row = tx
+        .prepare_cached(
+            "SELECT se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature, e.window_at,
+                    s.canonical_entry_id = e.id
+             FROM entry e JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
+             WHERE e.id = ?1 AND e.fingerprint_version = ?2 AND e.signature IS NOT NULL",
+        )?
+        .query_row(params![id, dedup::ALGORITHM_VERSION], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((story_id, exact, title, text, blob, published, is_canonical)) = row else {
+        return Ok(None);
+    };
+    // A damaged signature makes the entry no candidate; it is never fatal.
+    let Ok(signature) = Signature::from_bytes(&blob) else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
+        story_id,
+        entry_id: id,
+        exact: Fingerprint::from_sql(exact),
+        title: title.unwrap_or_default(),
+        text: text.unwrap_or_default(),
+        signature,
+        published,
+        is_canonical,
+    }))
+}
+
+fn start_story(tx: &Transaction, entry: EntryId, now: &str) -> rusqlite::Result<StoryId> {
+    tx.prepare_cached(
+        "INSERT INTO story (canonical_entry_id, published_at, first_seen_at, last_seen_at, source_count, origin_agency)
+         SELECT id, COALESCE(published_at, first_seen_at), first_seen_at, ?2, 1, NULL FROM entry WHERE id = ?1",
+    )?
+    .execute(params![entry.0, now])?;
+    let story = StoryId(tx.last_insert_rowid());
+    tx.prepare_cached(
+        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at) VALUES (?1, ?2, 'canonical', 1.0, ?3)",
+    )?
+    .execute(params![entry.0, story.0, now])?;
+    recompute_story(tx, story, now)?;
+    Ok(story)
+}
+
+fn join_story(tx: &Transaction, entry: EntryId, v: &Verdict, now: &str) -> rusqlite::Result<()> {
+    let relation = match v.relation {
+        // The engine never hands out `canonical`; the store decides that.
+        Relation::Canonical | Relation::Exact => Relation::Exact,
+        Relation::Near => Relation::Near,
+    };
+    tx.prepare_cached(
+        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![entry.0, v.story_id, relation.as_str(), v.similarity.clamp(0.0, 1.0), now])?;
+    recompute_story(tx, StoryId(v.story_id), now)
+}
+
+/// One copy of a story as [`recompute_story`] reads it.
+struct Copy {
+    entry_id: i64,
+    window_at: Option<i64>,
+    feed_agency: Option<String>,
+    origin: Option<String>,
+    relation: String,
+    similarity: f64,
+}
+
+/// Re-derives a story's canonical copy, origin agency, published time and
+/// source count from its copies; deletes the story if it has none left.
+///
+/// The canonical copy is the one from the origin agency's own feed, else the
+/// earliest published. When it changes, the old canonical copy takes the
+/// new one's relation and score, so every copy keeps an explanation.
+pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> rusqlite::Result<()> {
+    let copies: Vec<Copy> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity
+             FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
+             WHERE se.story_id = ?1 ORDER BY e.window_at, e.id",
+        )?;
+        let rows = stmt.query_map([story.0], |r| {
+            let credited: Option<String> = r.get(3)?;
+            Ok(Copy {
+                entry_id: r.get(0)?,
+                window_at: r.get(1)?,
+                feed_agency: r.get(2)?,
+                origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
+                relation: r.get(4)?,
+                similarity: r.get(5)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    if copies.is_empty() {
+        tx.prepare_cached("DELETE FROM story WHERE id = ?1")?
+            .execute([story.0])?;
+        return Ok(());
+    }
+    let origin =
+        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
+    let infos: Vec<CopyInfo<'_>> = copies
+        .iter()
+        .map(|c| CopyInfo {
+            entry_id: c.entry_id,
+            published: c.window_at,
+            feed_agency: c.feed_agency.as_deref(),
+        })
+        .collect();
+    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
+    let new = &copies[chosen];
+    if new.relation != "canonical" {
+        if let Some(old) = copies.iter().find(|c| c.relation == "canonical") {
+            tx.prepare_cached(
+                "UPDATE story_entry SET relation = ?2, similarity = ?3 WHERE entry_id = ?1",
+            )?
+            .execute(params![old.entry_id, new.relation, new.similarity])?;
+        }
+        tx.prepare_cached(
+            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
+        )?
+        .execute([new.entry_id])?;
+    }
+    tx.prepare_cached(
+        "UPDATE story SET canonical_entry_id = ?2, origin_agency = ?3, last_seen_at = MAX(last_seen_at, ?4),
+            published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = ?2),
+            first_seen_at = (SELECT MIN(e.first_seen_at) FROM story_entry se JOIN entry e ON e.id = se.entry_id
+                             WHERE se.story_id = ?1),
+            source_count = (SELECT COUNT(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
+                            WHERE se.story_id = ?1)
+         WHERE id = ?1",
+    )?
+    .execute(params![story.0, new.entry_id, origin, now])?;
+    Ok(())
+}
+
+/// What `refold` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RefoldReport {
+    /// Entries re-analysed and re-folded.
+    pub entries: usize,
+    /// Stories before.
+    pub stories_before: usize,
+    /// Stories after.
+    pub stories_after: usize,
+}
+
+/// Entries re-folded per transaction: small enough that the daemon's writer
+/// never waits long for the lock, large enough to amortise the commit.
+const REFOLD_BATCH: usize = 500;
+
+impl Store {
+    /// Deletes band keys older than the window: the index's size follows the
+    /// window, not the history. Returns the number of keys deleted.
+    pub fn trim_band_index(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let window = i64::try_from(self.dedup.window.as_secs()).unwrap_or(i64::MAX / 4);
+        // Entries published up to a window after `cutoff` may still look back to it.
+        let cutoff = now.timestamp().saturating_sub(window.saturating_mul(2));
+        self.conn
+            .execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
+            .map_err(|e| self.err(e))
+    }
+
+    /// Recomputes fingerprints and stories of the entries published since
+    /// `since` (all entries with `None`), in published order and in batches,
+    /// after an algorithm or threshold change. Entries are never deleted; each
+    /// batch commits with every entry in exactly one story. `progress` gets
+    /// (done, total) after each batch.
+    pub fn refold(
+        &mut self,
+        since: Option<DateTime<Utc>>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<RefoldReport, StoreError> {
+        let path = self.path.clone();
+        let e = |source| err(&path, source);
+        let from = since.map_or(i64::MIN, |t| t.timestamp());
+        let count_stories = |conn: &rusqlite::Connection| -> rusqlite::Result<usize> {
+            conn.query_row("SELECT COUNT(*) FROM story", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        };
+        let mut report = RefoldReport {
+            stories_before: count_stories(&self.conn).map_err(e)?,
+            ..Default::default()
+        };
+        let ids: Vec<(i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, feed_id FROM entry WHERE COALESCE(window_at, 0) >= ?1 ORDER BY window_at, id")
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([from], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(e)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(e)?
+        };
+        let total = ids.len();
+        let cfg = self.dedup.clone();
+        // The band keys of the refolded range are rebuilt as its entries
+        // replay; until its turn, an entry is marked stale (version 0), so
+        // it stays in its old story but is no candidate: newcomers are
+        // compared only with entries already refolded, as in live ingest.
+        // An interrupted refold leaves stale entries out of matching until
+        // the next refold finishes.
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
+            .map_err(e)?;
+        tx.execute(
+            "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= ?1",
+            [from],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        let now = format_time(Utc::now());
+        for batch in ids.chunks(REFOLD_BATCH) {
+            let tx = self.conn.transaction().map_err(e)?;
+            for &(id, feed) in batch {
+                refold_entry(&tx, &cfg, EntryId(id), FeedId(feed), &now).map_err(e)?;
+            }
+            tx.commit().map_err(e)?;
+            report.entries += batch.len();
+            progress(report.entries, total);
+        }
+        report.stories_after = count_stories(&self.conn).map_err(e)?;
+        Ok(report)
+    }
+}
+
+/// Detaches one entry from its story, re-analyses it and folds it again.
+fn refold_entry(
+    tx: &Transaction,
+    cfg: &DedupConfig,
+    entry: EntryId,
+    feed: FeedId,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let old_story: Option<i64> = tx
+        .prepare_cached("SELECT story_id FROM story_entry WHERE entry_id = ?1")?
+        .query_row([entry.0], |r| r.get(0))
+        .optional()?;
+    if let Some(story) = old_story {
+        tx.prepare_cached("DELETE FROM story_entry WHERE entry_id = ?1")?
+            .execute([entry.0])?;
+        // The story may have lost its canonical copy: promote another, or drop it.
+        let left: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM story_entry WHERE story_id = ?1")?
+            .query_row([story], |r| r.get(0))?;
+        if left == 0 {
+            tx.prepare_cached("DELETE FROM story WHERE id = ?1")?
+                .execute([story])?;
+        } else {
+            let other: i64 = tx
+                .prepare_cached("SELECT entry_id FROM story_entry WHERE story_id = ?1 ORDER BY entry_id LIMIT 1")?
+                .query_row([story], |r| r.get(0))?;
+            tx.prepare_cached("UPDATE story SET canonical_entry_id = ?2 WHERE id = ?1")?
+                .execute(params![story, other])?;
+            recompute_story(tx, StoryId(story), now)?;
+        }
+    }
+    let (title, summary, content, window_at): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    ) = tx
+        .prepare_cached("SELECT title, summary, content, window_at FROM entry WHERE id = ?1")?
+        .query_row([entry.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let ctx = FeedContext::load(tx, feed, cfg)?;
+    let a = dedup::analyze_with(
+        title.as_deref(),
+        content.as_deref().or(summary.as_deref()),
+        &ctx.model,
+    );
+    store_analysis(tx, entry, &a)?;
+    fold_new_entry(tx, cfg, entry, &a, window_at.unwrap_or(0), now)?;
+    Ok(())
+}
+
+/// Writes an entry's analysis columns.
+pub(super) fn store_analysis(
+    tx: &Transaction,
+    entry: EntryId,
+    a: &Analysis,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE entry SET fingerprint = ?2, fingerprint_version = ?3, credited_agency = ?4, norm_title = ?5,
+            norm_text = ?6, signature = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        entry.0,
+        a.exact.to_sql(),
+        dedup::ALGORITHM_VERSION,
+        a.credited_agency(),
+        a.title,
+        a.text,
+        a.signature.to_bytes()
+    ])?;
+    Ok(())
+}
