@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(normalize fingerprint feed_to_store)
+[ ${#targets[@]} -gt 0 ] || targets=(normalize dateline fingerprint feed_to_store)
 export RUSTC_BOOTSTRAP=1
 
 seed_dir() {

@@ -100,6 +100,15 @@ fn crash_inputs_found_by_fuzzing() {
                 feed_to_store(bytes, ct);
             }
             Some("normalize") => normalize(&String::from_utf8_lossy(&data)),
+            Some("dateline") => {
+                let text = String::from_utf8_lossy(&data);
+                let paragraphs: Vec<String> = text
+                    .split('\n')
+                    .map(dedup::normalize::fold_keep_case)
+                    .collect();
+                let a = dedup::credit::strip_and_credit(paragraphs.clone());
+                assert!(a.paragraphs.len() <= paragraphs.len(), "{name}");
+            }
             Some("fingerprint") => {
                 let text = String::from_utf8_lossy(&data);
                 let a = dedup::analyze(Some(&text), None);
