@@ -67,7 +67,7 @@ impl ParsedFeed {
 }
 
 /// One item of a feed.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct ParsedEntry {
     /// Stable identity within the feed: `guid:…`, `url:…` or `hash:…`.
     pub identity: String,
@@ -87,6 +87,9 @@ pub struct ParsedEntry {
     pub published: Option<DateTime<Utc>>,
     /// When the item was last updated.
     pub updated: Option<DateTime<Utc>>,
+    /// Its dedup analysis, when the poller computed it off the writer thread
+    /// (`None`: the store computes it).
+    pub analysis: Option<crate::dedup::Analysis>,
 }
 
 impl ParsedEntry {
@@ -334,6 +337,7 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
             .collect(),
         published: e.published,
         updated: e.updated,
+        analysis: None,
     };
     entry.identity = identity(&entry);
     entry

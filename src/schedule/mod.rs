@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::PollConfig;
+use crate::dedup;
 use crate::fetch::{discovery, Body, Exchange, Fetched, Fetcher, Validators};
 use crate::metrics;
 use crate::parse::{self, ParseError, ParsedFeed};
@@ -265,7 +266,7 @@ impl Poller {
             Ok(Fetched::NotModified { validators }) => FeedOutcome::NotModified { validators },
             Ok(Fetched::Body(body)) => {
                 let page_url = body.final_url.clone();
-                match parse_body(body).await {
+                match parse_body(body, feed.boilerplate_model.clone()).await {
                     Parsed::Feed(doc, validators) => FeedOutcome::Parsed {
                         feed: doc,
                         validators,
@@ -378,7 +379,8 @@ impl Poller {
             }
             Err(e) => return failed(format!("fetching it failed: {e}")),
         };
-        match parse_body(body).await {
+        // A newly discovered feed has no learned boilerplate yet.
+        match parse_body(body, None).await {
             Parsed::Feed(doc, validators) => {
                 let note = format!(
                     "autodiscovered on {page_url}, which links to {} feed(s): {list}",
@@ -543,10 +545,18 @@ enum Parsed {
     Failed(String),
 }
 
-/// Parses a body off the async worker threads (parsing is CPU work).
-async fn parse_body(body: Body) -> Parsed {
+/// Parses a body and analyses its entries for the deduplicator off the
+/// async worker threads, in parallel across feeds: this is most of the CPU
+/// work of an ingest, and doing it here keeps it off the single database
+/// writer. `boilerplate_model` is the feed's learned boilerplate as stored.
+async fn parse_body(body: Body, boilerplate_model: Option<String>) -> Parsed {
     let result = tokio::task::spawn_blocking(move || {
-        let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url);
+        let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url).map(
+            |mut doc| {
+                analyze_entries(&mut doc, boilerplate_model.as_deref());
+                doc
+            },
+        );
         let html_type = body
             .content_type
             .as_deref()
@@ -561,6 +571,27 @@ async fn parse_body(body: Body) -> Parsed {
     })
     .await;
     result.unwrap_or_else(|e| Parsed::Failed(format!("parser task failed: {e}")))
+}
+
+/// Fills each entry's dedup analysis. The store reuses it for new and edited
+/// entries (and computes it itself for entries that come without one).
+fn analyze_entries(doc: &mut ParsedFeed, boilerplate_model: Option<&str>) {
+    let model = boilerplate_model
+        .and_then(|json| dedup::BoilerplateModel::from_json(json).ok())
+        .unwrap_or_default();
+    for entry in &mut doc.entries {
+        // Cut oversized fields first: the analysis must describe the text
+        // the store keeps, and the work per entry stays bounded.
+        if let (std::borrow::Cow::Owned(bounded), true) = crate::store::limits::bound(entry) {
+            tracing::warn!(identity = %bounded.identity, "entry has oversized fields: stored truncated");
+            *entry = bounded;
+        }
+        entry.analysis = Some(dedup::analyze_with(
+            entry.title.as_deref(),
+            entry.body(),
+            &model,
+        ));
+    }
 }
 
 /// Half the time between two consecutive firings of a cron expression: the

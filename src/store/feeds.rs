@@ -30,6 +30,8 @@ pub struct DueFeed {
     pub redirect: Option<(String, u32)>,
     /// The server asked (429/503 Retry-After) not to be asked before this.
     pub retry_after_until: Option<DateTime<Utc>>,
+    /// Its learned boilerplate (JSON), for analysing entries before the writer.
+    pub boilerplate_model: Option<String>,
 }
 
 impl DueFeed {
@@ -201,7 +203,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, url, etag, last_modified, interval_secs, fetch_url, poll_interval_secs,
-                        interval_reason, error_count, redirect_url, redirect_count, retry_after_until FROM feed
+                        interval_reason, error_count, redirect_url, redirect_count, retry_after_until, boilerplate_model FROM feed
                  WHERE active = 1 AND disabled_at IS NULL
                    AND (?2 OR next_due_at IS NULL OR next_due_at <= ?1)
                  ORDER BY next_due_at IS NOT NULL, next_due_at, id",
@@ -234,6 +236,7 @@ impl Store {
                         .get::<_, Option<String>>(11)?
                         .as_deref()
                         .and_then(super::parse_time),
+                    boilerplate_model: r.get(12)?,
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -108,7 +108,7 @@ pub(super) fn fold_new_entry(
             Ok(Folded::Joined)
         }
         None => {
-            start_story(tx, entry, now)?;
+            start_story(tx, entry, a.origin_agency(), now)?;
             Ok(Folded::NewStory)
         }
     }
@@ -244,18 +244,24 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
     }))
 }
 
-fn start_story(tx: &Transaction, entry: EntryId, now: &str) -> rusqlite::Result<StoryId> {
+/// A story of one copy: that copy is canonical and its own credit is the
+/// origin, so nothing needs re-deriving (the common case, kept cheap).
+fn start_story(
+    tx: &Transaction,
+    entry: EntryId,
+    origin: Option<&str>,
+    now: &str,
+) -> rusqlite::Result<StoryId> {
     tx.prepare_cached(
         "INSERT INTO story (canonical_entry_id, published_at, first_seen_at, last_seen_at, source_count, origin_agency)
-         SELECT id, COALESCE(published_at, first_seen_at), first_seen_at, ?2, 1, NULL FROM entry WHERE id = ?1",
+         SELECT id, COALESCE(published_at, first_seen_at), first_seen_at, ?2, 1, ?3 FROM entry WHERE id = ?1",
     )?
-    .execute(params![entry.0, now])?;
+    .execute(params![entry.0, now, origin])?;
     let story = StoryId(tx.last_insert_rowid());
     tx.prepare_cached(
         "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at) VALUES (?1, ?2, 'canonical', 1.0, ?3)",
     )?
     .execute(params![entry.0, story.0, now])?;
-    recompute_story(tx, story, now)?;
     Ok(story)
 }
 

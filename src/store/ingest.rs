@@ -63,8 +63,6 @@ pub struct IngestReport {
     pub new_stories: usize,
     /// New entries folded into an existing story as a copy.
     pub folded: usize,
-    /// Entries stored with a field cut to its limit (see [`limits`]).
-    pub truncated: usize,
 }
 
 impl std::ops::AddAssign for IngestReport {
@@ -73,7 +71,6 @@ impl std::ops::AddAssign for IngestReport {
         self.updated_entries += o.updated_entries;
         self.new_stories += o.new_stories;
         self.folded += o.folded;
-        self.truncated += o.truncated;
     }
 }
 
@@ -196,6 +193,22 @@ fn content_hash(e: &ParsedEntry) -> i64 {
     h.digest() as i64
 }
 
+/// The entry's analysis: the one the poller computed in parallel, else
+/// computed here with the feed's boilerplate model.
+fn analysis_of<'e>(
+    entry: &'e ParsedEntry,
+    ctx: &FeedContext,
+) -> std::borrow::Cow<'e, dedup::Analysis> {
+    match &entry.analysis {
+        Some(a) => std::borrow::Cow::Borrowed(a),
+        None => std::borrow::Cow::Owned(dedup::analyze_with(
+            entry.title.as_deref(),
+            entry.body(),
+            &ctx.model,
+        )),
+    }
+}
+
 fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
@@ -209,7 +222,6 @@ fn upsert_entry(
     if truncated {
         tracing::warn!(feed = feed.0, identity = %entry.identity, "entry has oversized fields: stored truncated");
     }
-    let truncated = usize::from(truncated);
     let now = format_time(seen_at);
     let hash = content_hash(entry);
     let existing: Option<(i64, i64)> = tx
@@ -231,7 +243,7 @@ fn upsert_entry(
         Some((id, _)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
-            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
+            let a = analysis_of(entry, ctx);
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?2, url = ?3, title = ?4, summary = ?5, content = ?6, authors = ?7,
                     published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11, window_at = ?12
@@ -255,12 +267,11 @@ fn upsert_entry(
             fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
             Ok(IngestReport {
                 updated_entries: 1,
-                truncated,
                 ..Default::default()
             })
         }
         None => {
-            let a = dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model);
+            let a = analysis_of(entry, ctx);
             tx.prepare_cached(
                 "INSERT INTO entry (feed_id, identity, guid, url, title, summary, content, authors, published_at,
                     updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version,
@@ -295,7 +306,6 @@ fn upsert_entry(
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),
                 folded: usize::from(folded == Folded::Joined),
-                truncated,
                 ..Default::default()
             })
         }
