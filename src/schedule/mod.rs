@@ -90,6 +90,10 @@ pub struct Poller {
     wake: Notify,
     /// Per-host slots and throttling.
     hosts: Hosts,
+    /// Bodies being parsed and analysed or waiting for the writer. Bounded
+    /// to a few per core: more would not go faster (the writer is one
+    /// thread) but would hold every analysed feed of the pass in memory.
+    ingesting: Arc<Semaphore>,
 }
 
 /// How one feed's turn in a pass ended.
@@ -124,6 +128,7 @@ impl Poller {
             store,
             fetcher,
             hosts: Hosts::new(poll.per_host),
+            ingesting: Arc::new(Semaphore::new(ingest_slots())),
             poll: watch::Sender::new(poll),
             wake: Notify::new(),
         }
@@ -262,9 +267,12 @@ impl Poller {
         let result = self.fetcher.fetch(feed.fetch_url(), &feed.validators).await;
         let mut exchange = result.exchange;
         let mut fetch = FetchState::default();
+        // Held from parsing until the writer has stored the result.
+        let mut ingest_slot = None;
         let outcome = match result.outcome {
             Ok(Fetched::NotModified { validators }) => FeedOutcome::NotModified { validators },
             Ok(Fetched::Body(body)) => {
+                ingest_slot = self.ingesting.clone().acquire_owned().await.ok();
                 let page_url = body.final_url.clone();
                 match parse_body(body, feed.boilerplate_model.clone()).await {
                     Parsed::Feed(doc, validators) => FeedOutcome::Parsed {
@@ -323,6 +331,7 @@ impl Poller {
             fetch,
         };
         let report = self.store.call(move |s| s.record(update)).await?;
+        drop(ingest_slot);
         metrics::record_ingest(&report);
         tracing::debug!(
             feed = %feed.url,
@@ -531,6 +540,13 @@ impl Poller {
             }
         }
     }
+}
+
+/// Bodies in the parse → analyse → write pipeline at once: two per core.
+fn ingest_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .max(2)
 }
 
 fn secs(d: Duration) -> i64 {
