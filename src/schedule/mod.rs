@@ -320,7 +320,14 @@ impl Poller {
         }
         let (outcome, next_due) = self.decide(&feed, outcome, &exchange, &mut fetch, now);
         let kind = match &outcome {
-            FeedOutcome::Parsed { .. } => Kind::Ok,
+            FeedOutcome::Parsed { feed: doc, .. } => {
+                if !doc.warnings.is_empty() {
+                    let warnings: Vec<String> =
+                        doc.warnings.iter().map(ToString::to_string).collect();
+                    tracing::warn!(feed = %feed.url, "feed read with repairs: {}", warnings.join("; "));
+                }
+                Kind::Ok
+            }
             FeedOutcome::NotModified { .. } => Kind::NotModified,
             FeedOutcome::Failed { error } => {
                 tracing::warn!(feed = %feed.url, status = ?exchange.status, "fetch failed: {error}");
@@ -603,6 +610,12 @@ fn analyze_entries(doc: &mut ParsedFeed, boilerplate_model: Option<&str>) {
         .and_then(|json| dedup::BoilerplateModel::from_json(json).ok())
         .unwrap_or_default();
     for entry in &mut doc.entries {
+        // Cut oversized fields first: the analysis must describe the text
+        // the store keeps, and the work per entry stays bounded.
+        if let (std::borrow::Cow::Owned(bounded), true) = crate::store::limits::bound(entry) {
+            tracing::warn!(identity = %bounded.identity, "entry has oversized fields: stored truncated");
+            *entry = bounded;
+        }
         entry.analysis = Some(dedup::analyze_with(
             entry.title.as_deref(),
             entry.body(),

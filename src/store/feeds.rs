@@ -255,10 +255,14 @@ fn same_tags(a: &[String], b: &[String]) -> bool {
     norm(a) == norm(b)
 }
 
+/// Wraps a SQLite error with the database path, turning the two errors an
+/// administrator must act on (disk full, read-only) into their own variants.
 pub(super) fn err(path: &std::path::Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
+    let path = path.to_path_buf();
+    match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path },
+        Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
+        _ => StoreError::Sqlite { path, source },
     }
 }
 

@@ -8,10 +8,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
-use super::{format_time, retention, search, EntryId, FeedId, Store, StoreError};
+use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
 use crate::dedup::{self, DedupConfig};
 use crate::fetch::{Exchange, Validators};
-use crate::parse::{ParsedEntry, ParsedFeed};
+use crate::parse::{ParsedEntry, ParsedFeed, Warning};
 
 /// What a poll of one feed produced, ready to be written.
 #[derive(Debug)]
@@ -94,6 +94,9 @@ impl Store {
         let next_due = format_time(update.next_due);
         let mut report = IngestReport::default();
         let status = update.exchange.status;
+        // For a document read with repairs: what was repaired, kept in the
+        // fetch log's error column of an 'ok' fetch.
+        let mut warning: Option<String> = None;
         let (outcome, error) = match &update.outcome {
             FeedOutcome::Parsed { feed, validators } => {
                 let mut ctx = FeedContext::load(&tx, update.feed, &self.dedup).map_err(e)?;
@@ -108,6 +111,14 @@ impl Store {
                     )
                     .map_err(e)?;
                 }
+                // A truncated document was cut short: its validators vouch
+                // for items we did not get. Without them the next poll
+                // fetches the whole document again instead of hearing 304.
+                let validators = if feed.warnings.contains(&Warning::Truncated) {
+                    &Validators::default()
+                } else {
+                    validators
+                };
                 ctx.save(&tx, update.feed).map_err(e)?;
                 tx.execute(
                     "UPDATE feed SET feed_title = ?2, site_url = COALESCE(?3, site_url), etag = ?4, last_modified = ?5,
@@ -125,6 +136,16 @@ impl Store {
                     ],
                 )
                 .map_err(e)?;
+                if !feed.warnings.is_empty() {
+                    warning = Some(format!(
+                        "recovered: {}",
+                        feed.warnings
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                }
                 ("ok", None)
             }
             FeedOutcome::NotModified { validators } => {
@@ -158,7 +179,7 @@ impl Store {
                 update.exchange.bytes as i64,
                 update.exchange.duration.as_millis() as i64,
                 report.new_entries as i64,
-                error
+                error.or(warning.as_deref())
             ],
         )
         .map_err(e)?;
@@ -206,6 +227,11 @@ fn upsert_entry(
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
 ) -> rusqlite::Result<IngestReport> {
+    let (entry, truncated) = limits::bound(entry);
+    let entry = entry.as_ref();
+    if truncated {
+        tracing::warn!(feed = feed.0, identity = %entry.identity, "entry has oversized fields: stored truncated");
+    }
     let now = format_time(seen_at);
     let hash = content_hash(entry);
     let existing: Option<(i64, i64)> = tx

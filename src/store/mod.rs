@@ -19,9 +19,11 @@
 //! `story_sources`, `feeds`, `fetches`) and the full-text table
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
+pub mod check;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
+pub mod limits;
 pub mod politeness;
 pub mod query;
 pub mod retention;
@@ -144,6 +146,18 @@ pub enum StoreError {
     /// The database file does not exist (read-only open).
     #[error("database {0} does not exist yet; run `feedfold poll` or `feedfold run` first")]
     Missing(PathBuf),
+    /// The disk holding the database is full.
+    #[error("database {path}: the disk is full; the write in progress was rolled back and everything committed before it is intact; free some space and feedfold resumes on its next poll")]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database cannot be written.
+    #[error("database {path} is read-only (the file, its folder or its filesystem is not writable, or the disk is mounted read-only): feedfold must write it; fix the permissions or set `database` to a writable path")]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
@@ -185,6 +199,17 @@ impl Store {
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
         };
+        // SQLite silently opens a file it cannot write read-only; say so now
+        // rather than at the first write.
+        if store
+            .conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| store.err(e))?
+        {
+            return Err(StoreError::ReadOnly {
+                path: store.path.clone(),
+            });
+        }
         store.configure(true)?;
         store.migrate()?;
         Ok(store)
@@ -292,10 +317,13 @@ impl Store {
                 continue;
             }
             let path = self.path.clone();
-            let fail = |source| StoreError::Migration {
-                path: path.clone(),
-                name,
-                source,
+            let fail = |source: rusqlite::Error| match feeds::err(&path, source) {
+                StoreError::Sqlite { source, .. } => StoreError::Migration {
+                    path: path.clone(),
+                    name,
+                    source,
+                },
+                other => other,
             };
             let tx = self
                 .conn
@@ -328,10 +356,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        feeds::err(&self.path, source)
     }
 }
 
