@@ -299,6 +299,7 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
         timeout: config.poll.timeout,
         connect_timeout: config.poll.connect_timeout,
         max_redirects: config.poll.max_redirects,
+        allow_private_networks: config.fetch.allow_private_networks,
         ..FetchOptions::default()
     };
     let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;

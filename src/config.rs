@@ -87,6 +87,8 @@ pub struct Config {
     pub database: PathBuf,
     /// Polling settings.
     pub poll: PollConfig,
+    /// Fetch safety settings (`[fetch]`).
+    pub fetch: FetchConfig,
     /// The feeds to poll: the main file's, then each included list's, in order.
     pub feeds: Vec<FeedConfig>,
     /// The `include` patterns, resolved against the config's folder.
@@ -172,6 +174,24 @@ impl ListFormat {
             "toml" => Some(ListFormat::Toml),
             "opml" | "xml" => Some(ListFormat::Opml),
             _ => None,
+        }
+    }
+}
+
+/// The `[fetch]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Whether feeds listed on loopback, private or link-local addresses are
+    /// fetched (default true: the admin writes the list). Redirects from a
+    /// public address to such an address are refused either way.
+    pub allow_private_networks: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            allow_private_networks: true,
         }
     }
 }
@@ -264,6 +284,8 @@ struct RawConfig {
     include: Vec<Spanned<String>>,
     #[serde(default)]
     poll: RawPoll,
+    #[serde(default)]
+    fetch: FetchConfig,
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
     #[serde(default)]
@@ -387,6 +409,7 @@ impl Config {
             path: path.to_path_buf(),
             database,
             poll,
+            fetch: raw.fetch,
             feeds: set.feeds,
             include,
             lists,

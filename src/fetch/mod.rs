@@ -19,6 +19,7 @@
 //! `NO_PROXY`), which reqwest reads.
 
 pub mod discovery;
+pub mod guard;
 pub mod headers;
 
 use std::collections::HashSet;
@@ -55,6 +56,10 @@ pub struct FetchOptions {
     pub max_body: usize,
     /// Most redirects followed.
     pub max_redirects: usize,
+    /// Whether a feed may itself be on a loopback, private or link-local
+    /// address (`[fetch] allow_private_networks`). Redirects from a public
+    /// address to such an address are refused either way.
+    pub allow_private_networks: bool,
 }
 
 impl Default for FetchOptions {
@@ -63,6 +68,7 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             max_body: 10 * 1024 * 1024,
+            allow_private_networks: true,
             max_redirects: 5,
         }
     }
@@ -139,6 +145,9 @@ impl Exchange {
 /// reading `feedfold feeds` understands.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The SSRF guard refused to connect (see [`guard`]).
+    #[error("refused: {0}")]
+    Refused(String),
     /// The server answered with a non-success status.
     #[error("HTTP {status}{}", reason(*status))]
     Status {
@@ -339,7 +348,11 @@ impl Fetcher {
             .map_err(|e| FetchError::Transport(format!("invalid URL {start:?}: {e}")))?;
         let mut visited = HashSet::from([url.to_string()]);
         let mut chain = vec![url.to_string()];
+        // Whether the feed's own address is public: then none of its
+        // redirects may lead to a non-public one.
+        let mut origin_public: Option<bool> = None;
         loop {
+            self.guard(&url, &mut origin_public).await?;
             let mut request = self.client.get(url.clone());
             if let Some(etag) = &validators.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -386,6 +399,34 @@ impl Fetcher {
 }
 
 impl Fetcher {
+    /// Applies the SSRF rules to one hop (see [`guard`]).
+    async fn guard(&self, url: &Url, origin_public: &mut Option<bool>) -> Result<(), FetchError> {
+        // An unresolvable host is left to the connection attempt, which
+        // reports it as a DNS error.
+        let Ok(addresses) = guard::addresses(url).await else {
+            return Ok(());
+        };
+        let non_public = guard::any_non_public(&addresses);
+        let host = url.host_str().unwrap_or("");
+        match *origin_public {
+            None => {
+                if non_public && !self.opts.allow_private_networks {
+                    return Err(FetchError::Refused(format!(
+                        "{host} is a loopback, private or link-local address and [fetch] allow_private_networks is false"
+                    )));
+                }
+                *origin_public = Some(!non_public);
+            }
+            Some(true) if non_public => {
+                return Err(FetchError::Refused(format!(
+                    "a redirect from a public address to {host}, a loopback, private or link-local address (SSRF guard)"
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
     fn send_error(&self, e: reqwest::Error) -> FetchError {
         if e.is_timeout() {
             return FetchError::Timeout {

@@ -1,0 +1,47 @@
+//! The SSRF guard end to end: with `[fetch] allow_private_networks = false`,
+//! a feed listed on a loopback address is refused with a clear error and the
+//! other feeds carry on; by default (true) it is fetched. (A redirect from a
+//! public address to a private one cannot be staged on loopback; the address
+//! rules are unit-tested in `src/fetch/guard.rs`.)
+
+mod common;
+
+use common::{rss, Route, Server, Setup};
+
+fn feed() -> String {
+    rss(
+        "Local",
+        &[(
+            "l-1",
+            "Local item",
+            "https://l.example/1",
+            "Thu, 27 Feb 2025 10:00:00 GMT",
+            "<p>local</p>",
+        )],
+    )
+}
+
+#[test]
+fn private_feeds_are_refused_only_when_the_admin_says_so() {
+    let server = Server::start();
+    server.route("/feed", Route::ok("application/rss+xml", feed()));
+    let url = server.url("/feed");
+
+    let allowed = Setup::new(&[(&url, None)]);
+    assert!(allowed.ok(&["poll"]).contains("1 ok, 0 failed"));
+
+    let refused = Setup::new(&[(&url, None)]);
+    let mut text = std::fs::read_to_string(refused.config()).expect("config");
+    text.push_str("\n[fetch]\nallow_private_networks = false\n");
+    std::fs::write(refused.config(), text).expect("write config");
+    let out = refused.ok(&["poll"]);
+    assert!(out.contains("0 ok, 1 failed"), "{out}");
+    let rows = refused.json_lines(&["feeds", "--json"]);
+    let error = rows[0]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("refused") && error.contains("allow_private_networks"),
+        "{error}"
+    );
+    // Refused before any request was sent.
+    assert_eq!(server.seen("/feed").len(), 1);
+}
