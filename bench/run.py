@@ -187,6 +187,10 @@ def versions():
     v = {}
     v["feedfold"] = sh([FEEDFOLD, "--version"]).strip()
     try:
+        v["feedfold"] += " (commit " + sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip() + ")"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    try:
         v["newsboat"] = sh(["newsboat", "--version"]).splitlines()[0]
     except (OSError, subprocess.CalledProcessError):
         v["newsboat"] = "not installed"

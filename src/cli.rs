@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Local, Utc};
 use clap::{Parser, Subcommand};
-use comfy_table::{presets::NOTHING, Table};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -20,9 +19,13 @@ use crate::config::Config;
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::logging::{LogFormat, Logging};
 use crate::metrics::{self, Endpoint};
+use crate::output::{self, local_time as local, or_empty, table, Listing};
 use crate::schedule::{self, Poller};
 use crate::service::{Liveness, Signal, Signals};
-use crate::store::{parse_time, Store, StoreHandle, StoryId};
+use crate::store::{
+    parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
+    StoryId,
+};
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
 /// copies of a story into one.
@@ -121,6 +124,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search: canonical stories whose copies match, best first.
+    Search {
+        /// Words to find (all of them; "quoted phrase", prefix*).
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only stories from this far back (e.g. 24h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Most stories to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Read the query as FTS5 syntax (AND, OR, NOT, NEAR, title:…).
+        #[arg(long)]
+        fts: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete what `[retention]` no longer keeps, then free the space.
+    Prune {
+        /// Also rewrite the whole file once (VACUUM): frees all space now and
+        /// turns on incremental vacuum in files created before it existed.
+        #[arg(long)]
+        vacuum: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `feedfold feeds …` subcommands: the list files are the source of truth,
@@ -188,6 +219,14 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
         Command::Status { json } => status(&cli.config, json),
         Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
         Command::Eval { dir, seed } => eval(&dir, seed),
+        Command::Search {
+            query,
+            since,
+            limit,
+            fts,
+            json,
+        } => search(&cli.config, &query.join(" "), since, limit, fts, json),
+        Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
     }
 }
 
@@ -264,10 +303,9 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
     };
     let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
     let (handle, writer) = StoreHandle::spawn(store);
-    Ok((
-        Arc::new(Poller::new(handle, fetcher, config.poll.clone())),
-        writer,
-    ))
+    let poller =
+        Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
+    Ok((Arc::new(poller), writer))
 }
 
 async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
@@ -380,43 +418,94 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
     Ok(())
 }
 
+/// The cut-off time `--since` asks for.
+fn cutoff(since: Option<Duration>) -> Result<Option<DateTime<Utc>>> {
+    since
+        .map(|d| Ok(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?))
+        .transpose()
+}
+
+fn search(
+    config_path: &Path,
+    query: &str,
+    since: Option<Duration>,
+    limit: usize,
+    fts: bool,
+    json: bool,
+) -> Result<()> {
+    let query = if fts {
+        SearchQuery::Fts(query.to_string())
+    } else {
+        SearchQuery::Words(query.to_string())
+    };
+    let rows = open_read_only(config_path)?.search(&query, cutoff(since)?, limit)?;
+    Ok(output::print(&rows, json)?)
+}
+
+async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) -> Result<()> {
+    let config = load_config(config_path, logging)?;
+    let mut store = Store::open(&config.database)?;
+    store.set_dedup_config(config.dedup.clone());
+    let incremental = store.incremental_vacuum_enabled()?;
+    let (handle, writer) = StoreHandle::spawn(store);
+    let policy = RetentionPolicy::new(config.retention.days, config.retention.max_entries_per_feed);
+    let (_stop_tx, stop) = watch::channel(false);
+    let result = retention::prune(&handle, &policy, &stop).await;
+    let vacuumed = match (&result, vacuum) {
+        (Ok(_), true) => Some(handle.call(|s| s.vacuum_full()).await),
+        _ => None,
+    };
+    drop(handle);
+    if tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .is_err()
+    {
+        tracing::error!("waiting for the database writer failed");
+    }
+    let report = result?;
+    vacuumed.transpose()?;
+    if json {
+        output::json_line(&mut std::io::stdout().lock(), &report)?;
+        return Ok(());
+    }
+    println!("{report}");
+    if !incremental && !vacuum {
+        println!(
+            "note: this database predates incremental vacuum; run `feedfold prune --vacuum` once to hand freed space back"
+        );
+    }
+    Ok(())
+}
+
+impl Listing for SearchHit {
+    const HEADER: &'static [&'static str] = &["ID", "PUBLISHED", "SOURCES", "TITLE", "MATCH"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.story_id.to_string(),
+            local(Some(&self.published_at)),
+            self.source_count.to_string(),
+            or_empty(self.title.as_deref()),
+            self.snippet.replace(['\n', '\r'], " "),
+        ]
+    }
+}
+
 fn open_read_only(config_path: &Path) -> Result<Store> {
     let config = Config::load(config_path)?;
     Ok(Store::open_read_only(&config.database)?)
 }
 
 fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    for row in rows {
-        serde_json::to_writer(&mut out, row)?;
-        writeln!(out)?;
-    }
-    Ok(())
-}
-
-/// Shows a stored UTC time in local time for people.
-fn local(t: Option<&str>) -> String {
-    t.and_then(parse_time)
-        .map(|t| {
-            DateTime::<Local>::from(t)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| "-".to_string())
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING).set_header(header.iter().copied());
-    t
+    Ok(output::json_lines(&mut std::io::stdout().lock(), rows)?)
 }
 
 fn feeds(config_path: &Path, json: bool) -> Result<()> {
     let rows = open_read_only(config_path)?.feeds()?;
-    if json {
-        return print_json_lines(&rows);
-    }
-    let mut t = table(&[
+    Ok(output::print(&rows, json)?)
+}
+
+impl Listing for FeedRow {
+    const HEADER: &'static [&'static str] = &[
         "FEED",
         "LAST FETCH",
         "STATUS",
@@ -425,12 +514,10 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
         "NEXT DUE",
         "ENTRIES",
         "LAST ERROR / NOTES",
-    ]);
-    for r in &rows {
-        t.add_row(feed_cells(r));
+    ];
+    fn cells(&self) -> Vec<String> {
+        feed_cells(self)
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
-    Ok(())
 }
 
 /// One row of the human `feeds` table: the state a person needs to see why

@@ -28,6 +28,10 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Default database file, relative to the config file's folder.
 pub const DEFAULT_DATABASE: &str = "feedfold.db";
+/// Default number of days a story is kept after its last copy arrived.
+pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+/// Default cron expression for the daemon's prune: daily at 03:30 UTC.
+pub const DEFAULT_PRUNE_SCHEDULE: &str = "0 30 3 * * *";
 /// Default floor of the adaptive refresh interval.
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// Default ceiling of the adaptive refresh interval.
@@ -100,6 +104,29 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Deduplication window and thresholds (`[dedup]`).
     pub dedup: DedupConfig,
+    /// What to keep, and when the daemon prunes.
+    pub retention: RetentionConfig,
+}
+
+/// The `[retention]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// Keep a story this many days after its last copy arrived.
+    pub days: u32,
+    /// Keep at most this many entries per feed (the newest); `None` = no cap.
+    pub max_entries_per_feed: Option<u64>,
+    /// Cron expression (with seconds, UTC) for the daemon's prune.
+    pub schedule: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            days: DEFAULT_RETENTION_DAYS,
+            max_entries_per_feed: None,
+            schedule: DEFAULT_PRUNE_SCHEDULE.to_string(),
+        }
+    }
 }
 
 /// One `include` entry.
@@ -247,6 +274,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     dedup: DedupConfig,
+    #[serde(default)]
+    retention: RawRetention,
 }
 
 #[derive(Deserialize, Default)]
@@ -265,6 +294,14 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    days: Option<Spanned<i64>>,
+    max_entries_per_feed: Option<Spanned<i64>>,
+    schedule: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -325,6 +362,7 @@ impl Config {
         };
 
         let poll = ctx.poll(raw.poll)?;
+        let retention = ctx.retention(raw.retention)?;
         let mut set = FeedSet::default();
         ctx.feeds(raw.feeds, &mut set)?;
 
@@ -357,6 +395,7 @@ impl Config {
             log,
             metrics,
             dedup: raw.dedup,
+            retention,
         })
     }
 
@@ -862,6 +901,34 @@ impl Source<'_> {
         })?;
         Ok(MetricsConfig { listen: Some(addr) })
     }
+
+    fn retention(&self, raw: RawRetention) -> Result<RetentionConfig, ConfigError> {
+        let mut r = RetentionConfig::default();
+        if let Some(d) = raw.days {
+            r.days = u32::try_from(*d.get_ref())
+                .ok()
+                .filter(|d| (1..=36_500).contains(d))
+                .ok_or_else(|| {
+                    self.invalid(d.span(), "retention.days", "must be between 1 and 36500")
+                })?;
+        }
+        if let Some(m) = raw.max_entries_per_feed {
+            let max = u64::try_from(*m.get_ref()).ok().filter(|m| *m >= 1);
+            r.max_entries_per_feed = Some(max.ok_or_else(|| {
+                self.invalid(
+                    m.span(),
+                    "retention.max_entries_per_feed",
+                    "must be at least 1 (leave it out for no cap)",
+                )
+            })?);
+        }
+        if let Some(s) = raw.schedule {
+            validate_cron(s.get_ref())
+                .map_err(|m| self.invalid(s.span(), "retention.schedule", &m))?;
+            r.schedule = s.into_inner();
+        }
+        Ok(r)
+    }
 }
 
 /// Checks a cron expression with the same parser the scheduler uses, so that a
@@ -1061,6 +1128,40 @@ url = "https://example.com/atom"
         );
         let e = err("[daemon]\ngrace = \"1s\"\n");
         assert!(e.contains(":2: daemon.grace:"), "{e}");
+    }
+
+    #[test]
+    fn retention_defaults_and_values() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.retention, RetentionConfig::default());
+        assert_eq!(c.retention.days, 180);
+        let c = parse(
+            "[retention]\ndays = 30\nmax_entries_per_feed = 500\nschedule = \"0 0 4 * * *\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.retention.days, 30);
+        assert_eq!(c.retention.max_entries_per_feed, Some(500));
+        assert_eq!(c.retention.schedule, "0 0 4 * * *");
+    }
+
+    #[test]
+    fn bad_retention_values_name_line_and_key() {
+        let e = err("[poll]\ninterval = \"5m\"\n[retention]\ndays = 0\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:4: retention.days:"),
+            "{e}"
+        );
+        let e = err("[retention]\nmax_entries_per_feed = -3\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:2: retention.max_entries_per_feed:"),
+            "{e}"
+        );
+        let e = err("[retention]\ndays = \"forever\"\n");
+        assert!(e.contains(":2: retention.days:"), "{e}");
+        let e = err("[retention]\nkeep = 3\n");
+        assert!(e.contains(":2: retention.keep:"), "{e}");
+        let e = err("[retention]\nschedule = \"daily\"\n");
+        assert!(e.contains(":2: retention.schedule:"), "{e}");
     }
 
     #[test]

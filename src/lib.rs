@@ -13,6 +13,7 @@ pub mod listedit;
 pub mod logging;
 pub mod metrics;
 pub mod opml;
+pub mod output;
 pub mod parse;
 pub mod reload;
 pub mod schedule;

@@ -10,6 +10,10 @@
 //! [`policy`] holds the rules (adaptive interval, backoff, host pauses,
 //! redirects, spreading) as pure functions; [`hosts`] the per-host slots and
 //! throttling state of a running poller. `docs/FETCHING.md` describes both.
+//!
+//! A second cron job, `[retention] schedule` (daily by default), starts a
+//! prune in the background; its batches go through the same writer as the
+//! polls, which keep running meanwhile.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,14 +26,15 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::config::PollConfig;
+use crate::config::{PollConfig, RetentionConfig};
 use crate::dedup;
 use crate::fetch::{discovery, Body, Exchange, Fetched, Fetcher, Validators};
 use crate::metrics;
 use crate::parse::{self, ParseError, ParsedFeed};
 use crate::service::Liveness;
 use crate::store::{
-    DueFeed, FeedOutcome, FeedUpdate, FetchState, IngestReport, StoreError, StoreHandle, UrlChange,
+    retention, DueFeed, FeedOutcome, FeedUpdate, FetchState, IngestReport, RetentionPolicy,
+    StoreError, StoreHandle, UrlChange,
 };
 
 pub mod hosts;
@@ -94,6 +99,8 @@ pub struct Poller {
     /// to a few per core: more would not go faster (the writer is one
     /// thread) but would hold every analysed feed of the pass in memory.
     ingesting: Arc<Semaphore>,
+    /// What to keep; `None`: the daemon does not prune.
+    retention: Option<RetentionConfig>,
 }
 
 /// How one feed's turn in a pass ended.
@@ -131,7 +138,14 @@ impl Poller {
             ingesting: Arc::new(Semaphore::new(ingest_slots())),
             poll: watch::Sender::new(poll),
             wake: Notify::new(),
+            retention: None,
         }
+    }
+
+    /// Also prunes on `retention.schedule` while the daemon runs.
+    pub fn with_retention(mut self, retention: RetentionConfig) -> Poller {
+        self.retention = Some(retention);
+        self
     }
 
     /// The `[poll]` settings in force.
@@ -652,6 +666,18 @@ pub async fn run(
     let mut poll_rx = poller.poll.subscribe();
     let mut schedule = poll_rx.borrow_and_update().schedule.clone();
     let mut job = add_tick_job(&scheduler, &schedule, &busy, &tick_tx).await?;
+    let (prune_tx, mut prunes) = mpsc::channel::<()>(1);
+    if let Some(r) = &poller.retention {
+        let prune_job = Job::new_async(r.schedule.as_str(), move |_, _| {
+            let _ = prune_tx.try_send(());
+            Box::pin(async {})
+        })
+        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+        scheduler
+            .add(prune_job)
+            .await
+            .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    }
     scheduler
         .start()
         .await
@@ -670,8 +696,19 @@ pub async fn run(
     // host's feeds over half the tick.
     let mut window = Duration::ZERO;
     let mut stopped = stop.clone();
+    let mut pruning: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
+            Some(()) = prunes.recv(), if deadline.is_none() => {
+                if pruning.as_ref().is_some_and(|p| !p.is_finished()) {
+                    tracing::info!("previous prune still running; skipping this one");
+                    continue;
+                }
+                pruning = poller.retention.as_ref().map(|r| {
+                    let policy = RetentionPolicy::new(r.days, r.max_entries_per_feed);
+                    tokio::spawn(prune(poller.store.clone(), policy, stop.clone()))
+                });
+            }
             // A closed channel (sender gone) counts as a stop too.
             _ = stopped.wait_for(|s| *s), if deadline.is_none() => {
                 if pass.is_none() {
@@ -747,6 +784,10 @@ pub async fn run(
     // Dropping an unfinished pass cancels its fetches; whatever already
     // reached the writer's queue is still committed before the writer exits.
     drop(pass);
+    if let Some(p) = pruning {
+        // The prune stops between batches once `stop` is set.
+        let _ = p.await;
+    }
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!("scheduler shutdown: {e:?}");
     }
@@ -796,6 +837,18 @@ async fn add_tick_job(
         .add(job)
         .await
         .map_err(|e| ScheduleError::Cron(format!("{e:?}")))
+}
+
+/// Runs one prune (`[retention]`) through the writer and logs its summary.
+async fn prune(store: StoreHandle, policy: RetentionPolicy, stop: watch::Receiver<bool>) {
+    let started = Instant::now();
+    match retention::prune(&store, &policy, &stop).await {
+        Ok(r) => tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            "prune done: {r}"
+        ),
+        Err(e) => tracing::error!("prune failed: {e}"),
+    }
 }
 
 /// A boxed future the loop polls alongside the others.

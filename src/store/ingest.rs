@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
-use super::{format_time, limits, EntryId, FeedId, Store, StoreError};
+use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
 use crate::dedup::{self, DedupConfig};
 use crate::fetch::{Exchange, Validators};
 use crate::parse::{ParsedEntry, ParsedFeed, Warning};
@@ -63,6 +63,8 @@ pub struct IngestReport {
     pub new_stories: usize,
     /// New entries folded into an existing story as a copy.
     pub folded: usize,
+    /// Listed items not stored again because retention pruned them.
+    pub tombstoned: usize,
 }
 
 impl std::ops::AddAssign for IngestReport {
@@ -71,6 +73,7 @@ impl std::ops::AddAssign for IngestReport {
         self.updated_entries += o.updated_entries;
         self.new_stories += o.new_stories;
         self.folded += o.folded;
+        self.tombstoned += o.tombstoned;
     }
 }
 
@@ -79,7 +82,14 @@ impl Store {
     pub fn record(&mut self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        let tx = self.conn.transaction().map_err(e)?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction
+        // that reads first and then writes fails at once with SQLITE_BUSY
+        // (no busy wait) if another connection — `feedfold prune` from a
+        // shell — committed in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
         let now = format_time(update.fetched_at);
         let next_due = format_time(update.next_due);
         let mut report = IngestReport::default();
@@ -265,11 +275,16 @@ fn upsert_entry(
             ])?;
             fold::store_analysis(tx, EntryId(id), &a)?;
             fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
+            search::reindex_entry(tx, EntryId(id), entry.title.as_deref(), entry.body())?;
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
             })
         }
+        None if retention::is_tombstoned(tx, feed, &entry.identity, &now)? => Ok(IngestReport {
+            tombstoned: 1,
+            ..Default::default()
+        }),
         None => {
             let a = analysis_of(entry, ctx);
             tx.prepare_cached(
@@ -300,6 +315,7 @@ fn upsert_entry(
                 window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
+            search::index_entry(tx, id, entry.title.as_deref(), entry.body())?;
             ctx.observe(&a);
             let folded = fold::fold_new_entry(tx, cfg, id, &a, window_at, &now)?;
             Ok(IngestReport {

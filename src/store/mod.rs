@@ -7,13 +7,17 @@
 //! - [`ingest`] writes a fetched feed in one transaction (entries, lineage,
 //!   validators, fetch log), so a crash never leaves half a poll.
 //! - [`query`] holds the read queries the CLI prints.
+//! - [`search`] keeps the full-text index in step with the entries and runs
+//!   `feedfold search`.
+//! - [`retention`] prunes old rows in small batches and keeps tombstones.
 //! - [`politeness`] keeps the fetch-politeness state of feeds and hosts
 //!   (interval in force, Retry-After, redirects, URL history, throttling).
 //! - [`status`] holds the health queries of the service: the writer's
 //!   liveness probe, feed health for `/metrics` and the `status` dashboard.
 //!
-//! Tables are private (singular names); the views `stories` and
-//! `story_sources` are the public interface documented in `docs/SCHEMA.md`.
+//! Tables are private (singular names); the views (`stories`,
+//! `story_sources`, `feeds`, `fetches`) and the full-text table
+//! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod check;
 pub mod feeds;
@@ -22,6 +26,8 @@ pub mod ingest;
 pub mod limits;
 pub mod politeness;
 pub mod query;
+pub mod retention;
+pub mod search;
 pub mod status;
 pub mod writer;
 
@@ -35,12 +41,15 @@ pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow};
+pub use retention::{PruneReport, RetentionPolicy};
+pub use search::{SearchHit, SearchQuery};
 pub use status::{disk_size, FeedHealth, StatusReport};
 pub use writer::{StoreHandle, WriterThread};
 
-/// The migrations, embedded in the binary, in order. Migration `i` (0-based)
-/// brings the database to `user_version = i + 1`. Never edit a landed file:
-/// add a new one.
+/// The migrations, embedded in the binary, in order. A migration's version
+/// is the number its file name starts with (`0005_search.sql` brings the
+/// database to `user_version = 5`), so numbers reserved for work still on
+/// other branches may be missing. Never edit a landed file: add a new one.
 const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init.sql",
@@ -58,10 +67,32 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_fetch_politeness.sql",
         include_str!("../../migrations/0004_fetch_politeness.sql"),
     ),
+    (
+        "0005_search.sql",
+        include_str!("../../migrations/0005_search.sql"),
+    ),
 ];
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The schema version this binary writes: the number of the last migration.
+pub const SCHEMA_VERSION: i64 = migration_version(MIGRATIONS[MIGRATIONS.len() - 1].0);
+
+/// The version a migration file brings the database to: the decimal number
+/// its name starts with. Evaluated at compile time, so a misnamed file does
+/// not build.
+const fn migration_version(name: &str) -> i64 {
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    let mut v = 0i64;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        v = v * 10 + (bytes[i] - b'0') as i64;
+        i += 1;
+    }
+    assert!(
+        i > 0 && v > 0,
+        "a migration file name starts with its number"
+    );
+    v
+}
 
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
@@ -130,6 +161,14 @@ pub enum StoreError {
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
+    /// A full-text query SQLite's FTS5 cannot parse.
+    #[error("invalid search query {query:?}: {message}")]
+    BadQuery {
+        /// The query as given.
+        query: String,
+        /// FTS5's complaint.
+        message: String,
+    },
 }
 
 /// A connection to the feedfold database.
@@ -233,6 +272,19 @@ impl Store {
             .pragma_update(None, "foreign_keys", true)
             .map_err(|e| self.err(e))?;
         if writable {
+            // Incremental auto-vacuum lets retention hand freed pages back to
+            // the file system a few at a time. SQLite only accepts the mode
+            // before the first table exists; older files keep `none` until
+            // `feedfold prune --vacuum` rewrites them once.
+            let tables: i64 = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if tables == 0 {
+                self.conn
+                    .pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                    .map_err(|e| self.err(e))?;
+            }
             // WAL lets readers (sqlite3, Datasette, the CLI) read while the
             // daemon writes; NORMAL sync is durable across application crashes.
             let mode: String = self
@@ -259,8 +311,11 @@ impl Store {
         if current > SCHEMA_VERSION {
             return Err(self.too_new(current));
         }
-        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i64 + 1;
+        for (name, sql) in MIGRATIONS {
+            let version = migration_version(name);
+            if version <= current {
+                continue;
+            }
             let path = self.path.clone();
             let fail = |source: rusqlite::Error| match feeds::err(&path, source) {
                 StoreError::Sqlite { source, .. } => StoreError::Migration {
@@ -270,8 +325,12 @@ impl Store {
                 },
                 other => other,
             };
-            let tx = self.conn.transaction().map_err(fail)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(fail)?;
             tx.execute_batch(sql).map_err(fail)?;
+            after_migration(&tx, name).map_err(fail)?;
             tx.pragma_update(None, "user_version", version)
                 .map_err(fail)?;
             tx.commit().map_err(fail)?;
@@ -298,6 +357,17 @@ impl Store {
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
         feeds::err(&self.path, source)
+    }
+}
+
+/// Work a migration needs that SQL alone cannot do, run in the migration's
+/// own transaction so that the two land together or not at all.
+fn after_migration(tx: &rusqlite::Transaction, name: &str) -> rusqlite::Result<()> {
+    match name {
+        // Index the entries stored before full-text search existed: the
+        // plain text comes from the HTML converter, which SQL cannot call.
+        "0005_search.sql" => search::index_all(tx).map(drop),
+        _ => Ok(()),
     }
 }
 
@@ -329,18 +399,22 @@ mod tests {
         Store::open_read_only(&path).expect("read-only open");
     }
 
-    /// The version a migration brings a database to is its position in
-    /// `MIGRATIONS`; this keeps that equal to the number in its file name,
-    /// and makes sure no file in `migrations/` is forgotten.
+    /// The version a migration brings a database to is the number in its file
+    /// name (numbers reserved for other work may be missing); this keeps them
+    /// in increasing order and makes sure no file in `migrations/` is
+    /// forgotten.
     #[test]
-    fn migrations_are_numbered_contiguously_and_all_registered() {
-        for (i, (name, _)) in MIGRATIONS.iter().enumerate() {
-            let number: usize = name
+    fn migrations_are_numbered_in_order_and_all_registered() {
+        let mut last = 0;
+        for (name, _) in MIGRATIONS {
+            let number: i64 = name
                 .split('_')
                 .next()
                 .and_then(|n| n.parse().ok())
                 .expect("NNNN_ prefix");
-            assert_eq!(number, i + 1, "{name} is registered at position {}", i + 1);
+            assert_eq!(number, migration_version(name));
+            assert!(number > last, "{name} is registered out of order");
+            last = number;
         }
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -372,6 +446,63 @@ mod tests {
             .err()
             .expect("missing");
         assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn migration_versions_come_from_file_names_and_increase() {
+        let versions: Vec<i64> = MIGRATIONS
+            .iter()
+            .map(|(n, _)| migration_version(n))
+            .collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        assert_eq!(versions[0], 1);
+        assert_eq!(SCHEMA_VERSION, *versions.last().expect("one migration"));
+    }
+
+    #[test]
+    fn new_databases_use_incremental_auto_vacuum() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ff.db")).expect("open");
+        let mode: i64 = store
+            .conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(mode, 2, "2 = incremental");
+        let journal: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(journal, "wal");
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_and_indexes_its_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ff.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(MIGRATIONS[0].1).expect("0001");
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO feed (id, url, added_at) VALUES (1, 'https://a.example/rss', '2025-01-01T00:00:00Z');
+             INSERT INTO entry (id, feed_id, identity, title, summary, first_seen_at, last_seen_at,
+                                content_hash, fingerprint, fingerprint_version)
+             VALUES (1, 1, 'guid:1', 'Embassy talks resume', '<p>Envoys met in <b>Istanbul</b>.</p>',
+                     '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 1);",
+        )
+        .expect("old rows");
+        drop(conn);
+        let store = Store::open(&path).expect("migrate");
+        assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
+        let (title, body): (String, String) = store
+            .conn
+            .query_row(
+                "SELECT title, body FROM entry_search WHERE entry_search MATCH 'istanbul'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("backfilled");
+        assert_eq!(title, "Embassy talks resume");
+        assert_eq!(body.trim(), "Envoys met in Istanbul.");
     }
 
     #[test]

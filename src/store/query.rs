@@ -50,6 +50,8 @@ pub struct FeedRow {
     pub pending_redirect: Option<String>,
     /// How many consecutive fetches saw it (the feed moves at 3).
     pub pending_redirect_count: i64,
+    /// `ok`, `failing`, `new` (never fetched) or `inactive` (not in the config).
+    pub status: String,
 }
 
 /// One row of the public `stories` view.
@@ -114,23 +116,66 @@ pub(super) fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
     })
 }
 
+/// The query behind `feedfold stories` (`?1` the cut-off, `?2` the limit).
+pub fn stories_sql(with_since: bool) -> String {
+    stories_sql_tagged(with_since, 0)
+}
+
+/// The query behind `feedfold stories --tag …` with `tags` tags bound from
+/// `?3` on. Filters are added only when asked for: without a cut-off the
+/// query walks the `story_published` index backwards and stops after `limit`
+/// rows, where an always-true `OR` would make SQLite read and sort every
+/// story first.
+pub fn stories_sql_tagged(with_since: bool, tags: usize) -> String {
+    let mut filters = Vec::new();
+    if with_since {
+        filters.push("(published_at >= ?1 OR first_seen_at >= ?1)".to_string());
+    }
+    if tags > 0 {
+        let marks = (0..tags)
+            .map(|i| format!("?{}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        filters.push(format!(
+            "story_id IN (SELECT ss.story_id FROM story_sources ss
+                 JOIN feed_tags ft ON ft.feed_url = ss.feed_url
+                 WHERE ft.tag COLLATE NOCASE IN ({marks}))"
+        ));
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    format!(
+        "SELECT {STORY_COLUMNS} FROM stories {filter} ORDER BY published_at DESC, story_id DESC LIMIT ?2"
+    )
+}
+
+/// The query behind `feedfold story` (the lineage part).
+pub const LINEAGE_SQL: &str =
+    "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
+        relation, similarity, credited_agency
+ FROM story_sources WHERE story_id = ?1
+ ORDER BY COALESCE(published_at, fetched_at), entry_id";
+
+/// The query behind `feedfold feeds`.
+pub const FEEDS_SQL: &str =
+    "SELECT f.url, COALESCE(f.title, f.feed_title), f.active, f.last_fetch_at, f.last_status,
+            f.last_error, f.error_count, f.next_due_at,
+            (SELECT COUNT(*) FROM entry e WHERE e.feed_id = f.id),
+            f.fetch_url, COALESCE(f.interval_secs, f.poll_interval_secs),
+            CASE WHEN f.interval_secs IS NOT NULL
+                 THEN 'pinned by the feed''s interval in the config' ELSE f.interval_reason END,
+            f.retry_after_until, f.disabled_at IS NOT NULL, f.disabled_reason,
+            f.redirect_url, f.redirect_count,
+            (SELECT status FROM feeds v WHERE v.feed_id = f.id)
+     FROM feed f ORDER BY f.active DESC, f.url";
+
 impl Store {
     /// Every feed, active first, by URL.
     pub fn feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.url, COALESCE(f.title, f.feed_title), f.active, f.last_fetch_at, f.last_status,
-                        f.last_error, f.error_count, f.next_due_at,
-                        (SELECT COUNT(*) FROM entry e WHERE e.feed_id = f.id),
-                        f.fetch_url, COALESCE(f.interval_secs, f.poll_interval_secs),
-                        CASE WHEN f.interval_secs IS NOT NULL
-                             THEN 'pinned by the feed''s interval in the config' ELSE f.interval_reason END,
-                        f.retry_after_until, f.disabled_at IS NOT NULL, f.disabled_reason,
-                        f.redirect_url, f.redirect_count
-                 FROM feed f ORDER BY f.active DESC, f.url",
-            )
-            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare(FEEDS_SQL).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(FeedRow {
@@ -153,6 +198,7 @@ impl Store {
                     disabled_reason: r.get(14)?,
                     pending_redirect: r.get(15)?,
                     pending_redirect_count: r.get(16)?,
+                    status: r.get(17)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -202,24 +248,8 @@ impl Store {
         limit: usize,
         tags: &[String],
     ) -> Result<Vec<StoryRow>, StoreError> {
+        let sql = stories_sql_tagged(since.is_some(), tags.len());
         let since = since.map(format_time).unwrap_or_default();
-        let tag_filter = if tags.is_empty() {
-            String::new()
-        } else {
-            let marks = (0..tags.len())
-                .map(|i| format!("?{}", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!(
-                " AND story_id IN (SELECT ss.story_id FROM story_sources ss
-                     JOIN feed_tags ft ON ft.feed_url = ss.feed_url
-                     WHERE ft.tag COLLATE NOCASE IN ({marks}))"
-            )
-        };
-        let sql = format!(
-            "SELECT {STORY_COLUMNS} FROM stories WHERE (published_at >= ?1 OR first_seen_at >= ?1){tag_filter}
-             ORDER BY published_at DESC, story_id DESC LIMIT ?2"
-        );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut values: Vec<&dyn rusqlite::ToSql> = vec![&since, &limit];
@@ -241,15 +271,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
-                        relation, similarity, credited_agency
-                 FROM story_sources WHERE story_id = ?1
-                 ORDER BY COALESCE(published_at, fetched_at), entry_id",
-            )
-            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare(LINEAGE_SQL).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([id.0], |r| {
                 Ok(SourceRow {

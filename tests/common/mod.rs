@@ -488,3 +488,4 @@ pub fn atom(title: &str, entries: &[(&str, &str, &str, &str, &str)]) -> String {
     s.push_str("</feed>\n");
     s
 }
+pub mod newsroom;

@@ -1,0 +1,355 @@
+//! The store's user-facing commands end to end: `search`, `prune` (with
+//! tombstones and canonical promotion), the daemon's scheduled prune, and
+//! the JSON / table output of the listings.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::newsroom::{Newsroom, OUTLETS};
+use rusqlite::Connection;
+use serde_json::Value;
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+/// The lineage invariants, read through the public views in one snapshot.
+fn assert_lineage_consistent(conn: &Connection) {
+    conn.execute_batch("BEGIN").expect("begin");
+    let stories = count(conn, "SELECT COUNT(*) FROM stories");
+    assert_eq!(
+        stories,
+        count(conn, "SELECT COUNT(*) FROM story"),
+        "a story is missing its canonical copy"
+    );
+    assert_eq!(
+        stories,
+        count(
+            conn,
+            "SELECT COUNT(*) FROM story_sources WHERE relation = 'canonical'"
+        )
+    );
+    assert_eq!(
+        stories,
+        count(conn, "SELECT COUNT(DISTINCT story_id) FROM story_sources")
+    );
+    assert_eq!(
+        0,
+        count(
+            conn,
+            "SELECT COUNT(*) FROM stories s
+             WHERE s.source_count <> (SELECT COUNT(DISTINCT feed_id) FROM story_sources ss WHERE ss.story_id = s.story_id)"
+        ),
+        "source_count out of step"
+    );
+    assert_eq!(
+        0,
+        count(
+            conn,
+            "SELECT COUNT(*) FROM stories s JOIN story_sources ss ON ss.story_id = s.story_id
+             WHERE ss.published_at < s.published_at"
+        ),
+        "a copy was published before the canonical one"
+    );
+    assert_eq!(
+        count(conn, "SELECT COUNT(*) FROM entry_search"),
+        count(conn, "SELECT COUNT(*) FROM story_sources"),
+        "search index out of step"
+    );
+    conn.execute_batch("COMMIT").expect("commit");
+}
+
+#[test]
+fn search_returns_one_ranked_row_per_story_with_a_snippet() {
+    let room = Newsroom::start(40, "");
+    room.poll();
+    let hits = json_lines(&room.ok(&["search", "embassy", "talks", "--json"]));
+    assert!(!hits.is_empty(), "no hits");
+    for key in [
+        "story_id",
+        "title",
+        "url",
+        "published_at",
+        "source_count",
+        "snippet",
+        "rank",
+    ] {
+        assert!(hits[0].get(key).is_some(), "search --json lacks {key}");
+    }
+    let ids: Vec<i64> = hits
+        .iter()
+        .map(|h| h["story_id"].as_i64().expect("id"))
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "one row per story: {ids:?}");
+    // Several of these stories have 3+ copies that all match: still one row.
+    assert!(hits.iter().any(|h| h["source_count"].as_i64() >= Some(3)));
+    let ranks: Vec<f64> = hits
+        .iter()
+        .map(|h| h["rank"].as_f64().expect("rank"))
+        .collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by bm25: {ranks:?}"
+    );
+    for h in &hits {
+        let title = h["title"].as_str().expect("title").to_lowercase();
+        let snippet = h["snippet"].as_str().expect("snippet").to_lowercase();
+        assert!(
+            title.contains("embassy talks") || snippet.contains("[embassy]"),
+            "{h}"
+        );
+        assert!(
+            h["published_at"].as_str().expect("time").ends_with('Z'),
+            "UTC in JSON"
+        );
+    }
+    // Every matching story is found: the wire stories whose action is
+    // "resume embassy talks".
+    let expected = (0..40)
+        .filter(|&i| common::newsroom::wire_story(i).0.contains("embassy talks"))
+        .count();
+    assert_eq!(hits.len(), expected);
+
+    // Stemming and diacritics: "talk" finds "talks".
+    assert_eq!(
+        json_lines(&room.ok(&["search", "embassy", "talk", "--json"])).len(),
+        expected
+    );
+    // --since keeps stories published or first seen since then (one was
+    // published every 47 minutes; pretend they were all fetched long ago).
+    room.conn()
+        .execute_batch("UPDATE story SET first_seen_at = '2020-01-01T00:00:00Z'")
+        .expect("age");
+    let recent = json_lines(&room.ok(&["search", "embassy talks", "--since", "6h", "--json"]));
+    assert!(
+        !recent.is_empty() && recent.len() < hits.len(),
+        "{recent:?}"
+    );
+    let cutoff = chrono::Utc::now() - chrono::Duration::hours(6);
+    for h in &recent {
+        let t: chrono::DateTime<chrono::Utc> = h["published_at"]
+            .as_str()
+            .expect("t")
+            .parse()
+            .expect("time");
+        assert!(t >= cutoff, "{h}");
+    }
+    // Punctuation and operators in plain words are text, not syntax.
+    let out = room.ok(&["search", "US-Russia: AND (talks"]);
+    assert!(out.trim_start().starts_with("ID"), "{out}");
+    // The human table has a header and one line per story.
+    let table = room.ok(&["search", "embassy talks"]);
+    assert_eq!(table.lines().count(), hits.len() + 1, "{table}");
+    assert!(
+        table.contains("[embassy]") || table.contains("[Embassy]"),
+        "{table}"
+    );
+
+    // FTS5 syntax on request; a syntax error is one line and exit 2.
+    let or = json_lines(&room.ok(&["search", "--fts", "embassy OR budget", "--json"]));
+    assert!(or.len() > hits.len());
+    let out = common::feedfold(&room.config(), &["search", "--fts", "embassy AND ("]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid search query"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let out = common::feedfold(&room.config(), &["search", "--fts", "nosuchcolumn:x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn listings_print_json_lines_or_aligned_tables() {
+    let room = Newsroom::start(10, "");
+    room.poll();
+    let feeds = json_lines(&room.ok(&["feeds", "--json"]));
+    assert_eq!(feeds.len(), OUTLETS.len() + 2);
+    let statuses: Vec<&str> = feeds
+        .iter()
+        .map(|f| f["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "failing").count(),
+        2,
+        "{statuses:?}"
+    );
+    let stories = json_lines(&room.ok(&["stories", "--json", "--limit", "5"]));
+    assert_eq!(stories.len(), 5);
+    assert!(stories[0]["published_at"]
+        .as_str()
+        .expect("t")
+        .ends_with('Z'));
+    // Tables: the header's columns line up with the rows'.
+    let table = room.ok(&["stories", "--limit", "5"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 6, "{table}");
+    let col = lines[0].find("SOURCES").expect("header");
+    for l in &lines[1..] {
+        assert!(
+            l[col..].starts_with(|c: char| c.is_ascii_digit()),
+            "misaligned: {table}"
+        );
+    }
+}
+
+#[test]
+fn prune_caps_feeds_promotes_canonicals_keeps_tombstones_and_frees_space() {
+    let room = Newsroom::start(60, "[retention]\ndays = 30\nmax_entries_per_feed = 12\n");
+    room.poll();
+    let conn = room.conn();
+    let entries_before = count(&conn, "SELECT COUNT(*) FROM entry");
+    // Age a few stories past `days`: every copy of them must go.
+    conn.execute_batch(
+        "UPDATE story SET last_seen_at = '2020-01-01T00:00:00Z' WHERE id IN (1, 2, 3);
+         UPDATE fetch_log SET fetched_at = '2020-01-01T00:00:00Z' WHERE id = 1;",
+    )
+    .expect("age");
+    let old_copies = count(
+        &conn,
+        "SELECT COUNT(*) FROM story_entry WHERE story_id IN (1, 2, 3)",
+    );
+
+    let report: Value = serde_json::from_str(&room.ok(&["prune", "--json"])).expect("report");
+    assert!(report["batches"].as_i64() >= Some(1), "{report}");
+    assert_eq!(report["fetches"], 1, "{report}");
+    let pruned = report["entries"].as_i64().expect("entries");
+    assert!(pruned >= old_copies, "{report}");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM entry"),
+        entries_before - pruned
+    );
+    assert!(report["promoted"].as_i64() > Some(0), "{report}");
+    assert!(report["stories"].as_i64() >= Some(3), "{report}");
+    assert_eq!(report["tombstones_added"].as_i64(), Some(pruned));
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM story WHERE id IN (1, 2, 3)"),
+        0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM entry GROUP BY feed_id)"
+        ),
+        12
+    );
+    assert!(report["freed_pages"].as_i64() >= Some(0));
+    assert_lineage_consistent(&conn);
+
+    // The feeds still list the pruned items: a new poll does not bring them back.
+    let entries_after = count(&conn, "SELECT COUNT(*) FROM entry");
+    let out = room.poll();
+    assert!(out.contains("0 new entries"), "{out}");
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM entry"), entries_after);
+    // A second prune finds nothing to remove.
+    let again: Value = serde_json::from_str(&room.ok(&["prune", "--json"])).expect("report");
+    assert_eq!(again["entries"], 0, "{again}");
+    assert_lineage_consistent(&conn);
+    // The human report is one line.
+    let human = room.ok(&["prune"]);
+    assert!(human.starts_with("pruned 0 stories, 0 entries"), "{human}");
+}
+
+#[test]
+fn tombstones_expire_once_no_feed_lists_the_item() {
+    let room = Newsroom::start(20, "[retention]\ndays = 30\n");
+    room.poll();
+    let conn = room.conn();
+    conn.execute_batch("UPDATE story SET last_seen_at = '2020-01-01T00:00:00Z' WHERE id = 1")
+        .expect("age");
+    room.ok(&["prune"]);
+    let tombstones = count(&conn, "SELECT COUNT(*) FROM tombstone");
+    assert!(tombstones >= 1);
+    // Still listed (it was seen in the poll just now): the tombstone stays.
+    room.ok(&["prune"]);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM tombstone"), tombstones);
+    // Not listed for longer than `days`: it goes.
+    conn.execute_batch("UPDATE tombstone SET last_listed_at = '2020-01-01T00:00:00Z'")
+        .expect("age");
+    let report: Value = serde_json::from_str(&room.ok(&["prune", "--json"])).expect("report");
+    assert_eq!(report["tombstones_expired"].as_i64(), Some(tombstones));
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM tombstone"), 0);
+}
+
+#[test]
+fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
+    let room = Newsroom::start(5, "");
+    room.poll();
+    let conn = room.conn();
+    // Files made before schema 5 have auto_vacuum = none.
+    conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+        .expect("none");
+    assert_eq!(count(&conn, "PRAGMA auto_vacuum"), 0);
+    let human = room.ok(&["prune"]);
+    assert!(human.contains("prune --vacuum"), "{human}");
+    drop(conn);
+    room.ok(&["prune", "--vacuum"]);
+    // A new connection: an open one keeps the mode it read at open.
+    assert_eq!(count(&room.conn(), "PRAGMA auto_vacuum"), 2);
+    assert!(!room.ok(&["prune"]).contains("--vacuum"));
+}
+
+/// The daemon, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn the_daemon_prunes_on_its_retention_schedule() {
+    let room = Newsroom::start(
+        30,
+        "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
+    );
+    let mut child = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(room.config())
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start daemon"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let capped = || -> bool {
+        let Ok(conn) = Connection::open(room.db()) else {
+            return false;
+        };
+        let max: rusqlite::Result<Option<i64>> = conn.query_row(
+            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM entry GROUP BY feed_id)",
+            [],
+            |r| r.get(0),
+        );
+        let tombstones: rusqlite::Result<i64> =
+            conn.query_row("SELECT COUNT(*) FROM tombstone", [], |r| r.get(0));
+        matches!((max, tombstones), (Ok(Some(m)), Ok(t)) if m <= 4 && t > 0)
+    };
+    while !capped() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not prune within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    assert_lineage_consistent(&room.conn());
+}
