@@ -432,10 +432,19 @@ impl Store {
         .map_err(e)?;
         tx.commit().map_err(e)?;
         let now = format_time(Utc::now());
+        // Each feed's boilerplate model is read once per run, not per entry.
+        let mut models: std::collections::HashMap<i64, FeedContext> =
+            std::collections::HashMap::new();
         for batch in ids.chunks(REFOLD_BATCH) {
             let tx = self.conn.transaction().map_err(e)?;
             for &(id, feed) in batch {
-                refold_entry(&tx, &cfg, EntryId(id), FeedId(feed), &now).map_err(e)?;
+                let ctx = match models.entry(feed) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(FeedContext::load(&tx, FeedId(feed), &cfg).map_err(e)?)
+                    }
+                };
+                refold_entry(&tx, &cfg, EntryId(id), &ctx.model, &now).map_err(e)?;
             }
             tx.commit().map_err(e)?;
             report.entries += batch.len();
@@ -451,7 +460,7 @@ fn refold_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     entry: EntryId,
-    feed: FeedId,
+    model: &BoilerplateModel,
     now: &str,
 ) -> rusqlite::Result<()> {
     let old_story: Option<i64> = tx
@@ -461,21 +470,9 @@ fn refold_entry(
     if let Some(story) = old_story {
         tx.prepare_cached("DELETE FROM story_entry WHERE entry_id = ?1")?
             .execute([entry.0])?;
-        // The story may have lost its canonical copy: promote another, or drop it.
-        let left: i64 = tx
-            .prepare_cached("SELECT COUNT(*) FROM story_entry WHERE story_id = ?1")?
-            .query_row([story], |r| r.get(0))?;
-        if left == 0 {
-            tx.prepare_cached("DELETE FROM story WHERE id = ?1")?
-                .execute([story])?;
-        } else {
-            let other: i64 = tx
-                .prepare_cached("SELECT entry_id FROM story_entry WHERE story_id = ?1 ORDER BY entry_id LIMIT 1")?
-                .query_row([story], |r| r.get(0))?;
-            tx.prepare_cached("UPDATE story SET canonical_entry_id = ?2 WHERE id = ?1")?
-                .execute(params![story, other])?;
-            recompute_story(tx, StoryId(story), now)?;
-        }
+        // The story may have lost its canonical copy: re-deriving it
+        // promotes another, or deletes a story left without copies.
+        recompute_story(tx, StoryId(story), now)?;
     }
     let (title, summary, content, window_at): (
         Option<String>,
@@ -487,11 +484,10 @@ fn refold_entry(
         .query_row([entry.0], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
-    let ctx = FeedContext::load(tx, feed, cfg)?;
     let a = dedup::analyze_with(
         title.as_deref(),
         content.as_deref().or(summary.as_deref()),
-        &ctx.model,
+        model,
     );
     store_analysis(tx, entry, &a)?;
     fold_new_entry(tx, cfg, entry, &a, window_at.unwrap_or(0), now)?;
