@@ -24,68 +24,11 @@ use feedfold::store::{
     FeedId, FeedOutcome, FeedUpdate, RetentionPolicy, SearchQuery, Store, StoryId,
 };
 
+mod common;
+use common::{story_text, Rng};
+
 const FEEDS: usize = 200;
 const PER_UPDATE: usize = 500;
-const WORDS: &[&str] = &[
-    "minister", "talks", "embassy", "border", "trade", "flood", "budget", "election", "court",
-    "market", "energy", "port", "army", "rain", "cricket", "exports", "bank", "oil", "grain",
-    "summit", "police", "hospital", "school", "strike", "weather", "rupee", "dollar", "china",
-    "india", "iran", "gulf", "kabul", "geneva", "reform", "tariff", "vote", "senate", "protest",
-];
-
-/// A small deterministic generator (splitmix64), enough for synthetic text.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Synthetic words with a skewed (roughly Zipfian) frequency, like news
-/// text: a few very common words, a long tail of rare ones. One word in ten
-/// comes from the short list of news words above.
-fn word(rng: &mut Rng) -> String {
-    if rng.below(10) == 0 {
-        return WORDS[rng.below(WORDS.len())].to_string();
-    }
-    const SYLLABLES: &[&str] = &[
-        "ka", "ri", "to", "ma", "ne", "su", "lo", "pa", "di", "ve", "ko", "ra", "mi", "te", "zu",
-        "ba", "lu", "se", "no", "gi",
-    ];
-    let spread = rng.below(30_000) + 1;
-    let rank = rng.below(spread);
-    let mut n = rank + 20;
-    let mut w = String::new();
-    while n > 0 {
-        w.push_str(SYLLABLES[n % SYLLABLES.len()]);
-        n /= SYLLABLES.len();
-    }
-    w
-}
-
-fn story_text(story: u64) -> (String, String) {
-    let mut rng = Rng(story);
-    let mut words =
-        |n: usize| -> String { (0..n).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" ") };
-    let title = format!("{} {story}", words(7));
-    let body = format!(
-        "<p>ISLAMABAD (AFP) - {} {story}.</p><p>{}.</p><p>{}.</p>",
-        words(30),
-        words(25),
-        words(20)
-    );
-    (title, body)
-}
-
 fn main() {
     let env = |name: &str, default: usize| -> usize {
         std::env::var(name)

@@ -78,6 +78,11 @@ pub struct Analysis {
     pub bands: Vec<u64>,
     /// Keys of the head and tail sentences, for [`BoilerplateModel::observe`].
     pub boilerplate_keys: Vec<u64>,
+    /// The title as plain text ([`html_to_text`]), before normalisation:
+    /// what the full-text index stores, so the writer need not convert again.
+    pub plain_title: Option<String>,
+    /// The body as plain text ([`html_to_text`]), before normalisation.
+    pub plain_body: Option<String>,
     /// `text` prepared for verification (computed once per newcomer).
     prepared: Prepared,
 }
@@ -168,9 +173,11 @@ pub fn analyze_with(
     body_html: Option<&str>,
     model: &BoilerplateModel,
 ) -> Analysis {
-    let title_plain = title.map(html_to_text).unwrap_or_default();
-    let title_norm = normalize_text(&title_plain);
-    let body_plain = body_html.map(html_to_text).unwrap_or_default();
+    let plain_title = title.map(html_to_text);
+    let title_plain = plain_title.as_deref().unwrap_or_default();
+    let title_norm = normalize_text(title_plain);
+    let plain_body = body_html.map(html_to_text);
+    let body_plain = plain_body.as_deref().unwrap_or_default();
     let paragraphs: Vec<String> = body_plain
         .lines()
         .map(fold_keep_case)
@@ -202,7 +209,7 @@ pub fn analyze_with(
     }
     if body_cased.is_empty() {
         // Title-only items (and bodies that were all boilerplate) are matched on the title.
-        body_cased = fold_keep_case(&title_plain);
+        body_cased = fold_keep_case(title_plain);
     }
     let text = lower(&body_cased);
     let facts = fingerprint::lead_facts(&tokenize(&body_cased));
@@ -217,6 +224,8 @@ pub fn analyze_with(
         credits: credits.chain,
         signature,
         boilerplate_keys,
+        plain_title,
+        plain_body,
         prepared,
     }
 }

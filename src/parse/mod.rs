@@ -97,6 +97,22 @@ impl ParsedEntry {
     pub fn body(&self) -> Option<&str> {
         self.content.as_deref().or(self.summary.as_deref())
     }
+
+    /// Hash of everything the store keeps about the item: tells an edit
+    /// from a repeat (the store's `entry.content_hash`).
+    pub fn content_hash(&self) -> i64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in [&self.url, &self.title, &self.summary, &self.content] {
+            h.update(part.as_deref().unwrap_or("").as_bytes());
+            h.update(b"\0");
+        }
+        h.update(self.authors.join("\u{1f}").as_bytes());
+        h.update(b"\0");
+        for t in [self.published, self.updated] {
+            h.update(&t.map_or(0, |t| t.timestamp()).to_le_bytes());
+        }
+        h.digest() as i64
+    }
 }
 
 /// Why a document is not a usable feed.

@@ -33,7 +33,7 @@ use crate::metrics;
 use crate::parse::{self, ParseError, ParsedFeed};
 use crate::service::Liveness;
 use crate::store::{
-    retention, DueFeed, FeedOutcome, FeedUpdate, FetchState, IngestReport, RetentionPolicy,
+    retention, DueFeed, FeedId, FeedOutcome, FeedUpdate, FetchState, IngestReport, RetentionPolicy,
     StoreError, StoreHandle, UrlChange,
 };
 
@@ -288,11 +288,17 @@ impl Poller {
             Ok(Fetched::Body(body)) => {
                 ingest_slot = self.ingesting.clone().acquire_owned().await.ok();
                 let page_url = body.final_url.clone();
-                match parse_body(body, feed.boilerplate_model.clone()).await {
-                    Parsed::Feed(doc, validators) => FeedOutcome::Parsed {
-                        feed: doc,
-                        validators,
-                    },
+                match parse_body(body).await {
+                    Parsed::Feed(doc, validators) => {
+                        let model = feed.boilerplate_model.clone();
+                        match analyze_changed(&self.store, Some(feed.id), doc, model).await {
+                            Ok(doc) => FeedOutcome::Parsed {
+                                feed: doc,
+                                validators,
+                            },
+                            Err(error) => FeedOutcome::Failed { error },
+                        }
+                    }
                     Parsed::Failed(error) => FeedOutcome::Failed { error },
                     Parsed::Page(html) => {
                         let (outcome, change) =
@@ -403,8 +409,12 @@ impl Poller {
             Err(e) => return failed(format!("fetching it failed: {e}")),
         };
         // A newly discovered feed has no learned boilerplate yet.
-        match parse_body(body, None).await {
+        match parse_body(body).await {
             Parsed::Feed(doc, validators) => {
+                let doc = match analyze_changed(&self.store, None, doc, None).await {
+                    Ok(doc) => doc,
+                    Err(error) => return (FeedOutcome::Failed { error }, None),
+                };
                 let note = format!(
                     "autodiscovered on {page_url}, which links to {} feed(s): {list}",
                     found.len()
@@ -575,15 +585,13 @@ enum Parsed {
     Failed(String),
 }
 
-/// Parses a body and analyses its entries for the deduplicator off the
-/// async worker threads, in parallel across feeds: this is most of the CPU
-/// work of an ingest, and doing it here keeps it off the single database
-/// writer. `boilerplate_model` is the feed's learned boilerplate as stored.
-async fn parse_body(body: Body, boilerplate_model: Option<String>) -> Parsed {
+/// Parses a body on the blocking pool (parsing is CPU work), cutting
+/// oversized fields so that what is analysed and hashed is what the store keeps.
+async fn parse_body(body: Body) -> Parsed {
     let result = tokio::task::spawn_blocking(move || {
         let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url).map(
             |mut doc| {
-                analyze_entries(&mut doc, boilerplate_model.as_deref());
+                bound_entries(&mut doc);
                 doc
             },
         );
@@ -603,25 +611,61 @@ async fn parse_body(body: Body, boilerplate_model: Option<String>) -> Parsed {
     result.unwrap_or_else(|e| Parsed::Failed(format!("parser task failed: {e}")))
 }
 
-/// Fills each entry's dedup analysis. The store reuses it for new and edited
-/// entries (and computes it itself for entries that come without one).
-fn analyze_entries(doc: &mut ParsedFeed, boilerplate_model: Option<&str>) {
-    let model = boilerplate_model
-        .and_then(|json| dedup::BoilerplateModel::from_json(json).ok())
-        .unwrap_or_default();
+fn bound_entries(doc: &mut ParsedFeed) {
     for entry in &mut doc.entries {
-        // Cut oversized fields first: the analysis must describe the text
-        // the store keeps, and the work per entry stays bounded.
         if let (std::borrow::Cow::Owned(bounded), true) = crate::store::limits::bound(entry) {
             tracing::warn!(identity = %bounded.identity, "entry has oversized fields: stored truncated");
             *entry = bounded;
         }
-        entry.analysis = Some(dedup::analyze_with(
-            entry.title.as_deref(),
-            entry.body(),
-            &model,
-        ));
     }
+}
+
+/// Analyses for the deduplicator the entries of `doc` that the store does
+/// not already hold unchanged, on the blocking pool and in parallel across
+/// feeds: this is most of the CPU work of an ingest, and doing it here keeps
+/// it off the single database writer. Skipping known entries keeps a poll
+/// of a feed with five new items among fifty at the cost of five.
+/// `feed` is `None` for a feed the store has no entries of yet; `model` is
+/// its learned boilerplate as stored.
+async fn analyze_changed(
+    store: &StoreHandle,
+    feed: Option<FeedId>,
+    mut doc: ParsedFeed,
+    model: Option<String>,
+) -> Result<ParsedFeed, String> {
+    let unchanged = match feed {
+        Some(id) => {
+            let keys: Vec<(String, i64)> = doc
+                .entries
+                .iter()
+                .map(|e| (e.identity.clone(), e.content_hash()))
+                .collect();
+            // On failure everything is analysed: slower, never wrong.
+            store
+                .call(move |s| s.unchanged_entries(id, &keys))
+                .await
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let model = model
+            .and_then(|json| dedup::BoilerplateModel::from_json(&json).ok())
+            .unwrap_or_default();
+        for (i, entry) in doc.entries.iter_mut().enumerate() {
+            if unchanged.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            entry.analysis = Some(dedup::analyze_with(
+                entry.title.as_deref(),
+                entry.body(),
+                &model,
+            ));
+        }
+        doc
+    })
+    .await
+    .map_err(|e| format!("analysis task failed: {e}"))
 }
 
 /// Half the time between two consecutive firings of a cron expression: the

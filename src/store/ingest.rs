@@ -78,6 +78,31 @@ impl std::ops::AddAssign for IngestReport {
 }
 
 impl Store {
+    /// For each `(identity, content hash)` of a feed's document, whether the
+    /// store already holds that entry unchanged. The poller skips analysing
+    /// those: on a steady-state poll most items of a changed feed are old.
+    pub fn unchanged_entries(
+        &self,
+        feed: FeedId,
+        entries: &[(String, i64)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let e = |source| err(&self.path, source);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content_hash FROM entry WHERE feed_id = ?1 AND identity = ?2")
+            .map_err(e)?;
+        entries
+            .iter()
+            .map(|(identity, hash)| {
+                let stored: Option<i64> = stmt
+                    .query_row(params![feed.0, identity], |r| r.get(0))
+                    .optional()
+                    .map_err(e)?;
+                Ok(stored == Some(*hash))
+            })
+            .collect()
+    }
+
     /// Writes one feed's poll result in a single transaction.
     pub fn record(&mut self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
         let path = self.path.clone();
@@ -188,21 +213,6 @@ impl Store {
     }
 }
 
-/// Hash of everything we store about an item, to tell an edit from a repeat.
-fn content_hash(e: &ParsedEntry) -> i64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [&e.url, &e.title, &e.summary, &e.content] {
-        h.update(part.as_deref().unwrap_or("").as_bytes());
-        h.update(b"\0");
-    }
-    h.update(e.authors.join("\u{1f}").as_bytes());
-    h.update(b"\0");
-    for t in [e.published, e.updated] {
-        h.update(&t.map_or(0, |t| t.timestamp()).to_le_bytes());
-    }
-    h.digest() as i64
-}
-
 /// The entry's analysis: the one the poller computed in parallel, else
 /// computed here with the feed's boilerplate model.
 fn analysis_of<'e>(
@@ -233,7 +243,7 @@ fn upsert_entry(
         tracing::warn!(feed = feed.0, identity = %entry.identity, "entry has oversized fields: stored truncated");
     }
     let now = format_time(seen_at);
-    let hash = content_hash(entry);
+    let hash = entry.content_hash();
     let existing: Option<(i64, i64)> = tx
         .prepare_cached("SELECT id, content_hash FROM entry WHERE feed_id = ?1 AND identity = ?2")?
         .query_row(params![feed.0, entry.identity], |r| {
@@ -275,7 +285,12 @@ fn upsert_entry(
             ])?;
             fold::store_analysis(tx, EntryId(id), &a)?;
             fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
-            search::reindex_entry(tx, EntryId(id), entry.title.as_deref(), entry.body())?;
+            search::reindex_entry(
+                tx,
+                EntryId(id),
+                a.plain_title.as_deref(),
+                a.plain_body.as_deref(),
+            )?;
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
@@ -315,7 +330,7 @@ fn upsert_entry(
                 window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
-            search::index_entry(tx, id, entry.title.as_deref(), entry.body())?;
+            search::index_entry(tx, id, a.plain_title.as_deref(), a.plain_body.as_deref())?;
             ctx.observe(&a);
             let folded = fold::fold_new_entry(tx, cfg, id, &a, window_at, &now)?;
             Ok(IngestReport {
@@ -325,5 +340,67 @@ fn upsert_entry(
                 ..Default::default()
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeedConfig;
+    use crate::parse::ParsedFeed;
+
+    fn update(feed: FeedId, entries: Vec<ParsedEntry>) -> FeedUpdate {
+        let now = chrono::Utc::now();
+        FeedUpdate {
+            feed,
+            fetched_at: now,
+            exchange: Default::default(),
+            next_due: now,
+            fetch: Default::default(),
+            outcome: FeedOutcome::Parsed {
+                feed: ParsedFeed {
+                    entries,
+                    ..Default::default()
+                },
+                validators: Validators::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn unchanged_entries_tells_repeats_from_edits_and_newcomers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("t.db")).expect("open");
+        let feeds = [FeedConfig {
+            url: "https://a.example/rss".into(),
+            ..Default::default()
+        }];
+        store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
+        let feed = FeedId(1);
+        let entry = |id: &str, body: &str| ParsedEntry {
+            identity: format!("guid:{id}"),
+            title: Some(format!("Title {id}")),
+            summary: Some(body.to_string()),
+            ..Default::default()
+        };
+        let (a, b) = (entry("a", "<p>One.</p>"), entry("b", "<p>Two.</p>"));
+        store
+            .record(update(feed, vec![a.clone(), b.clone()]))
+            .expect("record");
+        let edited = entry("b", "<p>Two, corrected.</p>");
+        let fresh = entry("c", "<p>Three.</p>");
+        let keys: Vec<(String, i64)> = [&a, &edited, &fresh]
+            .iter()
+            .map(|e| (e.identity.clone(), e.content_hash()))
+            .collect();
+        assert_eq!(
+            store.unchanged_entries(feed, &keys).expect("query"),
+            [true, false, false]
+        );
+        // Another feed's entry with the same identity is not this feed's.
+        assert_eq!(
+            store.unchanged_entries(FeedId(2), &keys[..1]).expect("query"),
+            [false]
+        );
     }
 }

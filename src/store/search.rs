@@ -107,15 +107,15 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// Adds entry `id` to the index. Call in the transaction that inserts it.
+/// Adds entry `id` to the index with its plain-text title and body (the
+/// ones [`crate::dedup::Analysis`] carries). Call in the transaction that
+/// inserts it.
 pub(crate) fn index_entry(
     conn: &Connection,
     id: EntryId,
     title: Option<&str>,
-    body_html: Option<&str>,
+    body: Option<&str>,
 ) -> rusqlite::Result<()> {
-    let title = title.map(html_to_text);
-    let body = body_html.map(html_to_text);
     conn.prepare_cached("INSERT INTO entry_search (rowid, title, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id.0, title, body])?;
     Ok(())
@@ -127,10 +127,10 @@ pub(crate) fn reindex_entry(
     conn: &Connection,
     id: EntryId,
     title: Option<&str>,
-    body_html: Option<&str>,
+    body: Option<&str>,
 ) -> rusqlite::Result<()> {
     unindex_entry(conn, id)?;
-    index_entry(conn, id, title, body_html)
+    index_entry(conn, id, title, body)
 }
 
 /// Removes entry `id` from the index. Call in the transaction that deletes it.
@@ -161,6 +161,8 @@ pub(crate) fn index_all(conn: &Connection) -> rusqlite::Result<usize> {
         };
         after = last.0;
         for (id, title, body) in &rows {
+            let title = title.as_deref().map(html_to_text);
+            let body = body.as_deref().map(html_to_text);
             index_entry(conn, EntryId(*id), title.as_deref(), body.as_deref())?;
         }
         done += rows.len();
