@@ -100,7 +100,7 @@ fn main() {
     for (label, v) in [
         ("analyze (normalise+credit+fingerprint)", &all),
         ("  items with plain-text bodies", &plain_ns),
-        ("  items with HTML bodies (html2text)", &html_ns),
+        ("  items with HTML bodies (HTML to text)", &html_ns),
         ("analyze+lookup+verify+fold (in-memory index)", &full),
     ] {
         let mean = v.iter().sum::<u64>() as f64 / v.len().max(1) as f64 / 1000.0;

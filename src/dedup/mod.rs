@@ -18,6 +18,7 @@ pub mod config;
 pub mod credit;
 pub mod fingerprint;
 pub mod fold;
+pub mod html;
 pub mod normalize;
 pub mod verify;
 

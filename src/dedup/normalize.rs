@@ -18,12 +18,7 @@ pub fn html_to_text(input: &str) -> String {
         }
         return decode_entities(input);
     }
-    // html2text wraps at the given width; a huge width keeps paragraphs whole
-    // so that sentence splitting sees real paragraph boundaries.
-    match html2text::config::plain_no_decorate().string_from_read(input.as_bytes(), 1 << 20) {
-        Ok(text) => text,
-        Err(_) => decode_entities(input),
-    }
+    super::html::html_fragment_to_text(input)
 }
 
 /// Decodes the HTML entities that occur in feed titles and summaries outside

@@ -399,7 +399,9 @@ mod tests {
         );
         // Another feed's entry with the same identity is not this feed's.
         assert_eq!(
-            store.unchanged_entries(FeedId(2), &keys[..1]).expect("query"),
+            store
+                .unchanged_entries(FeedId(2), &keys[..1])
+                .expect("query"),
             [false]
         );
     }
