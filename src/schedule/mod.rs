@@ -95,10 +95,14 @@ pub struct Poller {
     wake: Notify,
     /// Per-host slots and throttling.
     hosts: Hosts,
-    /// Bodies being parsed and analysed or waiting for the writer. Bounded
-    /// to a few per core: more would not go faster (the writer is one
-    /// thread) but would hold every analysed feed of the pass in memory.
+    /// Bodies being parsed and analysed or waiting for the writer. Bounded:
+    /// more would not go faster (the writer is one thread) but would hold
+    /// every analysed feed of the pass in memory.
     ingesting: Arc<Semaphore>,
+    /// Parses and analyses running at once: one per core. They are pure CPU
+    /// work, and each holds per-thread scratch space (the regex engines'
+    /// caches run to megabytes), so more at once only costs memory.
+    cpu: Semaphore,
     /// What to keep; `None`: the daemon does not prune.
     retention: Option<RetentionConfig>,
 }
@@ -136,6 +140,7 @@ impl Poller {
             fetcher,
             hosts: Hosts::new(poll.per_host),
             ingesting: Arc::new(Semaphore::new(ingest_slots())),
+            cpu: Semaphore::new(cores()),
             poll: watch::Sender::new(poll),
             wake: Notify::new(),
             retention: None,
@@ -288,10 +293,12 @@ impl Poller {
             Ok(Fetched::Body(body)) => {
                 ingest_slot = self.ingesting.clone().acquire_owned().await.ok();
                 let page_url = body.final_url.clone();
-                match parse_body(body).await {
+                match parse_body(&self.cpu, body).await {
                     Parsed::Feed(doc, validators) => {
                         let model = feed.boilerplate_model.clone();
-                        match analyze_changed(&self.store, Some(feed.id), doc, model).await {
+                        match analyze_changed(&self.cpu, &self.store, Some(feed.id), doc, model)
+                            .await
+                        {
                             Ok(doc) => FeedOutcome::Parsed {
                                 feed: doc,
                                 validators,
@@ -350,7 +357,7 @@ impl Poller {
             outcome,
             fetch,
         };
-        let report = self.store.call(move |s| s.record(update)).await?;
+        let report = self.store.record(update).await?;
         drop(ingest_slot);
         metrics::record_ingest(&report);
         tracing::debug!(
@@ -409,9 +416,9 @@ impl Poller {
             Err(e) => return failed(format!("fetching it failed: {e}")),
         };
         // A newly discovered feed has no learned boilerplate yet.
-        match parse_body(body).await {
+        match parse_body(&self.cpu, body).await {
             Parsed::Feed(doc, validators) => {
-                let doc = match analyze_changed(&self.store, None, doc, None).await {
+                let doc = match analyze_changed(&self.cpu, &self.store, None, doc, None).await {
                     Ok(doc) => doc,
                     Err(error) => return (FeedOutcome::Failed { error }, None),
                 };
@@ -566,11 +573,15 @@ impl Poller {
     }
 }
 
-/// Bodies in the parse → analyse → write pipeline at once: two per core.
+/// Bodies in the parse → analyse → write pipeline at once: two per core
+/// being analysed, plus room for a batch to queue at the writer while it
+/// commits the previous one (see `store::writer::RECORD_BATCH`).
 fn ingest_slots() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 2)
-        .max(2)
+    cores() * 2 + 16
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn secs(d: Duration) -> i64 {
@@ -587,7 +598,8 @@ enum Parsed {
 
 /// Parses a body on the blocking pool (parsing is CPU work), cutting
 /// oversized fields so that what is analysed and hashed is what the store keeps.
-async fn parse_body(body: Body) -> Parsed {
+async fn parse_body(cpu: &Semaphore, body: Body) -> Parsed {
+    let _core = cpu.acquire().await;
     let result = tokio::task::spawn_blocking(move || {
         let parsed = parse::parse(&body.bytes, body.content_type.as_deref(), &body.final_url).map(
             |mut doc| {
@@ -628,6 +640,7 @@ fn bound_entries(doc: &mut ParsedFeed) {
 /// `feed` is `None` for a feed the store has no entries of yet; `model` is
 /// its learned boilerplate as stored.
 async fn analyze_changed(
+    cpu: &Semaphore,
     store: &StoreHandle,
     feed: Option<FeedId>,
     mut doc: ParsedFeed,
@@ -648,6 +661,7 @@ async fn analyze_changed(
         }
         None => Vec::new(),
     };
+    let _core = cpu.acquire().await;
     tokio::task::spawn_blocking(move || {
         let model = model
             .and_then(|json| dedup::BoilerplateModel::from_json(&json).ok())

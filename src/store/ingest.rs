@@ -105,6 +105,33 @@ impl Store {
 
     /// Writes one feed's poll result in a single transaction.
     pub fn record(&mut self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
+        self.record_ref(&update)
+    }
+
+    /// Writes several feeds' poll results in one transaction (group commit),
+    /// one result per update, in order. A commit costs about as much for
+    /// fifty feeds as for one: the band index pages the batch dirties are
+    /// shared and written to the WAL once. If any update fails, the batch
+    /// is rolled back and each update written alone, so that a failure
+    /// stays with its own feed and the others are kept.
+    pub fn record_all(&mut self, updates: &[FeedUpdate]) -> Vec<Result<IngestReport, StoreError>> {
+        if updates.len() > 1 {
+            match self.write_together(updates) {
+                Ok(reports) => return reports.into_iter().map(Ok).collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "batched write failed; writing each feed alone")
+                }
+            }
+        }
+        updates.iter().map(|u| self.record_ref(u)).collect()
+    }
+
+    fn record_ref(&mut self, update: &FeedUpdate) -> Result<IngestReport, StoreError> {
+        self.write_together(std::slice::from_ref(update))
+            .map(|mut reports| reports.pop().unwrap_or_default())
+    }
+
+    fn write_together(&mut self, updates: &[FeedUpdate]) -> Result<Vec<IngestReport>, StoreError> {
         let path = self.path.clone();
         let e = |source| err(&path, source);
         // IMMEDIATE: take the write lock up front. A deferred transaction
@@ -115,37 +142,58 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(e)?;
-        let now = format_time(update.fetched_at);
-        let next_due = format_time(update.next_due);
-        let mut report = IngestReport::default();
-        let status = update.exchange.status;
-        // For a document read with repairs: what was repaired, kept in the
-        // fetch log's error column of an 'ok' fetch.
-        let mut warning: Option<String> = None;
-        let (outcome, error) = match &update.outcome {
-            FeedOutcome::Parsed { feed, validators } => {
-                let mut ctx = FeedContext::load(&tx, update.feed, &self.dedup).map_err(e)?;
-                for entry in &feed.entries {
-                    report += upsert_entry(
-                        &tx,
-                        &self.dedup,
-                        &mut ctx,
-                        update.feed,
-                        entry,
-                        update.fetched_at,
-                    )
-                    .map_err(e)?;
-                }
-                // A truncated document was cut short: its validators vouch
-                // for items we did not get. Without them the next poll
-                // fetches the whole document again instead of hearing 304.
-                let validators = if feed.warnings.contains(&Warning::Truncated) {
-                    &Validators::default()
-                } else {
-                    validators
-                };
-                ctx.save(&tx, update.feed).map_err(e)?;
-                tx.execute(
+        let mut index = search::PendingIndex::default();
+        let reports = updates
+            .iter()
+            .map(|u| write_update(&tx, &self.dedup, &path, u, &mut index))
+            .collect::<Result<Vec<_>, _>>()?;
+        index.write(&tx).map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(reports)
+    }
+}
+
+/// Writes one feed's poll result inside the caller's transaction.
+fn write_update(
+    tx: &Transaction,
+    dedup: &DedupConfig,
+    path: &std::path::Path,
+    update: &FeedUpdate,
+    index: &mut search::PendingIndex,
+) -> Result<IngestReport, StoreError> {
+    let e = |source| err(path, source);
+    let now = format_time(update.fetched_at);
+    let next_due = format_time(update.next_due);
+    let mut report = IngestReport::default();
+    let status = update.exchange.status;
+    // For a document read with repairs: what was repaired, kept in the
+    // fetch log's error column of an 'ok' fetch.
+    let mut warning: Option<String> = None;
+    let (outcome, error) = match &update.outcome {
+        FeedOutcome::Parsed { feed, validators } => {
+            let mut ctx = FeedContext::load(tx, update.feed, dedup).map_err(e)?;
+            for entry in &feed.entries {
+                report += upsert_entry(
+                    tx,
+                    dedup,
+                    &mut ctx,
+                    index,
+                    update.feed,
+                    entry,
+                    update.fetched_at,
+                )
+                .map_err(e)?;
+            }
+            // A truncated document was cut short: its validators vouch
+            // for items we did not get. Without them the next poll
+            // fetches the whole document again instead of hearing 304.
+            let validators = if feed.warnings.contains(&Warning::Truncated) {
+                &Validators::default()
+            } else {
+                validators
+            };
+            ctx.save(tx, update.feed).map_err(e)?;
+            tx.execute(
                     "UPDATE feed SET feed_title = ?2, site_url = COALESCE(?3, site_url), etag = ?4, last_modified = ?5,
                         last_fetch_at = ?6, last_success_at = ?6, last_status = ?7, last_error = NULL,
                         error_count = 0, next_due_at = ?8 WHERE id = ?1",
@@ -161,39 +209,39 @@ impl Store {
                     ],
                 )
                 .map_err(e)?;
-                if !feed.warnings.is_empty() {
-                    warning = Some(format!(
-                        "recovered: {}",
-                        feed.warnings
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ));
-                }
-                ("ok", None)
+            if !feed.warnings.is_empty() {
+                warning = Some(format!(
+                    "recovered: {}",
+                    feed.warnings
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
             }
-            FeedOutcome::NotModified { validators } => {
-                tx.execute(
+            ("ok", None)
+        }
+        FeedOutcome::NotModified { validators } => {
+            tx.execute(
                     "UPDATE feed SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4,
                         last_status = ?5, last_error = NULL, error_count = 0, next_due_at = ?6 WHERE id = ?1",
                     params![update.feed.0, validators.etag, validators.last_modified, now, status, next_due],
                 )
                 .map_err(e)?;
-                ("not_modified", None)
-            }
-            FeedOutcome::Failed { error } => {
-                tx.execute(
-                    "UPDATE feed SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
+            ("not_modified", None)
+        }
+        FeedOutcome::Failed { error } => {
+            tx.execute(
+                "UPDATE feed SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
                         error_count = error_count + 1, next_due_at = ?5 WHERE id = ?1",
-                    params![update.feed.0, now, status, error, next_due],
-                )
-                .map_err(e)?;
-                ("error", Some(error.as_str()))
-            }
-        };
-        super::politeness::apply(&tx, update.feed, &now, &update.fetch).map_err(e)?;
-        tx.execute(
+                params![update.feed.0, now, status, error, next_due],
+            )
+            .map_err(e)?;
+            ("error", Some(error.as_str()))
+        }
+    };
+    super::politeness::apply(tx, update.feed, &now, &update.fetch).map_err(e)?;
+    tx.execute(
             "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms, new_entries, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -208,9 +256,7 @@ impl Store {
             ],
         )
         .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(report)
-    }
+    Ok(report)
 }
 
 /// The entry's analysis: the one the poller computed in parallel, else
@@ -233,6 +279,7 @@ fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     ctx: &mut FeedContext,
+    index: &mut search::PendingIndex,
     feed: FeedId,
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
@@ -285,12 +332,7 @@ fn upsert_entry(
             ])?;
             fold::store_analysis(tx, EntryId(id), &a)?;
             fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
-            search::reindex_entry(
-                tx,
-                EntryId(id),
-                a.plain_title.as_deref(),
-                a.plain_body.as_deref(),
-            )?;
+            index.replace(EntryId(id), a.plain_title.clone(), a.plain_body.clone());
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
@@ -330,7 +372,7 @@ fn upsert_entry(
                 window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
-            search::index_entry(tx, id, a.plain_title.as_deref(), a.plain_body.as_deref())?;
+            index.add(id, a.plain_title.clone(), a.plain_body.clone());
             ctx.observe(&a);
             let folded = fold::fold_new_entry(tx, cfg, id, &a, window_at, &now)?;
             Ok(IngestReport {
@@ -404,5 +446,41 @@ mod tests {
                 .expect("query"),
             [false]
         );
+    }
+
+    #[test]
+    fn a_failing_update_in_a_batch_keeps_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("t.db")).expect("open");
+        let feeds = [FeedConfig {
+            url: "https://a.example/rss".into(),
+            ..Default::default()
+        }];
+        store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
+        let entry = |id: &str| ParsedEntry {
+            identity: format!("guid:{id}"),
+            title: Some(format!("Story {id}")),
+            summary: Some(format!("<p>Text of story {id}, searchable.</p>")),
+            ..Default::default()
+        };
+        // Feed 99 does not exist: its update fails, and must fail alone.
+        let results = store.record_all(&[
+            update(FeedId(1), vec![entry("a")]),
+            update(FeedId(99), vec![entry("b")]),
+            update(FeedId(1), vec![entry("c")]),
+        ]);
+        assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+        assert!(results[1].is_err());
+        let stored: Vec<String> = store
+            .conn
+            .prepare("SELECT identity FROM entry ORDER BY identity")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("entries");
+        assert_eq!(stored, ["guid:a", "guid:c"]);
+        // The index rows, written last in each transaction, are there too.
+        let hits = store
+            .search(&crate::store::SearchQuery::Words("searchable".into()), None, 10)
+            .expect("search");
+        assert_eq!(hits.len(), 2);
     }
 }

@@ -121,16 +121,55 @@ pub(crate) fn index_entry(
     Ok(())
 }
 
-/// Replaces entry `id`'s index row after an edit. Call in the transaction
-/// that updates it.
-pub(crate) fn reindex_entry(
-    conn: &Connection,
+/// Index rows of one write transaction, held back until its other writes
+/// are done. FTS5 flushes its pending terms to disk at every statement
+/// savepoint inside a transaction, so index inserts interleaved with the
+/// fold's statements wrote one tiny segment per entry (and merged them
+/// again); written last, one transaction's rows make one segment.
+#[derive(Default)]
+pub(crate) struct PendingIndex {
+    rows: Vec<PendingRow>,
+}
+
+struct PendingRow {
     id: EntryId,
-    title: Option<&str>,
-    body: Option<&str>,
-) -> rusqlite::Result<()> {
-    unindex_entry(conn, id)?;
-    index_entry(conn, id, title, body)
+    title: Option<String>,
+    body: Option<String>,
+    /// An edited entry: its old row goes first.
+    replaces: bool,
+}
+
+impl PendingIndex {
+    /// Indexes a new entry (plain-text title and body) at [`Self::write`].
+    pub(crate) fn add(&mut self, id: EntryId, title: Option<String>, body: Option<String>) {
+        self.rows.push(PendingRow {
+            id,
+            title,
+            body,
+            replaces: false,
+        });
+    }
+
+    /// Replaces an edited entry's row at [`Self::write`].
+    pub(crate) fn replace(&mut self, id: EntryId, title: Option<String>, body: Option<String>) {
+        self.rows.push(PendingRow {
+            id,
+            title,
+            body,
+            replaces: true,
+        });
+    }
+
+    /// Writes the rows, in order. Call last in the transaction.
+    pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+        for row in self.rows {
+            if row.replaces {
+                unindex_entry(conn, row.id)?;
+            }
+            index_entry(conn, row.id, row.title.as_deref(), row.body.as_deref())?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes entry `id` from the index. Call in the transaction that deletes it.

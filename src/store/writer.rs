@@ -8,9 +8,19 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use super::{Store, StoreError};
+use super::{FeedUpdate, IngestReport, Store, StoreError};
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+/// Most poll results written in one transaction.
+pub const RECORD_BATCH: usize = 32;
+
+type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
+
+enum Job {
+    /// Any work on the store.
+    Call(Box<dyn FnOnce(&mut Store) + Send>),
+    /// A poll result: those queued together are written in one transaction.
+    Record(Box<FeedUpdate>, Reply<IngestReport>),
+}
 
 /// A cheap, cloneable handle to the writer thread.
 #[derive(Clone)]
@@ -32,8 +42,21 @@ impl StoreHandle {
             .name("feedfold-writer".into())
             .spawn(move || {
                 let mut store = store;
-                for job in rx {
-                    job(&mut store);
+                let mut next: Option<Job> = None;
+                loop {
+                    let job = match next.take() {
+                        Some(job) => job,
+                        None => match rx.recv() {
+                            Ok(job) => job,
+                            Err(_) => break,
+                        },
+                    };
+                    match job {
+                        Job::Call(f) => f(&mut store),
+                        Job::Record(update, reply) => {
+                            next = record_batch(&mut store, &rx, *update, reply);
+                        }
+                    }
                 }
                 // Every handle is gone: leave one self-contained file behind.
                 if let Err(e) = store.checkpoint() {
@@ -51,13 +74,54 @@ impl StoreHandle {
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |store| {
+        let job = Job::Call(Box::new(move |store| {
             // The caller may have gone away (shutdown); nothing to do then.
             let _ = reply.send(f(store));
-        });
+        }));
         self.tx.send(job).map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
+
+    /// Writes a poll result. Results that queue up while the writer is busy
+    /// are written together, in one transaction.
+    pub async fn record(&self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Record(Box::new(update), reply))
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// Writes `first` and every poll result queued right behind it (up to
+/// [`RECORD_BATCH`]) in one transaction; returns the job that ended the
+/// batch, if another kind was queued.
+fn record_batch(
+    store: &mut Store,
+    rx: &mpsc::Receiver<Job>,
+    first: FeedUpdate,
+    reply: Reply<IngestReport>,
+) -> Option<Job> {
+    let mut updates = vec![first];
+    let mut replies = vec![reply];
+    let mut next = None;
+    while updates.len() < RECORD_BATCH {
+        match rx.try_recv() {
+            Ok(Job::Record(update, reply)) => {
+                updates.push(*update);
+                replies.push(reply);
+            }
+            Ok(other) => {
+                next = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    for (reply, result) in replies.into_iter().zip(store.record_all(&updates)) {
+        let _ = reply.send(result);
+    }
+    next
 }
 
 impl WriterThread {
