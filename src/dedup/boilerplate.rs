@@ -79,7 +79,12 @@ pub fn strip_known(paragraphs: &mut Vec<String>) {
 pub const DEFAULT_MIN_ITEMS: u32 = 4;
 
 /// Most sentences a model remembers: bounds memory and the persisted size.
-const MAX_ENTRIES: usize = 4096;
+/// The store rewrites a feed's model with every poll that brings new items,
+/// so its size is a per-poll cost: at 4,096 sentences (~100 KB of JSON) it
+/// was most of the cost of writing a single new item. Boilerplate recurs in
+/// most items, reaching `min_items` long before a prune (every ~64 items)
+/// can drop it.
+const MAX_ENTRIES: usize = 1024;
 
 /// How many sentences at each end of an item are boilerplate candidates:
 /// outlets put their boilerplate in headers and footers, and restricting
