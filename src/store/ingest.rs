@@ -479,7 +479,11 @@ mod tests {
         assert_eq!(stored, ["guid:a", "guid:c"]);
         // The index rows, written last in each transaction, are there too.
         let hits = store
-            .search(&crate::store::SearchQuery::Words("searchable".into()), None, 10)
+            .search(
+                &crate::store::SearchQuery::Words("searchable".into()),
+                None,
+                10,
+            )
             .expect("search");
         assert_eq!(hits.len(), 2);
     }

@@ -20,6 +20,7 @@
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
 pub mod check;
+mod checkpointer;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
@@ -176,6 +177,9 @@ pub enum StoreError {
 
 /// A connection to the feedfold database.
 pub struct Store {
+    /// Declared before `conn` so that it stops first: the writer's
+    /// connection is then the last one, and closing it cleans up the WAL.
+    checkpointer: Option<checkpointer::Checkpointer>,
     conn: Connection,
     path: PathBuf,
     dedup: crate::dedup::DedupConfig,
@@ -198,6 +202,7 @@ impl Store {
             source,
         })?;
         let mut store = Store {
+            checkpointer: None,
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
@@ -215,6 +220,7 @@ impl Store {
         }
         store.configure(true)?;
         store.migrate()?;
+        store.checkpointer = checkpointer::Checkpointer::spawn(path);
         Ok(store)
     }
 
@@ -234,6 +240,7 @@ impl Store {
             source,
         })?;
         let store = Store {
+            checkpointer: None,
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
