@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# feedfold alone against the benchmark server: one cold and one warm
+# `poll --all`, timed with /usr/bin/time. Quicker than bench/run.sh (no
+# peers) for before/after figures while working on speed.
+#   bench/solo.sh [FEEDS] [ITEMS]        (default 2000 × 50)
+# Set PERF=1 to record the cold pass with `perf record -g` into solo.perf.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+feeds="${1:-2000}"
+items="${2:-50}"
+cargo build --release --locked --bin feedfold --example bench-server
+bin="$PWD/target/release"
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+"$bin/examples/bench-server" --feeds "$feeds" --items "$items" >"$work/server.out" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/server.out" ] && break; sleep 0.1; done
+base=$(head -1 "$work/server.out" | awk '{print $NF}')
+{
+    echo 'database = "ff.db"'
+    printf '[poll]\ninterval = "30m"\nconcurrency = 64\nper_host = 64\n'
+    curl -sf "$base/_urls?n=$feeds" | while read -r url; do printf '[[feed]]\nurl = "%s"\n' "$url"; done
+} >"$work/feedfold.toml"
+perf=()
+[ "${PERF:-}" = 1 ] && perf=(perf record -F 499 -g -o "$PWD/solo.perf")
+timed() { RUST_LOG=error /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
+echo "== cold: $feeds feeds × $items items"
+timed "${perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
+curl -sf -X POST "$base/_bump?pct=10&new=5"
+echo "== warm: 10 % of feeds with 5 new items, 90 % answer 304"
+timed "$bin/feedfold" -c "$work/feedfold.toml" poll --all
