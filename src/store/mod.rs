@@ -72,6 +72,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_search.sql",
         include_str!("../../migrations/0005_search.sql"),
     ),
+    (
+        "0006_search_merge_when_idle.sql",
+        include_str!("../../migrations/0006_search_merge_when_idle.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.

@@ -121,6 +121,28 @@ pub(crate) fn index_entry(
     Ok(())
 }
 
+impl Store {
+    /// One bounded step of merging the full-text index's segments: the
+    /// index does not merge inside write transactions (migration 0006), so
+    /// the writer calls this when its queue runs empty. At most
+    /// [`IDLE_MERGE_PAGES`] pages of output: a few milliseconds.
+    pub fn merge_search_step(&mut self) -> Result<(), StoreError> {
+        // A negative page count merges whatever segments there are.
+        self.conn
+            .execute(
+                &format!(
+                    "INSERT INTO entry_search (entry_search, rank) VALUES ('merge', -{IDLE_MERGE_PAGES})"
+                ),
+                [],
+            )
+            .map(drop)
+            .map_err(|e| super::feeds::err(&self.path, e))
+    }
+}
+
+/// Pages of merge output per idle step of the writer.
+const IDLE_MERGE_PAGES: u32 = 256;
+
 /// Index rows of one write transaction, held back until its other writes
 /// are done. FTS5 flushes its pending terms to disk at every statement
 /// savepoint inside a transaction, so index inserts interleaved with the

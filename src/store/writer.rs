@@ -55,6 +55,13 @@ impl StoreHandle {
                         Job::Call(f) => f(&mut store),
                         Job::Record(update, reply) => {
                             next = record_batch(&mut store, &rx, *update, reply);
+                            if next.is_none() {
+                                // Nothing queued: tidy the search index now
+                                // rather than inside someone's commit.
+                                if let Err(e) = store.merge_search_step() {
+                                    tracing::warn!(error = %e, "merging the search index failed");
+                                }
+                            }
                         }
                     }
                 }
