@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use feedfold::config::FeedConfig;
 use feedfold::dedup;
-use feedfold::fetch::Exchange;
-use feedfold::parse::{ParsedEntry, ParsedFeed};
-use feedfold::store::{FeedId, FeedOutcome, FeedUpdate, IngestReport, Store};
+use feedfold::parse::ParsedEntry;
+use feedfold::store::{IngestReport, Store};
 
 mod common;
-use common::{story_text, Rng};
+use common::{outlet_update, story_text, Rng};
 
 const FEEDS: usize = 200;
 const PER_UPDATE: usize = 500;
@@ -215,24 +214,7 @@ fn analyse_all(per_feed: &mut [Vec<ParsedEntry>]) {
 }
 
 fn record(store: &mut Store, feed: usize, entries: Vec<ParsedEntry>) -> IngestReport {
-    let now = Utc::now();
-    store
-        .record(FeedUpdate {
-            feed: FeedId(feed as i64 + 1),
-            fetched_at: now,
-            exchange: Exchange::default(),
-            next_due: now,
-            fetch: Default::default(),
-            outcome: FeedOutcome::Parsed {
-                feed: ParsedFeed {
-                    title: Some(format!("Outlet {feed}")),
-                    entries,
-                    ..Default::default()
-                },
-                validators: Default::default(),
-            },
-        })
-        .expect("record")
+    store.record(outlet_update(feed, entries)).expect("record")
 }
 
 struct ProbeTimes {

@@ -18,14 +18,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use feedfold::config::FeedConfig;
-use feedfold::fetch::{Exchange, Validators};
-use feedfold::parse::{ParsedEntry, ParsedFeed};
-use feedfold::store::{
-    FeedId, FeedOutcome, FeedUpdate, RetentionPolicy, SearchQuery, Store, StoryId,
-};
+use feedfold::parse::ParsedEntry;
+use feedfold::store::{RetentionPolicy, SearchQuery, Store, StoryId};
 
 mod common;
-use common::{story_text, Rng};
+use common::{outlet_update, story_text, Rng};
 
 const FEEDS: usize = 200;
 const PER_UPDATE: usize = 500;
@@ -300,24 +297,7 @@ fn flush(store: &mut Store, feed: usize, buffer: &mut Vec<ParsedEntry>) -> usize
     }
     let entries = std::mem::take(buffer);
     let n = entries.len();
-    let now = Utc::now();
-    store
-        .record(FeedUpdate {
-            feed: FeedId(feed as i64 + 1),
-            fetched_at: now,
-            exchange: Exchange::default(),
-            next_due: now,
-            fetch: Default::default(),
-            outcome: FeedOutcome::Parsed {
-                feed: ParsedFeed {
-                    title: Some(format!("Outlet {feed}")),
-                    entries,
-                    ..Default::default()
-                },
-                validators: Validators::default(),
-            },
-        })
-        .expect("record");
+    store.record(outlet_update(feed, entries)).expect("record");
     n
 }
 

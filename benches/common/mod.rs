@@ -1,5 +1,31 @@
 //! Synthetic news text shared by the store benchmarks: deterministic, with
-//! a skewed vocabulary like real news, and no shared data needed.
+//! a skewed vocabulary like real news, and no shared data needed; and the
+//! feed update both benchmarks write through `Store::record`.
+
+use chrono::Utc;
+use feedfold::fetch::Exchange;
+use feedfold::parse::{ParsedEntry, ParsedFeed};
+use feedfold::store::{FeedId, FeedOutcome, FeedUpdate};
+
+/// A successful poll of synthetic outlet `feed` (0-based) carrying `entries`.
+pub fn outlet_update(feed: usize, entries: Vec<ParsedEntry>) -> FeedUpdate {
+    let now = Utc::now();
+    FeedUpdate {
+        feed: FeedId(feed as i64 + 1),
+        fetched_at: now,
+        exchange: Exchange::default(),
+        next_due: now,
+        fetch: Default::default(),
+        outcome: FeedOutcome::Parsed {
+            feed: ParsedFeed {
+                title: Some(format!("Outlet {feed}")),
+                entries,
+                ..Default::default()
+            },
+            validators: Default::default(),
+        },
+    }
+}
 
 pub const WORDS: &[&str] = &[
     "minister", "talks", "embassy", "border", "trade", "flood", "budget", "election", "court",

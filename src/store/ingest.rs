@@ -409,15 +409,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unchanged_entries_tells_repeats_from_edits_and_newcomers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("t.db")).expect("open");
+    /// A new database in `dir` listing one feed (`FeedId(1)`).
+    fn store_with_one_feed(dir: &std::path::Path) -> Store {
+        let mut store = Store::open(&dir.join("t.db")).expect("open");
         let feeds = [FeedConfig {
             url: "https://a.example/rss".into(),
             ..Default::default()
         }];
         store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
+        store
+    }
+
+    #[test]
+    fn unchanged_entries_tells_repeats_from_edits_and_newcomers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = store_with_one_feed(dir.path());
         let feed = FeedId(1);
         let entry = |id: &str, body: &str| ParsedEntry {
             identity: format!("guid:{id}"),
@@ -451,12 +457,7 @@ mod tests {
     #[test]
     fn a_failing_update_in_a_batch_keeps_the_others() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("t.db")).expect("open");
-        let feeds = [FeedConfig {
-            url: "https://a.example/rss".into(),
-            ..Default::default()
-        }];
-        store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
+        let mut store = store_with_one_feed(dir.path());
         let entry = |id: &str| ParsedEntry {
             identity: format!("guid:{id}"),
             title: Some(format!("Story {id}")),
