@@ -11,7 +11,7 @@ items="${2:-50}"
 cargo build --release --locked --bin feedfold --example bench-server
 bin="$PWD/target/release"
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$work/ff.db" "$KEEP"; rm -rf "$work"' EXIT
 "$bin/examples/bench-server" --feeds "$feeds" --items "$items" >"$work/server.out" &
 server=$!
 for _ in $(seq 50); do [ -s "$work/server.out" ] && break; sleep 0.1; done
@@ -22,7 +22,7 @@ base=$(head -1 "$work/server.out" | awk '{print $NF}')
     curl -sf "$base/_urls?n=$feeds" | while read -r url; do printf '[[feed]]\nurl = "%s"\n' "$url"; done
 } >"$work/feedfold.toml"
 perf=()
-[ "${PERF:-}" = 1 ] && perf=(perf record -F 499 -g -o "$PWD/solo.perf")
+[ "${PERF:-}" = 1 ] && perf=(perf record -F ${PERF_FREQ:-499} ${PERF_CG:--g} -o "$PWD/solo.perf")
 timed() { RUST_LOG=error /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
 echo "== cold: $feeds feeds × $items items"
 timed "${perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all

@@ -12,6 +12,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::bands::BandBuffer;
 use super::feeds::err;
 use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{
@@ -92,16 +93,17 @@ pub(super) enum Folded {
 pub(super) fn fold_new_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
+    bands: &mut BandBuffer,
     entry: EntryId,
     a: &Analysis,
     window_at: i64,
     now: &str,
 ) -> rusqlite::Result<Folded> {
     let deciding = Instant::now();
-    let candidates = candidates(tx, cfg, a, entry, window_at)?;
+    let candidates = candidates(tx, cfg, bands, a, entry, window_at)?;
     let verdict = dedup::decide(a, &candidates, cfg);
     crate::metrics::observe_dedup_decision(deciding.elapsed());
-    insert_bands(tx, entry, &a.bands, window_at)?;
+    bands.add(tx, entry.0, &a.bands, window_at)?;
     match verdict {
         Some(v) => {
             join_story(tx, entry, &v, now)?;
@@ -114,22 +116,6 @@ pub(super) fn fold_new_entry(
     }
 }
 
-/// Adds band keys for an entry (idempotent).
-pub(super) fn insert_bands(
-    tx: &Transaction,
-    entry: EntryId,
-    bands: &[u64],
-    window_at: i64,
-) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO entry_band (band_key, window_at, entry_id) VALUES (?1, ?2, ?3)",
-    )?;
-    for key in bands {
-        stmt.execute(params![*key as i64, window_at, entry.0])?;
-    }
-    Ok(())
-}
-
 /// Stored entries that may be copies of the newcomer: same exact fingerprint
 /// or a shared band key, published within the window, plus the canonical
 /// copy of every story they belong to (the engine checks the newcomer
@@ -137,6 +123,7 @@ pub(super) fn insert_bands(
 fn candidates(
     tx: &Transaction,
     cfg: &DedupConfig,
+    bands: &BandBuffer,
     a: &Analysis,
     me: EntryId,
     window_at: i64,
@@ -162,15 +149,9 @@ fn candidates(
         for id in rows {
             push(id?, &mut ids);
         }
-        let mut band = tx.prepare_cached(
-            "SELECT entry_id FROM entry_band WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
-        )?;
-        for key in &a.bands {
-            let rows = band.query_map(params![*key as i64, from, to, PER_KEY_LIMIT], |r| {
-                r.get::<_, i64>(0)
-            })?;
-            for id in rows {
-                push(id?, &mut ids);
+        for &key in &a.bands {
+            for id in bands.lookup(tx, key, (from, to), PER_KEY_LIMIT as usize)? {
+                push(id, &mut ids);
             }
         }
     }
@@ -378,6 +359,7 @@ impl Store {
         let window = i64::try_from(self.dedup.window.as_secs()).unwrap_or(i64::MAX / 4);
         // Entries published up to a window after `cutoff` may still look back to it.
         let cutoff = now.timestamp().saturating_sub(window.saturating_mul(2));
+        self.flush_band_keys()?;
         self.conn
             .execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
             .map_err(|e| self.err(e))
@@ -422,6 +404,7 @@ impl Store {
         // compared only with entries already refolded, as in live ingest.
         // An interrupted refold leaves stale entries out of matching until
         // the next refold finishes.
+        self.flush_band_keys()?;
         let tx = self.conn.transaction().map_err(e)?;
         tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
             .map_err(e)?;
@@ -432,21 +415,22 @@ impl Store {
         .map_err(e)?;
         tx.commit().map_err(e)?;
         let now = format_time(Utc::now());
-        // Each feed's boilerplate model is read once per run, not per entry.
         let mut models: std::collections::HashMap<i64, FeedContext> =
             std::collections::HashMap::new();
         for batch in ids.chunks(REFOLD_BATCH) {
             let tx = self.conn.transaction().map_err(e)?;
-            for &(id, feed) in batch {
-                let ctx = match models.entry(feed) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(FeedContext::load(&tx, FeedId(feed), &cfg).map_err(e)?)
-                    }
-                };
-                refold_entry(&tx, &cfg, EntryId(id), &ctx.model, &now).map_err(e)?;
+            let bands = &mut self.bands;
+            let outcome = bands
+                .begin(&tx)
+                .and_then(|()| refold_batch(&tx, &cfg, bands, batch, &mut models, &now))
+                .and_then(|()| tx.commit());
+            match outcome {
+                Ok(()) => self.bands.committed(),
+                Err(source) => {
+                    self.bands.rolled_back();
+                    return Err(e(source));
+                }
             }
-            tx.commit().map_err(e)?;
             report.entries += batch.len();
             progress(report.entries, total);
         }
@@ -455,10 +439,33 @@ impl Store {
     }
 }
 
+/// Refolds a batch of (entry, feed) pairs inside `tx`; each feed's
+/// boilerplate model is read once per run, not per entry.
+fn refold_batch(
+    tx: &Transaction,
+    cfg: &DedupConfig,
+    bands: &mut BandBuffer,
+    batch: &[(i64, i64)],
+    models: &mut std::collections::HashMap<i64, FeedContext>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    for &(id, feed) in batch {
+        let ctx = match models.entry(feed) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(FeedContext::load(tx, FeedId(feed), cfg)?)
+            }
+        };
+        refold_entry(tx, cfg, bands, EntryId(id), &ctx.model, now)?;
+    }
+    Ok(())
+}
+
 /// Detaches one entry from its story, re-analyses it and folds it again.
 fn refold_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
+    bands: &mut BandBuffer,
     entry: EntryId,
     model: &BoilerplateModel,
     now: &str,
@@ -490,7 +497,7 @@ fn refold_entry(
         model,
     );
     store_analysis(tx, entry, &a)?;
-    fold_new_entry(tx, cfg, entry, &a, window_at.unwrap_or(0), now)?;
+    fold_new_entry(tx, cfg, bands, entry, &a, window_at.unwrap_or(0), now)?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::bands::BandBuffer;
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
 use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
@@ -142,15 +143,49 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(e)?;
-        let mut index = search::PendingIndex::default();
-        let reports = updates
-            .iter()
-            .map(|u| write_update(&tx, &self.dedup, &path, u, &mut index))
-            .collect::<Result<Vec<_>, _>>()?;
-        index.write(&tx).map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(reports)
+        let written = write_in(tx, &self.dedup, &path, updates, &mut self.bands);
+        match written {
+            Ok(_) => self.bands.committed(),
+            Err(_) => self.bands.rolled_back(),
+        }
+        if written.is_ok() && self.bands.is_full() {
+            // The poll results are committed whatever happens here.
+            if let Err(e) = self.flush_band_keys() {
+                tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
+            }
+        }
+        written
     }
+}
+
+/// Writes `updates` in `tx` and commits it.
+fn write_in(
+    tx: Transaction,
+    dedup: &DedupConfig,
+    path: &std::path::Path,
+    updates: &[FeedUpdate],
+    bands: &mut BandBuffer,
+) -> Result<Vec<IngestReport>, StoreError> {
+    let e = |source| err(path, source);
+    bands.begin(&tx).map_err(e)?;
+    let mut pending = Pending {
+        index: search::PendingIndex::default(),
+        bands,
+    };
+    let reports = updates
+        .iter()
+        .map(|u| write_update(&tx, dedup, path, u, &mut pending))
+        .collect::<Result<Vec<_>, _>>()?;
+    pending.index.write(&tx).map_err(e)?;
+    tx.commit().map_err(e)?;
+    Ok(reports)
+}
+
+/// Index writes deferred to the end of the transaction (search rows) or
+/// beyond it (band keys).
+pub(super) struct Pending<'b> {
+    pub(super) index: search::PendingIndex,
+    pub(super) bands: &'b mut BandBuffer,
 }
 
 /// Writes one feed's poll result inside the caller's transaction.
@@ -159,7 +194,7 @@ fn write_update(
     dedup: &DedupConfig,
     path: &std::path::Path,
     update: &FeedUpdate,
-    index: &mut search::PendingIndex,
+    pending: &mut Pending<'_>,
 ) -> Result<IngestReport, StoreError> {
     let e = |source| err(path, source);
     let now = format_time(update.fetched_at);
@@ -177,7 +212,7 @@ fn write_update(
                     tx,
                     dedup,
                     &mut ctx,
-                    index,
+                    pending,
                     update.feed,
                     entry,
                     update.fetched_at,
@@ -279,7 +314,7 @@ fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     ctx: &mut FeedContext,
-    index: &mut search::PendingIndex,
+    pending: &mut Pending<'_>,
     feed: FeedId,
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
@@ -331,8 +366,10 @@ fn upsert_entry(
                 window_at
             ])?;
             fold::store_analysis(tx, EntryId(id), &a)?;
-            fold::insert_bands(tx, EntryId(id), &a.bands, window_at)?;
-            index.replace(EntryId(id), a.plain_title.clone(), a.plain_body.clone());
+            pending.bands.add(tx, id, &a.bands, window_at)?;
+            pending
+                .index
+                .replace(EntryId(id), a.plain_title.clone(), a.plain_body.clone());
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
@@ -372,9 +409,11 @@ fn upsert_entry(
                 window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
-            index.add(id, a.plain_title.clone(), a.plain_body.clone());
+            pending
+                .index
+                .add(id, a.plain_title.clone(), a.plain_body.clone());
             ctx.observe(&a);
-            let folded = fold::fold_new_entry(tx, cfg, id, &a, window_at, &now)?;
+            let folded = fold::fold_new_entry(tx, cfg, pending.bands, id, &a, window_at, &now)?;
             Ok(IngestReport {
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),
@@ -386,12 +425,9 @@ fn upsert_entry(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::FeedConfig;
-    use crate::parse::ParsedFeed;
-
-    fn update(feed: FeedId, entries: Vec<ParsedEntry>) -> FeedUpdate {
+impl FeedUpdate {
+    /// A successful fetch of `entries` from `feed`, now (for tests).
+    pub(super) fn parsed_now(feed: FeedId, entries: Vec<ParsedEntry>) -> FeedUpdate {
         let now = chrono::Utc::now();
         FeedUpdate {
             feed,
@@ -407,6 +443,16 @@ mod tests {
                 validators: Validators::default(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeedConfig;
+
+    fn update(feed: FeedId, entries: Vec<ParsedEntry>) -> FeedUpdate {
+        FeedUpdate::parsed_now(feed, entries)
     }
 
     /// A new database in `dir` listing one feed (`FeedId(1)`).

@@ -19,6 +19,7 @@
 //! `story_sources`, `feeds`, `fetches`) and the full-text table
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
+mod bands;
 pub mod check;
 mod checkpointer;
 pub mod feeds;
@@ -75,6 +76,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_search_merge_when_idle.sql",
         include_str!("../../migrations/0006_search_merge_when_idle.sql"),
+    ),
+    (
+        "0007_band_index_buffer.sql",
+        include_str!("../../migrations/0007_band_index_buffer.sql"),
     ),
 ];
 
@@ -187,6 +192,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     dedup: crate::dedup::DedupConfig,
+    /// Band keys of the newest entries, not yet in `entry_band`.
+    bands: bands::BandBuffer,
 }
 
 impl Store {
@@ -210,6 +217,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
+            bands: bands::BandBuffer::default(),
         };
         // SQLite silently opens a file it cannot write read-only; say so now
         // rather than at the first write.
@@ -224,6 +232,13 @@ impl Store {
         }
         store.configure(true)?;
         store.migrate()?;
+        let recovered = bands::recover(&mut store.conn).map_err(|e| store.err(e))?;
+        if recovered > 0 {
+            tracing::info!(
+                entries = recovered,
+                "rebuilt band keys a previous writer had not written"
+            );
+        }
         store.checkpointer = checkpointer::Checkpointer::spawn(path);
         Ok(store)
     }
@@ -248,6 +263,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
+            bands: bands::BandBuffer::default(),
         };
         store.configure(false)?;
         let version = store.user_version()?;
@@ -279,6 +295,19 @@ impl Store {
         // cache of 16 would evict and re-parse them on every entry.
         self.conn
             .set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Query planner stability: without it SQLite re-plans a statement
+        // whenever a value bound to `LIMIT ?` (or a STAT4-sensitive
+        // parameter) differs from the one it was planned with, and rusqlite
+        // clears the bindings of every cached statement it hands back, so
+        // each use of the band and exact lookups was parsed and planned
+        // again: a fifth of the writer's time. Our statements' plans do not
+        // depend on the values.
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )
+            .map_err(|e| self.err(e))?;
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| self.err(e))?;
@@ -402,6 +431,38 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ")
         .ok()
         .map(|t| t.and_utc())
+}
+
+impl Store {
+    /// Writes the band keys held in memory to the band index. The writer
+    /// calls this when its queue runs empty and the buffer fills; it also
+    /// happens when the store is dropped.
+    pub fn flush_band_keys(&mut self) -> Result<usize, StoreError> {
+        self.bands
+            .flush(&mut self.conn)
+            .map_err(|e| feeds::err(&self.path, e))
+    }
+
+    /// Writes the buffered band keys if they have waited a while (see
+    /// `bands::IDLE_FLUSH_AGE`); for the writer's idle moments.
+    pub fn flush_stale_band_keys(&mut self) -> Result<usize, StoreError> {
+        if !self.bands.is_stale() {
+            return Ok(0);
+        }
+        self.flush_band_keys()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.bands.is_empty() {
+            return;
+        }
+        // Not fatal: the next open rebuilds the keys from the signatures.
+        if let Err(e) = self.flush_band_keys() {
+            tracing::warn!(error = %e, "writing buffered band keys failed; they are rebuilt at next start");
+        }
+    }
 }
 
 #[cfg(test)]

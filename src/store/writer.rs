@@ -61,11 +61,17 @@ impl StoreHandle {
                                 if let Err(e) = store.merge_search_step() {
                                     tracing::warn!(error = %e, "merging the search index failed");
                                 }
+                                if let Err(e) = store.flush_stale_band_keys() {
+                                    tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
+                                }
                             }
                         }
                     }
                 }
                 // Every handle is gone: leave one self-contained file behind.
+                if let Err(e) = store.flush_band_keys() {
+                    tracing::warn!(error = %e, "writing buffered band keys failed; they are rebuilt at next start");
+                }
                 if let Err(e) = store.checkpoint() {
                     tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
                 }

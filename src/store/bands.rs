@@ -1,0 +1,400 @@
+//! The LSH band index (`entry_band`) and its write buffer.
+//!
+//! Band keys are random by design, so each new entry's 24 keys land on 24
+//! random leaf pages of the index: a transaction of a thousand entries dirties
+//! nearly every page of it, and the WAL receives the whole index again at
+//! every commit. That was half of a cold poll's time. So the writer keeps the
+//! keys of recent entries in memory ([`BandBuffer`]), answers lookups from
+//! the table and the buffer together, and writes the buffer in one sorted
+//! pass when it is large or when the writer is idle.
+//!
+//! Invariant (crash safety): every entry with an id up to
+//! `band_index_state.flushed_through` has all its keys in `entry_band`. Keys
+//! of newer entries may exist only in memory; [`recover`] rebuilds them from
+//! the entries' stored signatures when the database is opened, so a crash
+//! loses no key. An entry written with an id at or below the mark (SQLite
+//! reuses the highest id after a delete) has its keys written through.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, Transaction};
+
+use crate::dedup::{self, Signature};
+
+/// Keys held in memory before the buffer is written out: about 8,000
+/// entries, ~6 MB. Larger means fewer passes over the index; each pass
+/// costs about one write of the pages the keys fall on.
+const FLUSH_KEYS: usize = 24 * 8192;
+
+/// How long keys may wait in memory once the writer is idle. Only the cost
+/// of a restart depends on it (the keys are rebuilt then), and whether a
+/// second writer process sees them.
+const IDLE_FLUSH_AGE: Duration = Duration::from_secs(60);
+
+/// One key of `entry_band`: (band key, window time, entry id), the table's
+/// primary key order.
+type Key = (i64, i64, i64);
+
+/// Band keys not yet in `entry_band`, owned by the writer's [`super::Store`].
+#[derive(Debug, Default)]
+pub(super) struct BandBuffer {
+    /// Keys of committed entries, waiting to be written.
+    pending: BTreeSet<Key>,
+    /// Keys added by the open transaction (also in `pending`, so that a
+    /// copy later in the same transaction finds them); dropped on rollback.
+    staged: Vec<Key>,
+    /// `band_index_state.flushed_through` as last read.
+    flushed_through: i64,
+    /// When the oldest pending key was added.
+    since: Option<Instant>,
+}
+
+impl BandBuffer {
+    /// Starts a write transaction: re-reads the mark, which another writer
+    /// process (a one-shot `feedfold poll`) may have moved.
+    pub(super) fn begin(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
+        self.staged.clear();
+        self.flushed_through = read_mark(tx)?;
+        Ok(())
+    }
+
+    /// Indexes an entry's band keys: into the buffer for a new entry, through
+    /// to the table for one at or below the mark.
+    pub(super) fn add(
+        &mut self,
+        tx: &Transaction,
+        entry: i64,
+        keys: &[u64],
+        window_at: i64,
+    ) -> rusqlite::Result<()> {
+        if entry <= self.flushed_through {
+            return insert(tx, keys.iter().map(|&k| (k as i64, window_at, entry)));
+        }
+        for &k in keys {
+            let key = (k as i64, window_at, entry);
+            if self.pending.insert(key) {
+                self.staged.push(key);
+            }
+        }
+        self.since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Entries holding band key `key` with a window time in `from..=to`, at
+    /// most `limit` of them, earliest first, from the table and the buffer.
+    pub(super) fn lookup(
+        &self,
+        tx: &Transaction,
+        key: u64,
+        (from, to): (i64, i64),
+        limit: usize,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let key = key as i64;
+        let mut hits: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT window_at, entry_id FROM entry_band
+                 WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
+            )?
+            .query_map(params![key, from, to, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if from <= to {
+            let buffered = self
+                .pending
+                .range((key, from, i64::MIN)..=(key, to, i64::MAX));
+            hits.extend(buffered.take(limit).map(|&(_, at, id)| (at, id)));
+            // The same order and cut as a lookup in the table alone.
+            hits.sort_unstable();
+            hits.dedup();
+            hits.truncate(limit);
+        }
+        Ok(hits.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The open transaction committed: its keys are pending for good.
+    pub(super) fn committed(&mut self) {
+        self.staged.clear();
+    }
+
+    /// The open transaction rolled back: its entries do not exist, nor may
+    /// their keys (SQLite will hand their ids to other entries).
+    pub(super) fn rolled_back(&mut self) {
+        for key in self.staged.drain(..) {
+            self.pending.remove(&key);
+        }
+    }
+
+    /// True once the buffer is worth writing out.
+    pub(super) fn is_full(&self) -> bool {
+        self.pending.len() >= FLUSH_KEYS
+    }
+
+    /// True if any key waits in memory.
+    pub(super) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// True if keys have waited long enough to be written while the writer
+    /// has nothing else to do.
+    pub(super) fn is_stale(&self) -> bool {
+        !self.pending.is_empty() && self.since.is_some_and(|t| t.elapsed() >= IDLE_FLUSH_AGE)
+    }
+
+    /// Writes every pending key, in index order, and moves the mark past
+    /// their entries, in one transaction. Returns the number of keys written.
+    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<usize> {
+        if self.pending.is_empty() {
+            return Ok(0);
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mark = read_mark(&tx)?;
+        insert(&tx, self.pending.iter().copied())?;
+        let ours: HashSet<i64> = self.pending.iter().map(|&(_, _, id)| id).collect();
+        let newest = ours.iter().copied().max().unwrap_or(mark);
+        // Entries in the range that are not ours were written by another
+        // writer process, whose buffer the mark is about to pass over.
+        write_from_signatures(&tx, (mark, newest), &ours)?;
+        self.flushed_through = raise_mark(&tx, newest)?;
+        tx.commit()?;
+        let written = self.pending.len();
+        self.pending.clear();
+        self.since = None;
+        Ok(written)
+    }
+}
+
+/// Rebuilds the keys of entries above the mark (their keys were in the
+/// memory of a writer that stopped without writing them) from their stored
+/// signatures, writes them, and returns the number of entries recovered.
+pub(super) fn recover(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mark = read_mark(&tx)?;
+    let newest: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM entry", [], |r| r.get(0))?;
+    let recovered = write_from_signatures(&tx, (mark, newest), &HashSet::new())?;
+    raise_mark(&tx, newest)?;
+    tx.commit()?;
+    Ok(recovered)
+}
+
+/// Writes the band keys of the entries with ids in `(after, upto]`, except
+/// `skip`, rebuilt from their signatures. Returns the number of entries.
+fn write_from_signatures(
+    tx: &Transaction,
+    (after, upto): (i64, i64),
+    skip: &HashSet<i64>,
+) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, window_at, signature FROM entry
+         WHERE id > ?1 AND id <= ?2 AND fingerprint_version = ?3 AND signature IS NOT NULL",
+    )?;
+    let mut rows = stmt.query(params![after, upto, dedup::ALGORITHM_VERSION])?;
+    let mut keys = BTreeSet::new();
+    let mut entries = 0;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if skip.contains(&id) {
+            continue;
+        }
+        // A damaged signature makes no candidate anyway (see `fold::candidate`).
+        let Ok(signature) = Signature::from_bytes(&row.get::<_, Vec<u8>>(2)?) else {
+            continue;
+        };
+        let at = row.get::<_, Option<i64>>(1)?.unwrap_or(0);
+        keys.extend(
+            signature
+                .band_keys()
+                .into_iter()
+                .map(|k| (k as i64, at, id)),
+        );
+        entries += 1;
+    }
+    insert(tx, keys.into_iter())?;
+    Ok(entries)
+}
+
+fn insert(tx: &Transaction, keys: impl Iterator<Item = Key>) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO entry_band (band_key, window_at, entry_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for (key, at, id) in keys {
+        stmt.execute(params![key, at, id])?;
+    }
+    Ok(())
+}
+
+fn read_mark(tx: &Transaction) -> rusqlite::Result<i64> {
+    tx.prepare_cached("SELECT flushed_through FROM band_index_state")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Moves the mark up to `to` (never down: another writer may be ahead).
+fn raise_mark(tx: &Transaction, to: i64) -> rusqlite::Result<i64> {
+    tx.prepare_cached("UPDATE band_index_state SET flushed_through = MAX(flushed_through, ?1)")?
+        .execute([to])?;
+    read_mark(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeedConfig;
+    use crate::parse::ParsedEntry;
+    use crate::store::ingest::FeedUpdate;
+    use crate::store::{FeedId, Store};
+
+    const WIRE: &str = "Russian and US officials met in Istanbul on Thursday for talks on \
+        resolving embassy issues, as the two countries aimed to restore ties after years of \
+        tension. The meeting at the US consul general's residence lasted more than six hours, \
+        and both delegations described it as constructive. Moscow said the sides agreed to \
+        keep working on the return of diplomatic property and on visas for staff. Washington \
+        said it would consult its allies before the next round, which has no date yet.";
+
+    fn open(dir: &std::path::Path) -> Store {
+        let mut store = Store::open(&dir.join("t.db")).expect("open");
+        let feeds = [
+            FeedConfig {
+                url: "https://a.example/rss".into(),
+                ..Default::default()
+            },
+            FeedConfig {
+                url: "https://b.example/rss".into(),
+                ..Default::default()
+            },
+        ];
+        store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
+        store
+    }
+
+    fn record(store: &mut Store, feed: i64, id: &str, title: &str, body: &str) {
+        let entry = ParsedEntry {
+            identity: format!("guid:{id}"),
+            title: Some(title.into()),
+            summary: Some(format!("<p>{body}</p>")),
+            published: Some(chrono::Utc::now()),
+            ..Default::default()
+        };
+        store
+            .record(FeedUpdate::parsed_now(FeedId(feed), vec![entry]))
+            .expect("record");
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
+    #[test]
+    fn a_copy_finds_an_original_whose_keys_are_still_in_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        // A near copy: another headline, a dateline, the last sentence cut.
+        let cut = WIRE
+            .rsplit_once(" Washington")
+            .map_or(WIRE, |(head, _)| head);
+        let copy =
+            format!("ISTANBUL, (APP - UrduPoint / Pakistan Point News - 27th Feb, 2025) {cut}");
+        record(
+            &mut store,
+            2,
+            "b",
+            "Moscow and Washington meet in Istanbul",
+            &copy,
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM entry_band"),
+            0,
+            "keys wait in memory"
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM story"),
+            1,
+            "the copy folded"
+        );
+        let written = store.flush_band_keys().expect("flush");
+        assert_eq!(written, 48);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 48);
+        assert_eq!(
+            count(&store, "SELECT flushed_through FROM band_index_state"),
+            2
+        );
+    }
+
+    #[test]
+    fn keys_lost_with_the_writer_are_rebuilt_when_the_database_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        // As if the process died: the buffer goes without being written.
+        store.bands = BandBuffer::default();
+        drop(store);
+        let mut store = open(dir.path());
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 24);
+        assert_eq!(
+            count(&store, "SELECT flushed_through FROM band_index_state"),
+            1
+        );
+        let copy = WIRE.replace("Thursday", "Thursday afternoon");
+        record(&mut store, 2, "b", "Moscow and Washington meet", &copy);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM story"),
+            1,
+            "the copy folded"
+        );
+    }
+
+    #[test]
+    fn keys_of_a_rolled_back_transaction_are_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        let tx = store.conn.transaction().expect("tx");
+        store.bands.begin(&tx).expect("begin");
+        store.bands.add(&tx, 7, &[11, 12], 100).expect("add");
+        let window = (0, 200);
+        assert_eq!(
+            store.bands.lookup(&tx, 11, window, 16).expect("lookup"),
+            [7]
+        );
+        assert!(store
+            .bands
+            .lookup(&tx, 11, (101, 200), 16)
+            .expect("lookup")
+            .is_empty());
+        drop(tx);
+        store.bands.rolled_back();
+        let tx = store.conn.transaction().expect("tx");
+        assert!(store
+            .bands
+            .lookup(&tx, 11, window, 16)
+            .expect("lookup")
+            .is_empty());
+        assert!(store.bands.is_empty());
+    }
+
+    #[test]
+    fn an_entry_at_or_below_the_mark_is_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        store
+            .conn
+            .execute("UPDATE band_index_state SET flushed_through = 10", [])
+            .expect("mark");
+        let tx = store.conn.transaction().expect("tx");
+        store.bands.begin(&tx).expect("begin");
+        store.bands.add(&tx, 10, &[5], 100).expect("add");
+        store.bands.add(&tx, 11, &[5], 100).expect("add");
+        // Both are found, from the table and from the buffer, in index order.
+        assert_eq!(
+            store.bands.lookup(&tx, 5, (0, 200), 16).expect("lookup"),
+            [10, 11]
+        );
+        assert_eq!(
+            store.bands.lookup(&tx, 5, (0, 200), 1).expect("lookup"),
+            [10]
+        );
+        tx.commit().expect("commit");
+        store.bands.committed();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 1);
+    }
+}
