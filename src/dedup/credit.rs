@@ -198,6 +198,11 @@ static AGENCY_ALT: LazyLock<String> = LazyLock::new(|| {
 static AGENCY_RE: LazyLock<Regex> =
     LazyLock::new(|| compile(&format!(r"(?-u:\b)(?:{})(?-u:\b)", *AGENCY_ALT)));
 
+/// Any alias, anywhere: a plain literal search (Aho-Corasick) that rules out
+/// the paragraphs where [`AUTHORSHIP`] cannot match. Running that pattern on
+/// every paragraph kept rebuilding its lazy DFA: a tenth of analysis time.
+static ANY_AGENCY: LazyLock<Regex> = LazyLock::new(|| compile(&AGENCY_ALT));
+
 /// A character of a place name after its first letter. Folded text (see
 /// [`super::normalize::fold_keep_case`]) has ASCII quotes and dashes, so
 /// whatever is not ASCII here is a letter in practice; "any non-ASCII"
@@ -399,7 +404,7 @@ pub fn strip_and_credit(mut paragraphs: Vec<String>) -> Stripped {
         }
         paragraphs.pop();
     }
-    for p in &paragraphs {
+    for p in paragraphs.iter().filter(|p| ANY_AGENCY.is_match(p)) {
         for c in AUTHORSHIP.captures_iter(p) {
             if let Some(m) = c.name("a").or_else(|| c.name("b")).or_else(|| c.name("c")) {
                 log.add(Rank::Authorship, m.as_str());

@@ -4,7 +4,7 @@
 //! case, quote or dash style, or spacing must normalise to the same string:
 //! that is what makes the exact fingerprint useful across outlets.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Converts HTML (or plain text) to plain text, one paragraph per line.
 ///
@@ -88,9 +88,19 @@ fn fold_char(c: char) -> Option<char> {
 /// NFKC, quote/dash folding and whitespace collapsed to single spaces, but
 /// case kept: name detection needs the capitals, and the caller lower-cases.
 pub fn fold_keep_case(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
+    // Most text (all ASCII, and typical Latin-script news) is NFKC already;
+    // the quick check costs a fraction of running it through the composer.
+    if is_nfkc_quick(input.chars()) == IsNormalized::Yes {
+        fold_chars(input.chars(), input.len())
+    } else {
+        fold_chars(input.nfkc(), input.len())
+    }
+}
+
+fn fold_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut pending_space = false;
-    for c in input.nfkc().filter_map(fold_char) {
+    for c in chars.filter_map(fold_char) {
         if c.is_whitespace() || c.is_control() {
             pending_space = !out.is_empty();
             continue;
