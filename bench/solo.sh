@@ -3,7 +3,8 @@
 # `poll --all`, timed with /usr/bin/time. Quicker than bench/run.sh (no
 # peers) for before/after figures while working on speed.
 #   bench/solo.sh [FEEDS] [ITEMS]        (default 2000 × 50)
-# Set PERF=1 to record the cold pass with `perf record -g` into solo.perf.
+# Set PERF=1 (or PERF=warm) to record the cold (warm) pass with `perf
+# record -g` into solo.perf; PERF_FREQ and PERF_CG override rate and call graph.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 feeds="${1:-2000}"
@@ -22,10 +23,13 @@ base=$(head -1 "$work/server.out" | awk '{print $NF}')
     curl -sf "$base/_urls?n=$feeds" | while read -r url; do printf '[[feed]]\nurl = "%s"\n' "$url"; done
 } >"$work/feedfold.toml"
 perf=()
-[ "${PERF:-}" = 1 ] && perf=(perf record -F ${PERF_FREQ:-499} ${PERF_CG:--g} -o "$PWD/solo.perf")
+[ -n "${PERF:-}" ] && perf=(perf record -F "${PERF_FREQ:-499}" ${PERF_CG:--g} -o "$PWD/solo.perf")
+cold_perf=() warm_perf=()
+[ "${PERF:-}" = 1 ] && cold_perf=("${perf[@]}")
+[ "${PERF:-}" = warm ] && warm_perf=("${perf[@]}")
 timed() { RUST_LOG=error /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
 echo "== cold: $feeds feeds × $items items"
-timed "${perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
+timed "${cold_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
 curl -sf -X POST "$base/_bump?pct=10&new=5"
 echo "== warm: 10 % of feeds with 5 new items, 90 % answer 304"
-timed "$bin/feedfold" -c "$work/feedfold.toml" poll --all
+timed "${warm_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all

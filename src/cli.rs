@@ -24,7 +24,7 @@ use crate::schedule::{self, Poller};
 use crate::service::{Liveness, Signal, Signals};
 use crate::store::{
     parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
-    StoryId,
+    StoryId, WriterOptions,
 };
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -284,7 +284,10 @@ fn load_config(path: &Path, logging: &Logging) -> Result<Config> {
 }
 
 /// Opens the database, syncs the feed list and starts the writer thread.
-fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
+fn start(
+    config: &Config,
+    writer: WriterOptions,
+) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
     let mut store = Store::open(&config.database)?;
     store.set_dedup_config(config.dedup.clone());
     let sync = store.sync_feeds(&config.feeds, Utc::now())?;
@@ -303,7 +306,7 @@ fn start(config: &Config) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
         ..FetchOptions::default()
     };
     let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
-    let (handle, writer) = StoreHandle::spawn(store);
+    let (handle, writer) = StoreHandle::spawn_with(store, writer);
     let poller =
         Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
     Ok((Arc::new(poller), writer))
@@ -328,7 +331,7 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
         tracing::warn!("{note}");
     }
     let liveness = Arc::new(Liveness::from_env());
-    let (poller, writer) = start(&config)?;
+    let (poller, writer) = start(&config, WriterOptions::default())?;
     let server = match config.metrics.listen {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
         None => None,
@@ -411,7 +414,10 @@ async fn handle_signals(
 
 async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
-    let (poller, writer) = start(&config)?;
+    let one_shot = WriterOptions {
+        merge_when_idle: false,
+    };
+    let (poller, writer) = start(&config, one_shot)?;
     let (_stop_tx, stop) = watch::channel(false);
     let summary = poller.poll_once(all, &stop).await?;
     finish(poller, writer).await;

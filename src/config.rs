@@ -371,7 +371,7 @@ impl Config {
     /// Validates config text as if it had been read from `path`; included
     /// lists are read from disk, relative to `path`'s folder.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let ctx = Source { path, text };
+        let ctx = Source::new(path, text);
         let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
 
         let base = path.parent().unwrap_or(Path::new(""));
@@ -534,10 +534,7 @@ fn load_list(
     match format {
         ListFormat::Toml => {
             let text = std::fs::read_to_string(file).map_err(read_err)?;
-            let ctx = Source {
-                path: file,
-                text: &text,
-            };
+            let ctx = Source::new(file, &text);
             let raw: RawList = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
             ctx.feeds(raw.feeds, set)
         }
@@ -605,9 +602,21 @@ fn load_opml(file: &Path, bytes: &[u8], set: &mut FeedSet) -> Result<(), ConfigE
 struct Source<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Byte offsets where lines 2, 3, … start: a feed list of thousands of
+    /// entries asks for a line per entry.
+    line_starts: Vec<usize>,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        let line_starts = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+        Source {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
     /// Range checks serde cannot express; the line is where the key is written.
     fn dedup(&self, d: &DedupConfig) -> Result<(), ConfigError> {
         let ratios = [
@@ -633,12 +642,7 @@ impl Source<'_> {
     }
 
     fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.line_starts.partition_point(|&start| start <= offset) + 1
     }
 
     fn invalid(&self, span: Range<usize>, key: &str, message: &str) -> ConfigError {

@@ -46,7 +46,7 @@ pub use query::{FeedRow, SourceRow, StoryRow};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 pub use status::{disk_size, FeedHealth, StatusReport};
-pub use writer::{StoreHandle, WriterThread};
+pub use writer::{StoreHandle, WriterOptions, WriterThread};
 
 /// The migrations, embedded in the binary, in order. A migration's version
 /// is the number its file name starts with (`0005_search.sql` brings the

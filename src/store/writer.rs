@@ -22,6 +22,24 @@ enum Job {
     Record(Box<FeedUpdate>, Reply<IngestReport>),
 }
 
+/// How the writer thread spends its idle moments.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Merge the full-text index's segments when the queue runs empty. The
+    /// daemon does; a one-shot `feedfold poll` does not, so that it ends as
+    /// soon as its feeds are stored (FTS5's crisis merges still bound the
+    /// segments, and the daemon or `feedfold prune` merges them later).
+    pub merge_when_idle: bool,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            merge_when_idle: true,
+        }
+    }
+}
+
 /// A cheap, cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct StoreHandle {
@@ -35,8 +53,13 @@ pub struct WriterThread {
 }
 
 impl StoreHandle {
-    /// Moves `store` onto a new writer thread.
+    /// Moves `store` onto a new writer thread, with default options.
     pub fn spawn(store: Store) -> (StoreHandle, WriterThread) {
+        Self::spawn_with(store, WriterOptions::default())
+    }
+
+    /// Moves `store` onto a new writer thread.
+    pub fn spawn_with(store: Store, options: WriterOptions) -> (StoreHandle, WriterThread) {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("feedfold-writer".into())
@@ -58,8 +81,10 @@ impl StoreHandle {
                             if next.is_none() {
                                 // Nothing queued: tidy the search index now
                                 // rather than inside someone's commit.
-                                if let Err(e) = store.merge_search_step() {
-                                    tracing::warn!(error = %e, "merging the search index failed");
+                                if options.merge_when_idle {
+                                    if let Err(e) = store.merge_search_step() {
+                                        tracing::warn!(error = %e, "merging the search index failed");
+                                    }
                                 }
                                 if let Err(e) = store.flush_stale_band_keys() {
                                     tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
