@@ -19,7 +19,7 @@ for _ in $(seq 50); do [ -s "$work/server.out" ] && break; sleep 0.1; done
 base=$(head -1 "$work/server.out" | awk '{print $NF}')
 {
     echo 'database = "ff.db"'
-    printf '[poll]\ninterval = "30m"\nconcurrency = 64\nper_host = 64\n'
+    printf '[poll]\ninterval = "30m"\nconcurrency = %s\nper_host = %s\n' "${CONC:-64}" "${CONC:-64}"
     curl -sf "$base/_urls?n=$feeds" | while read -r url; do printf '[[feed]]\nurl = "%s"\n' "$url"; done
 } >"$work/feedfold.toml"
 perf=()
@@ -33,3 +33,4 @@ timed "${cold_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
 curl -sf -X POST "$base/_bump?pct=10&new=5"
 echo "== warm: 10 % of feeds with 5 new items, 90 % answer 304"
 timed "${warm_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
+echo "bench server CPU (both passes): $(ps -o times= -p "$server") s"

@@ -81,6 +81,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_band_index_buffer.sql",
         include_str!("../../migrations/0007_band_index_buffer.sql"),
     ),
+    (
+        "0008_drop_redundant_fingerprint_index.sql",
+        include_str!("../../migrations/0008_drop_redundant_fingerprint_index.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.
