@@ -298,11 +298,19 @@ def parse_scenario(work):
 
 def table(rows):
     ff = {r["scenario"]: r for r in rows if r["tool"] == "feedfold"}
-    out = ["| scenario | tool | wall s | CPU s | peak RSS MB | DB MB | items | MB/s | peer wall ÷ feedfold wall |",
+    out = ["| scenario | tool | wall s | CPU s | peak RSS MB | DB MB | items | MB/s | feedfold's lead |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         base = ff.get(r["scenario"])
-        ratio = "—" if r["tool"] == "feedfold" or not base or base["wall"] == 0 else f"{r['wall'] / base['wall']:.1f}×"
+        if r["tool"] == "feedfold" or not base:
+            ratio = "—"
+        elif r.get("mbs"):
+            # Parse rounds differ between the tools: compare throughput.
+            ratio = f"{base['mbs'] / r['mbs']:.1f}× MB/s"
+        elif base["wall"] > 0:
+            ratio = f"{r['wall'] / base['wall']:.1f}× wall"
+        else:
+            ratio = "—"
         mbs = f"{r['mbs']:.1f}" if "mbs" in r else ""
         out.append(f"| {r['scenario']} | {r['tool']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
                    f"{r['db']:.1f} | {r['items']} | {mbs} | {ratio} |")

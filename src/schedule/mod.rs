@@ -271,7 +271,10 @@ impl Poller {
             tracing::info!(feed = %feed.url, host, until = %until, "host is throttled; feed deferred");
             return Ok((Kind::Deferred, IngestReport::default()));
         }
-        let result = self.poll_feed(feed, &host, host_slot).await;
+        // Boxed: a pass creates every feed's turn up front, and an unboxed
+        // fetch-parse-write state machine made each waiting turn as large as
+        // a running one.
+        let result = Box::pin(self.poll_feed(feed, &host, host_slot)).await;
         drop(slot);
         result
     }
@@ -295,10 +298,7 @@ impl Poller {
                 let page_url = body.final_url.clone();
                 match parse_body(&self.cpu, body).await {
                     Parsed::Feed(doc, validators) => {
-                        let model = feed.boilerplate_model.clone();
-                        match analyze_changed(&self.cpu, &self.store, Some(feed.id), doc, model)
-                            .await
-                        {
+                        match analyze_changed(&self.cpu, &self.store, Some(feed.id), doc).await {
                             Ok(doc) => FeedOutcome::Parsed {
                                 feed: doc,
                                 validators,
@@ -418,7 +418,7 @@ impl Poller {
         // A newly discovered feed has no learned boilerplate yet.
         match parse_body(&self.cpu, body).await {
             Parsed::Feed(doc, validators) => {
-                let doc = match analyze_changed(&self.cpu, &self.store, None, doc, None).await {
+                let doc = match analyze_changed(&self.cpu, &self.store, None, doc).await {
                     Ok(doc) => doc,
                     Err(error) => return (FeedOutcome::Failed { error }, None),
                 };
@@ -644,22 +644,22 @@ async fn analyze_changed(
     store: &StoreHandle,
     feed: Option<FeedId>,
     mut doc: ParsedFeed,
-    model: Option<String>,
 ) -> Result<ParsedFeed, String> {
-    let unchanged = match feed {
+    let (unchanged, model) = match feed {
         Some(id) => {
             let keys: Vec<(String, i64)> = doc
                 .entries
                 .iter()
                 .map(|e| (e.identity.clone(), e.content_hash()))
                 .collect();
-            // On failure everything is analysed: slower, never wrong.
+            // On failure everything is analysed, with no learned
+            // boilerplate: slower, and the writer re-analyses with the model.
             store
-                .call(move |s| s.unchanged_entries(id, &keys))
+                .call(move |s| Ok((s.unchanged_entries(id, &keys)?, s.boilerplate_model(id)?)))
                 .await
                 .unwrap_or_default()
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let _core = cpu.acquire().await;
     tokio::task::spawn_blocking(move || {
