@@ -652,12 +652,15 @@ async fn analyze_changed(
                 .iter()
                 .map(|e| (e.identity.clone(), e.content_hash()))
                 .collect();
-            // On failure everything is analysed, with no learned
-            // boilerplate: slower, and the writer re-analyses with the model.
-            store
+            let context = store
                 .call(move |s| Ok((s.unchanged_entries(id, &keys)?, s.boilerplate_model(id)?)))
-                .await
-                .unwrap_or_default()
+                .await;
+            match context {
+                Ok(context) => context,
+                // The writer analyses each entry itself, with the feed's
+                // model: slower, never wrong.
+                Err(_) => return Ok(doc),
+            }
         }
         None => (Vec::new(), None),
     };

@@ -90,6 +90,9 @@ impl BandBuffer {
         (from, to): (i64, i64),
         limit: usize,
     ) -> rusqlite::Result<Vec<i64>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
         let key = key as i64;
         let mut hits: Vec<(i64, i64)> = tx
             .prepare_cached(
@@ -100,11 +103,12 @@ impl BandBuffer {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        if from <= to {
-            let buffered = self
-                .pending
-                .range((key, from, i64::MIN)..=(key, to, i64::MAX));
-            hits.extend(buffered.take(limit).map(|&(_, at, id)| (at, id)));
+        let stored = hits.len();
+        let buffered = self
+            .pending
+            .range((key, from, i64::MIN)..=(key, to, i64::MAX));
+        hits.extend(buffered.take(limit).map(|&(_, at, id)| (at, id)));
+        if hits.len() > stored {
             // The same order and cut as a lookup in the table alone.
             hits.sort_unstable();
             hits.dedup();

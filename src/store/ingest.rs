@@ -144,12 +144,13 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(e)?;
         let written = write_in(tx, &self.dedup, &path, updates, &mut self.bands);
-        match written {
-            Ok(_) => self.bands.committed(),
-            Err(_) => self.bands.rolled_back(),
+        if written.is_err() {
+            self.bands.rolled_back();
+            return written;
         }
-        if written.is_ok() && self.bands.is_full() {
-            // The poll results are committed whatever happens here.
+        self.bands.committed();
+        // The poll results are committed whatever happens here.
+        if self.bands.is_full() {
             if let Err(e) = self.flush_band_keys() {
                 tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
             }
@@ -183,9 +184,9 @@ fn write_in(
 
 /// Index writes deferred to the end of the transaction (search rows) or
 /// beyond it (band keys).
-pub(super) struct Pending<'b> {
-    pub(super) index: search::PendingIndex,
-    pub(super) bands: &'b mut BandBuffer,
+struct Pending<'b> {
+    index: search::PendingIndex,
+    bands: &'b mut BandBuffer,
 }
 
 /// Writes one feed's poll result inside the caller's transaction.

@@ -438,9 +438,9 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Writes the band keys held in memory to the band index. The writer
-    /// calls this when its queue runs empty and the buffer fills; it also
-    /// happens when the store is dropped.
+    /// Writes the band keys held in memory to the band index. Ingest calls
+    /// this when the buffer fills, the writer thread before it stops, and
+    /// dropping the store does it too.
     pub fn flush_band_keys(&mut self) -> Result<usize, StoreError> {
         self.bands
             .flush(&mut self.conn)
