@@ -413,16 +413,55 @@ async fn handle_signals(
 }
 
 async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
+    // Handlers first, as for the daemon: a SIGTERM from a timer unit or a
+    // Ctrl-C stops the pass cleanly instead of killing it mid-write.
+    let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
     let one_shot = WriterOptions {
         merge_when_idle: false,
     };
     let (poller, writer) = start(&config, one_shot)?;
-    let (_stop_tx, stop) = watch::channel(false);
-    let summary = poller.poll_once(all, &stop).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let interrupted = Arc::new(std::sync::OnceLock::new());
+    let watcher = tokio::spawn(stop_poll_on_signal(
+        signals,
+        stop_tx,
+        Arc::clone(&interrupted),
+    ));
+    let summary = poller.poll_once(all, &stop).await;
     finish(poller, writer).await;
+    watcher.abort();
+    let summary = summary?;
     println!("{summary}");
+    if let Some(&(name, number)) = interrupted.get() {
+        eprintln!("feedfold: {name}: the poll stopped early; feeds not started were left for the next poll");
+        std::process::exit(128 + number);
+    }
     Ok(())
+}
+
+/// A one-shot poll's signals. First SIGTERM/SIGINT: start no more feeds,
+/// let those in flight finish and be committed (recorded in `interrupted`).
+/// Second: exit at once; SQLite rolls back an unfinished transaction at the
+/// next open. SIGHUP is logged and ignored: the poll read its config once.
+async fn stop_poll_on_signal(
+    mut signals: Signals,
+    stop: watch::Sender<bool>,
+    interrupted: Arc<std::sync::OnceLock<(&'static str, i32)>>,
+) {
+    loop {
+        match signals.next().await {
+            Signal::Reload => tracing::info!("SIGHUP ignored: a one-shot poll does not reload"),
+            Signal::Shutdown { name, number } if interrupted.set((name, number)).is_ok() => {
+                tracing::info!("{name}: stopping; finishing the feeds in flight (send it again to exit at once)");
+                let _ = stop.send(true);
+            }
+            Signal::Shutdown { name, number } => {
+                tracing::warn!("{name} again: exiting at once; the database stays consistent");
+                std::process::exit(128 + number);
+            }
+        }
+    }
 }
 
 /// The cut-off time `--since` asks for.
@@ -707,8 +746,8 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
     let f = &report.feeds;
     writeln!(
         out,
-        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched; {} inactive",
-        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.inactive
+        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched, {} disabled; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.disabled, f.inactive
     )?;
     writeln!(
         out,

@@ -137,7 +137,7 @@ impl Metrics {
         );
         r.register(
             "feeds",
-            "Feeds by state (ok, failing, backoff, never_fetched, inactive), read at scrape time",
+            "Feeds by state (ok, failing, backoff, never_fetched, disabled, inactive), read at scrape time",
             m.feeds.clone(),
         );
         r.register(
@@ -204,6 +204,7 @@ fn set_feed_health(h: &FeedHealth) {
         ("failing", h.failing),
         ("backoff", h.backoff),
         ("never_fetched", h.never_fetched),
+        ("disabled", h.disabled),
         ("inactive", h.inactive),
     ] {
         m.feeds.get_or_create(&StateLabels { state }).set(n);

@@ -72,11 +72,21 @@ struct Daemon {
 
 impl Daemon {
     fn start(setup: &Setup, extra_args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_command(setup, extra_args, &["run"], env)
+    }
+
+    /// Starts `feedfold -c CONFIG extra_args… command…` (e.g. `poll --all`).
+    fn start_command(
+        setup: &Setup,
+        extra_args: &[&str],
+        command: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedfold"));
         cmd.arg("-c")
             .arg(setup.config())
             .args(extra_args)
-            .arg("run")
+            .args(command)
             .env_remove("RUST_LOG")
             .env_remove("INVOCATION_ID")
             .env_remove("JOURNAL_STREAM")
@@ -250,6 +260,66 @@ fn sigterm_mid_poll_lets_the_slow_fetch_finish_and_commits_it() {
     let log = daemon.log();
     assert!(log.contains("waiting for fetches in flight"), "{log}");
     assert!(log.contains("stopped"), "{log}");
+}
+
+/// A one-shot `poll` stopped by SIGTERM starts no more feeds, commits the
+/// one in flight and exits 143. One fetch per host at a time, so while the
+/// slow feed is in flight no other can start, whatever the order.
+#[test]
+fn sigterm_stops_a_one_shot_poll_after_the_fetch_in_flight() {
+    let server = Server::start();
+    server.route(
+        "/slow",
+        Route::ok(
+            RSS_TYPE,
+            feed_doc("slow", &[("s1", "Slow one"), ("s2", "Slow two")]),
+        ),
+    );
+    server.delay("/slow", Duration::from_secs(3));
+    server.route(
+        "/a",
+        Route::ok(RSS_TYPE, feed_doc("a", &[("a1", "Fast one")])),
+    );
+    server.route(
+        "/b",
+        Route::ok(RSS_TYPE, feed_doc("b", &[("b1", "Cricket")])),
+    );
+    let setup = Setup::with_poll(
+        &[
+            (&server.url("/slow"), None),
+            (&server.url("/a"), None),
+            (&server.url("/b"), None),
+        ],
+        "per_host = 1",
+    );
+    let mut poll = Daemon::start_command(&setup, &[], &["poll", "--all"], &[("RUST_LOG", "info")]);
+    wait_until("the slow request arrives", Duration::from_secs(20), || {
+        server.arrived("/slow") == 1
+    });
+    let started = server.arrived("/a") + server.arrived("/b");
+    poll.signal("TERM");
+    let (status, took) = poll.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(143), "{}", poll.log());
+    assert!(
+        took >= Duration::from_millis(1500),
+        "exited after {took:?}, before the slow fetch could finish"
+    );
+    assert_eq!(
+        entries_of(&setup, "/slow"),
+        2,
+        "the fetch in flight was written"
+    );
+    assert_eq!(
+        server.arrived("/a") + server.arrived("/b"),
+        started,
+        "no feed started after the signal"
+    );
+    assert_eq!(
+        count(&setup, "SELECT COUNT(*) FROM fetch_log"),
+        1 + started as i64
+    );
+    assert_eq!(integrity(&setup), "ok");
+    assert!(poll.log().contains("stopped early"), "{}", poll.log());
 }
 
 #[test]
@@ -687,7 +757,9 @@ fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
 
     let out = setup.ok(&["status"]);
     assert!(
-        out.contains("3 active: 2 ok, 0 failing, 1 in backoff, 0 never fetched; 0 inactive"),
+        out.contains(
+            "3 active: 2 ok, 0 failing, 1 in backoff, 0 never fetched, 0 disabled; 0 inactive"
+        ),
         "{out}"
     );
     assert!(out.contains("Today     3 items, 2 stories"), "{out}");

@@ -11,7 +11,7 @@ use super::query::{story_row, FeedRow, StoryRow, STORY_COLUMNS};
 use super::{format_time, Store, StoreError};
 
 /// How the active feeds are doing. Every active feed is in exactly one of
-/// `ok`, `failing`, `backoff` and `never_fetched`.
+/// `ok`, `failing`, `backoff`, `never_fetched` and `disabled`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FeedHealth {
     /// Active feeds.
@@ -25,6 +25,10 @@ pub struct FeedHealth {
     pub backoff: i64,
     /// Active feeds not fetched yet.
     pub never_fetched: i64,
+    /// Active feeds feedfold stopped polling because the server said they
+    /// are gone for good (410) or kept answering with permanent errors; the
+    /// `feeds` view shows them as `disabled`, with the reason.
+    pub disabled: i64,
     /// Feeds no longer listed in the config (kept with their entries).
     pub inactive: i64,
 }
@@ -91,12 +95,13 @@ impl Store {
             .query_row(
                 "SELECT
                     COALESCE(SUM(active), 0),
-                    COALESCE(SUM(active AND last_fetch_at IS NOT NULL AND error_count = 0), 0),
-                    COALESCE(SUM(active AND error_count > 0 AND (next_due_at IS NULL OR next_due_at <= ?1)), 0),
-                    COALESCE(SUM(active AND error_count > 0 AND next_due_at > ?1), 0),
-                    COALESCE(SUM(active AND last_fetch_at IS NULL), 0),
-                    COALESCE(SUM(NOT active), 0)
-                 FROM feed",
+                    COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count = 0), 0),
+                    COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count > 0 AND (next_due_at IS NULL OR next_due_at <= ?1)), 0),
+                    COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count > 0 AND next_due_at > ?1), 0),
+                    COALESCE(SUM(live AND last_fetch_at IS NULL), 0),
+                    COALESCE(SUM(NOT active), 0),
+                    COALESCE(SUM(active AND NOT live), 0)
+                 FROM (SELECT *, active AND disabled_at IS NULL AS live FROM feed)",
                 [format_time(now)],
                 |r| {
                     Ok(FeedHealth {
@@ -106,6 +111,7 @@ impl Store {
                         backoff: r.get(3)?,
                         never_fetched: r.get(4)?,
                         inactive: r.get(5)?,
+                        disabled: r.get(6)?,
                     })
                 },
             )
@@ -177,7 +183,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(&dir.path().join("ff.db")).expect("open");
         let now = Utc::now();
-        let feeds: Vec<FeedConfig> = ["ok", "failing", "backoff", "new", "gone"]
+        let feeds: Vec<FeedConfig> = ["ok", "failing", "backoff", "new", "gone410", "gone"]
             .iter()
             .map(|n| FeedConfig {
                 url: format!("https://{n}.example/rss"),
@@ -185,13 +191,14 @@ mod tests {
             })
             .collect();
         store.sync_feeds(&feeds, now).expect("sync");
-        store.sync_feeds(&feeds[..4], now).expect("sync");
+        store.sync_feeds(&feeds[..5], now).expect("sync");
         let past = format_time(now - chrono::TimeDelta::minutes(1));
         let future = format_time(now + chrono::TimeDelta::minutes(10));
         for (host, errors, due) in [
             ("ok", 0, &future),
             ("failing", 2, &past),
             ("backoff", 3, &future),
+            ("gone410", 1, &past),
         ] {
             store
                 .conn
@@ -201,16 +208,25 @@ mod tests {
                 )
                 .expect("update");
         }
+        // A 410 disables the feed: it is neither failing nor waiting.
+        store
+            .conn
+            .execute(
+                "UPDATE feed SET disabled_at = ?1, disabled_reason = 'HTTP 410 Gone' WHERE url LIKE 'https://gone410.%'",
+                [&past],
+            )
+            .expect("disable");
         let h = store.feed_health(now).expect("health");
         assert_eq!(
             h,
             FeedHealth {
-                active: 4,
+                active: 5,
                 ok: 1,
                 failing: 1,
                 backoff: 1,
                 never_fetched: 1,
                 inactive: 1,
+                disabled: 1,
             }
         );
         store.probe().expect("probe");
