@@ -73,7 +73,7 @@ fn main() {
             "filled to {filled} stories in {:.0} s",
             t.elapsed().as_secs_f64()
         );
-        settle(&store, &path);
+        settle(&mut store, &path);
         let r = probe(&mut store, filled, now, &mut probe_seq);
         println!(
             "{:>9} {:>10} | {:>10.0} {:>10.0} | {:>10.0} {:>10.0} | {:>10.0} {:>10.0} | {}/{} / {}/{}",
@@ -99,7 +99,7 @@ fn main() {
 /// first probes after a fill of a million entries queue behind gigabytes of
 /// write-back, which measures the bulk load rather than the per-item cost
 /// in a steady state.
-fn settle(store: &Store, path: &Path) {
+fn settle(store: &mut Store, path: &Path) {
     store.checkpoint().expect("checkpoint");
     if let Ok(file) = std::fs::File::open(path) {
         let _ = file.sync_all();

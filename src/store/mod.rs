@@ -108,6 +108,9 @@ const fn migration_version(name: &str) -> i64 {
     v
 }
 
+/// Tries of the shutdown checkpoint while another checkpoint runs (50 ms apart).
+const CHECKPOINT_ATTEMPTS: u32 = 40;
+
 /// WAL pages after which a commit checkpoints (SQLite's default is 1,000).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 40_000;
 
@@ -406,12 +409,39 @@ impl Store {
         Ok(())
     }
 
-    /// Checkpoints the WAL into the main file, so a stopped daemon leaves one
-    /// self-contained file behind.
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| self.err(e))
+    /// Checkpoints the WAL into the main file and empties it, so a stopped
+    /// daemon leaves one self-contained file behind. Stops the background
+    /// checkpoints for good: call it at shutdown.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        // A checkpoint running on the background connection makes this one
+        // fail at once (SQLite does not wait for the checkpoint lock), which
+        // left up to a whole WAL behind; stop and join that thread first.
+        // Another process's checkpoint (sqlite3 and Datasette checkpoint
+        // when they close) has the same effect: try again for a while.
+        self.checkpointer = None;
+        // The first column is 1 when readers or another checkpoint kept it
+        // from finishing; an error when it could not start.
+        let mut attempts = 0;
+        let busy = loop {
+            let busy = match self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                }) {
+                Ok(busy) => busy != 0,
+                Err(e) if is_busy(&e) => true,
+                Err(e) => return Err(self.err(e)),
+            };
+            if !busy || attempts == CHECKPOINT_ATTEMPTS {
+                break busy;
+            }
+            attempts += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if busy {
+            tracing::warn!(path = %self.path.display(), "the WAL could not be emptied at shutdown: a reader held it past the busy timeout; the next writer checkpoints it");
+        }
+        Ok(())
     }
 
     fn too_new(&self, found: i64) -> StoreError {
@@ -470,6 +500,10 @@ impl Store {
     }
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         if self.bands.is_empty() {
@@ -485,6 +519,43 @@ impl Drop for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shutdown checkpoint leaves an empty WAL even while other
+    /// connections checkpoint (the background thread, or a `sqlite3` closing):
+    /// SQLite fails a checkpoint at once when another one runs.
+    #[test]
+    fn shutdown_checkpoint_empties_the_wal_while_others_checkpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ff.db");
+        let wal = dir.path().join("ff.db-wal");
+        let mut store = Store::open(&path).expect("open");
+        assert!(store.checkpointer.is_some());
+        store
+            .conn
+            .execute_batch(
+                "CREATE TABLE filler (x BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO filler SELECT randomblob(4000) FROM n;",
+            )
+            .expect("fill");
+        let other = Connection::open(&path).expect("second connection");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let until = std::sync::Arc::clone(&stop);
+        let busy_for = std::time::Instant::now() + Duration::from_millis(300);
+        let rival = std::thread::spawn(move || {
+            while !until.load(std::sync::atomic::Ordering::SeqCst)
+                && std::time::Instant::now() < busy_for
+            {
+                let _ = other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let result = store.checkpoint();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        rival.join().expect("rival thread");
+        result.expect("checkpoint");
+        assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
+    }
 
     #[test]
     fn migrates_a_new_database_and_reopens() {
