@@ -166,14 +166,41 @@ impl Reloader {
         for note in new.notes.iter().filter(|n| !self.current.notes.contains(n)) {
             tracing::warn!("{note}");
         }
-        if (&new.daemon, &new.log, &new.metrics)
-            != (
-                &self.current.daemon,
-                &self.current.log,
-                &self.current.metrics,
-            )
-        {
-            tracing::warn!("changes to [daemon], [log] and [metrics] apply at the next start");
+        if (
+            &new.daemon,
+            &new.log,
+            &new.metrics,
+            &new.fetch,
+            &new.retention,
+        ) != (
+            &self.current.daemon,
+            &self.current.log,
+            &self.current.metrics,
+            &self.current.fetch,
+            &self.current.retention,
+        ) {
+            tracing::warn!(
+                "changes to [daemon], [log], [metrics], [fetch] and [retention] apply at the next start"
+            );
+        }
+        if new.dedup != self.current.dedup {
+            let dedup = new.dedup.clone();
+            let applied = self
+                .poller
+                .store()
+                .call(move |s| {
+                    s.set_dedup_config(dedup);
+                    Ok(())
+                })
+                .await;
+            match applied {
+                Ok(()) => tracing::info!(
+                    "[dedup] settings changed: items stored from now on fold with them"
+                ),
+                Err(e) => {
+                    tracing::error!("reload ({reason}): cannot apply the [dedup] settings: {e}")
+                }
+            }
         }
         if new.database != self.current.database {
             tracing::warn!(

@@ -695,3 +695,60 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
         "a removed feed is not polled again"
     );
 }
+
+/// A reload applies a changed `[dedup]` section to what is stored next, and
+/// names the sections that only a restart applies.
+#[test]
+fn a_reload_applies_dedup_settings_and_names_those_needing_a_restart() {
+    let server = Server::start();
+    let wire = "<p>Delegations from Pakistan and Turkey met in Istanbul on Thursday for a second round of talks on trade, energy and security, officials said after the meeting.</p>";
+    for n in ["a", "b"] {
+        let item = (format!("{n}-1"), format!("https://{n}.example/1"));
+        server.route(
+            &format!("/{n}"),
+            Route::ok(
+                RSS_TYPE,
+                rss(
+                    n,
+                    &[(
+                        &item.0,
+                        "Talks in Istanbul",
+                        &item.1,
+                        "Thu, 27 Feb 2025 10:00:00 GMT",
+                        wire,
+                    )],
+                ),
+            ),
+        );
+    }
+    let (a, b) = (server.url("/a"), server.url("/b"));
+    let head = "database = \"ff.db\"\n[poll]\nschedule = \"0 0 0 1 1 *\"\ninterval = \"30m\"\n";
+    let f = Folder::new(&format!("{head}[[feed]]\nurl = \"{a}\"\n"));
+    let daemon = Daemon::start(&f.config());
+    daemon.wait_for("the first pass", || {
+        feed_state(&f, &a).is_some_and(|s| s.1 == 1)
+    });
+    // No text that short folds now: b's copy of a's item stays a story of its own.
+    std::fs::write(
+        f.config(),
+        format!("{head}[dedup]\nmin_tokens = 1000\n[retention]\ndays = 30\n[[feed]]\nurl = \"{a}\"\n[[feed]]\nurl = \"{b}\"\n"),
+    )
+    .expect("write config");
+    daemon.wait_for("feed b to be polled", || {
+        feed_state(&f, &b).is_some_and(|s| s.1 == 1)
+    });
+    assert!(
+        daemon.logged("[dedup] settings changed"),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(
+        daemon.logged("[retention] apply at the next start"),
+        "{}",
+        daemon.log_text()
+    );
+    let stories: i64 = rusqlite::Connection::open(f.path("ff.db"))
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM story", [], |r| r.get(0)))
+        .expect("count stories");
+    assert_eq!(stories, 2, "b's copy folded under the old settings");
+}
