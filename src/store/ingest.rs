@@ -311,6 +311,14 @@ fn analysis_of<'e>(
     }
 }
 
+/// How stale an unchanged entry's `last_seen_at` may grow before a poll
+/// that still lists it refreshes it. Rewriting the whole row (HTML and
+/// normalised text, several pages) for every unchanged item of every changed
+/// feed was most of the writer's work in a warm pass; the value only seeds a
+/// tombstone's `last_listed_at` when retention prunes the entry, and
+/// retention counts in days.
+const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
@@ -327,10 +335,12 @@ fn upsert_entry(
     }
     let now = format_time(seen_at);
     let hash = entry.content_hash();
-    let existing: Option<(i64, i64)> = tx
-        .prepare_cached("SELECT id, content_hash FROM entry WHERE feed_id = ?1 AND identity = ?2")?
+    let existing: Option<(i64, i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, content_hash, last_seen_at FROM entry WHERE feed_id = ?1 AND identity = ?2",
+        )?
         .query_row(params![feed.0, entry.identity], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
     let authors = serde_json::to_string(&entry.authors).unwrap_or_else(|_| "[]".to_string());
@@ -338,12 +348,14 @@ fn upsert_entry(
     let updated = entry.updated.map(format_time);
     let window_at = entry.published.unwrap_or(seen_at).timestamp();
     match existing {
-        Some((id, old_hash)) if old_hash == hash => {
-            tx.prepare_cached("UPDATE entry SET last_seen_at = ?2 WHERE id = ?1")?
-                .execute(params![id, now])?;
+        Some((id, old_hash, last_seen)) if old_hash == hash => {
+            if last_seen < format_time(seen_at - LAST_SEEN_RESOLUTION) {
+                tx.prepare_cached("UPDATE entry SET last_seen_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, now])?;
+            }
             Ok(IngestReport::default())
         }
-        Some((id, _)) => {
+        Some((id, ..)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
             let a = analysis_of(entry, ctx);
@@ -499,6 +511,37 @@ mod tests {
                 .expect("query"),
             [false]
         );
+    }
+
+    /// An unchanged item still listed refreshes `last_seen_at` once a day,
+    /// not on every poll (each refresh rewrites the whole row).
+    #[test]
+    fn last_seen_is_refreshed_daily_not_on_every_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = store_with_one_feed(dir.path());
+        let feed = FeedId(1);
+        let entry = ParsedEntry {
+            identity: "guid:a".into(),
+            title: Some("Title a".into()),
+            summary: Some("<p>One.</p>".into()),
+            ..Default::default()
+        };
+        let mut at = |hours: i64| {
+            let mut u = update(feed, vec![entry.clone()]);
+            u.fetched_at += chrono::TimeDelta::hours(hours);
+            store.record(u).expect("record");
+            store
+                .conn
+                .query_row("SELECT last_seen_at FROM entry", [], |r| {
+                    r.get::<_, String>(0)
+                })
+                .expect("last_seen_at")
+        };
+        let first = at(0);
+        assert_eq!(at(1), first, "an hour later: not rewritten");
+        assert_eq!(at(23), first);
+        let later = at(25);
+        assert!(later > first, "{later} after {first}");
     }
 
     #[test]
