@@ -198,13 +198,8 @@ fn integrity(setup: &Setup) -> String {
     setup.sql::<String>("PRAGMA integrity_check")
 }
 
-/// Two feeds: `/fast` answers at once, `/slow` after `delay`.
-fn fast_and_slow(delay: Duration) -> (Server, Setup) {
-    let server = Server::start();
-    server.route(
-        "/fast",
-        Route::ok(RSS_TYPE, feed_doc("fast", &[("f1", "Fast one")])),
-    );
+/// `/slow`: a two-item feed answered after `delay`.
+fn route_slow(server: &Server, delay: Duration) {
     server.route(
         "/slow",
         Route::ok(
@@ -213,6 +208,16 @@ fn fast_and_slow(delay: Duration) -> (Server, Setup) {
         ),
     );
     server.delay("/slow", delay);
+}
+
+/// Two feeds: `/fast` answers at once, `/slow` after `delay`.
+fn fast_and_slow(delay: Duration) -> (Server, Setup) {
+    let server = Server::start();
+    server.route(
+        "/fast",
+        Route::ok(RSS_TYPE, feed_doc("fast", &[("f1", "Fast one")])),
+    );
+    route_slow(&server, delay);
     let setup = Setup::new(&[(&server.url("/fast"), None), (&server.url("/slow"), None)]);
     (server, setup)
 }
@@ -268,14 +273,7 @@ fn sigterm_mid_poll_lets_the_slow_fetch_finish_and_commits_it() {
 #[test]
 fn sigterm_stops_a_one_shot_poll_after_the_fetch_in_flight() {
     let server = Server::start();
-    server.route(
-        "/slow",
-        Route::ok(
-            RSS_TYPE,
-            feed_doc("slow", &[("s1", "Slow one"), ("s2", "Slow two")]),
-        ),
-    );
-    server.delay("/slow", Duration::from_secs(3));
+    route_slow(&server, Duration::from_secs(3));
     server.route(
         "/a",
         Route::ok(RSS_TYPE, feed_doc("a", &[("a1", "Fast one")])),

@@ -73,10 +73,7 @@ fn trailing_start(p: &str) -> Option<usize> {
         .is_match(p)
         .then(|| APPEARED_FIRST_ON.find(p).map(|m| m.start()))
         .flatten();
-    match (marker, post) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    marker.into_iter().chain(post).min()
 }
 
 /// Longest paragraph tested as whole-paragraph boilerplate, in bytes.
@@ -301,17 +298,14 @@ mod tests {
             " Ölüm\u{a0}",
             "]",
         ];
-        let mut cases = 0;
         for a in &pieces {
             for b in &pieces {
                 for c in &pieces {
                     let p = format!("{a}{b}{c}");
                     assert_eq!(trailing_start(&p), old.find(&p).map(|m| m.start()), "{p:?}");
-                    cases += 1;
                 }
             }
         }
-        assert_eq!(cases, pieces.len().pow(3));
     }
 
     #[test]

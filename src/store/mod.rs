@@ -419,29 +419,31 @@ impl Store {
         // Another process's checkpoint (sqlite3 and Datasette checkpoint
         // when they close) has the same effect: try again for a while.
         self.checkpointer = None;
-        // The first column is 1 when readers or another checkpoint kept it
-        // from finishing; an error when it could not start.
-        let mut attempts = 0;
-        let busy = loop {
-            let busy = match self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    r.get::<_, i64>(0)
-                }) {
-                Ok(busy) => busy != 0,
-                Err(e) if is_busy(&e) => true,
-                Err(e) => return Err(self.err(e)),
-            };
-            if !busy || attempts == CHECKPOINT_ATTEMPTS {
-                break busy;
+        for attempt in 0..=CHECKPOINT_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            attempts += 1;
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        if busy {
-            tracing::warn!(path = %self.path.display(), "the WAL could not be emptied at shutdown: a reader held it past the busy timeout; the next writer checkpoints it");
+            if self.truncate_wal()? {
+                return Ok(());
+            }
         }
+        tracing::warn!(path = %self.path.display(), "the WAL could not be emptied at shutdown: a reader held it past the busy timeout; the next writer checkpoints it");
         Ok(())
+    }
+
+    /// One TRUNCATE checkpoint; true if the WAL is now empty. Readers or
+    /// another checkpoint in the way show as a busy flag in the result row,
+    /// or as SQLITE_BUSY when it could not start at all.
+    fn truncate_wal(&self) -> Result<bool, StoreError> {
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+            Ok(busy) => Ok(busy == 0),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     fn too_new(&self, found: i64) -> StoreError {
@@ -498,10 +500,6 @@ impl Store {
         }
         self.flush_band_keys()
     }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
 }
 
 impl Drop for Store {
