@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Transaction};
 
+use super::keyfilter::{self, KeyFilter};
 use crate::dedup::{self, Signature};
 
 /// Keys held in memory before the buffer is written out: about 8,000
@@ -48,6 +49,8 @@ pub(super) struct BandBuffer {
     flushed_through: i64,
     /// When the oldest pending key was added.
     since: Option<Instant>,
+    /// Which keys exist at all, so that most lookups skip the table.
+    filter: KeyFilter,
 }
 
 impl BandBuffer {
@@ -56,7 +59,8 @@ impl BandBuffer {
     pub(super) fn begin(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
         self.staged.clear();
         self.flushed_through = read_mark(tx)?;
-        Ok(())
+        self.filter
+            .refresh(tx, self.pending.iter().map(|&(key, _, _)| key as u64))
     }
 
     /// Indexes an entry's band keys: into the buffer for a new entry, through
@@ -68,7 +72,11 @@ impl BandBuffer {
         keys: &[u64],
         window_at: i64,
     ) -> rusqlite::Result<()> {
+        for &k in keys {
+            self.filter.insert(k);
+        }
         if entry <= self.flushed_through {
+            keyfilter::forget_saved(tx)?;
             return insert(tx, keys.iter().map(|&k| (k as i64, window_at, entry)));
         }
         for &k in keys {
@@ -90,7 +98,7 @@ impl BandBuffer {
         (from, to): (i64, i64),
         limit: usize,
     ) -> rusqlite::Result<Vec<i64>> {
-        if from > to {
+        if from > to || !self.filter.may_contain(key) {
             return Ok(Vec::new());
         }
         let key = key as i64;
@@ -136,6 +144,7 @@ impl BandBuffer {
     }
 
     /// True if any key waits in memory.
+    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
@@ -147,9 +156,12 @@ impl BandBuffer {
     }
 
     /// Writes every pending key, in index order, and moves the mark past
-    /// their entries, in one transaction. Returns the number of keys written.
-    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<usize> {
-        if self.pending.is_empty() {
+    /// their entries, in one transaction; with `save`, saves the key filter
+    /// there too (large: a flush in the middle of an ingest skips it).
+    /// Returns the number of keys written.
+    pub(super) fn flush(&mut self, conn: &mut Connection, save: bool) -> rusqlite::Result<usize> {
+        let save = save && self.filter.is_unsaved();
+        if self.pending.is_empty() && !save {
             return Ok(0);
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -159,8 +171,17 @@ impl BandBuffer {
         let newest = ours.iter().copied().max().unwrap_or(mark);
         // Entries in the range that are not ours were written by another
         // writer process, whose buffer the mark is about to pass over.
-        write_from_signatures(&tx, (mark, newest), &ours)?;
+        if write_from_signatures(&tx, (mark, newest), &ours)? > 0 {
+            self.filter
+                .drop_filter("another writer's keys reached the index");
+        }
         self.flushed_through = raise_mark(&tx, newest)?;
+        if save {
+            self.filter.save(&tx, self.flushed_through)?;
+        } else if self.flushed_through != mark {
+            // The saved copy no longer covers the index; its space is freed.
+            keyfilter::forget_saved(&tx)?;
+        }
         tx.commit()?;
         let written = self.pending.len();
         self.pending.clear();
@@ -284,6 +305,12 @@ mod tests {
             .expect("record");
     }
 
+    /// Records an edited copy of [`WIRE`] under another headline.
+    fn record_copy(store: &mut Store, feed: i64, id: &str) {
+        let copy = WIRE.replace("Thursday", "Thursday afternoon");
+        record(store, feed, id, "Moscow and Washington meet", &copy);
+    }
+
     fn count(store: &Store, sql: &str) -> i64 {
         store.conn.query_row(sql, [], |r| r.get(0)).expect(sql)
     }
@@ -339,8 +366,7 @@ mod tests {
             count(&store, "SELECT flushed_through FROM band_index_state"),
             1
         );
-        let copy = WIRE.replace("Thursday", "Thursday afternoon");
-        record(&mut store, 2, "b", "Moscow and Washington meet", &copy);
+        record_copy(&mut store, 2, "b");
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM story"),
             1,
@@ -400,5 +426,61 @@ mod tests {
         tx.commit().expect("commit");
         store.bands.committed();
         assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 1);
+    }
+
+    #[test]
+    fn a_copy_of_an_entry_another_writer_stored_still_folds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut daemon = open(dir.path());
+        // The daemon's key filter exists before the other writer's commit.
+        record(
+            &mut daemon,
+            1,
+            "x",
+            "Budget passed",
+            "Parliament passed the budget.",
+        );
+        {
+            let mut other = open(dir.path());
+            record(&mut other, 1, "a", "Russia, US hold embassy talks", WIRE);
+        }
+        record_copy(&mut daemon, 2, "b");
+        assert_eq!(
+            count(&daemon, "SELECT COUNT(*) FROM story"),
+            2,
+            "the copy folded into the other writer's story"
+        );
+    }
+
+    #[test]
+    fn the_key_filter_is_saved_for_the_next_writer_and_forgotten_when_keys_bypass_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM band_filter f, band_index_state s
+                 WHERE f.covers_through = s.flushed_through"
+            ),
+            1,
+            "saved, covering the index"
+        );
+        drop(store);
+        // The next writer finds the copy through the saved filter.
+        let mut store = open(dir.path());
+        record_copy(&mut store, 2, "b");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM story"), 1, "folded");
+        // A key written straight to the table deletes the saved copy.
+        store.flush_band_keys().expect("flush");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM band_filter"), 1);
+        let tx = store.conn.transaction().expect("tx");
+        store.bands.begin(&tx).expect("begin");
+        store.bands.add(&tx, 1, &[5], 100).expect("add");
+        tx.commit().expect("commit");
+        store.bands.committed();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM band_filter"), 0);
     }
 }

@@ -25,6 +25,7 @@ mod checkpointer;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
+mod keyfilter;
 pub mod limits;
 pub mod politeness;
 pub mod query;
@@ -84,6 +85,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_drop_redundant_fingerprint_index.sql",
         include_str!("../../migrations/0008_drop_redundant_fingerprint_index.sql"),
+    ),
+    (
+        "0009_band_filter.sql",
+        include_str!("../../migrations/0009_band_filter.sql"),
     ),
 ];
 
@@ -488,7 +493,15 @@ impl Store {
     /// dropping the store does it too.
     pub fn flush_band_keys(&mut self) -> Result<usize, StoreError> {
         self.bands
-            .flush(&mut self.conn)
+            .flush(&mut self.conn, true)
+            .map_err(|e| feeds::err(&self.path, e))
+    }
+
+    /// Writes the band keys of a full buffer, in the middle of an ingest:
+    /// without saving the key filter, which the next flush may well change.
+    fn flush_full_band_buffer(&mut self) -> Result<usize, StoreError> {
+        self.bands
+            .flush(&mut self.conn, false)
             .map_err(|e| feeds::err(&self.path, e))
     }
 
@@ -504,9 +517,6 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if self.bands.is_empty() {
-            return;
-        }
         // Not fatal: the next open rebuilds the keys from the signatures.
         if let Err(e) = self.flush_band_keys() {
             tracing::warn!(error = %e, "writing buffered band keys failed; they are rebuilt at next start");
