@@ -157,7 +157,7 @@ impl BandBuffer {
 
     /// Writes every pending key, in index order, and moves the mark past
     /// their entries, in one transaction; with `save`, saves the key filter
-    /// there too (large: a flush in the middle of an ingest skips it).
+    /// there too (see [`super::Store::flush_band_keys`]).
     /// Returns the number of keys written.
     pub(super) fn flush(&mut self, conn: &mut Connection, save: bool) -> rusqlite::Result<usize> {
         let save = save && self.filter.is_unsaved();

@@ -151,7 +151,7 @@ impl Store {
         self.bands.committed();
         // The poll results are committed whatever happens here.
         if self.bands.is_full() {
-            if let Err(e) = self.flush_full_band_buffer() {
+            if let Err(e) = self.write_band_keys(false) {
                 tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
             }
         }

@@ -11,7 +11,7 @@
 //! The writer builds the filter at its first ingest, from the copy the
 //! previous writer saved in `band_filter` when that copy is still valid, else
 //! by reading every key of the index (~0.1 s per 100,000 entries). It saves
-//! the filter whenever it writes its buffered keys.
+//! the filter with its last flush of buffered keys, when it stops.
 //!
 //! Invariant (no false negatives): while the writer holds a filter, every
 //! key in `entry_band` or in its buffer is in it. Keys reach the table in

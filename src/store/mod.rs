@@ -488,21 +488,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Writes the band keys held in memory to the band index. Ingest calls
-    /// this when the buffer fills, the writer thread before it stops, and
-    /// dropping the store does it too.
+    /// Writes the band keys held in memory to the band index and saves the
+    /// band key filter for the next writer: for the writer thread before it
+    /// stops, for dropping the store, and for `refold`.
     pub fn flush_band_keys(&mut self) -> Result<usize, StoreError> {
-        self.bands
-            .flush(&mut self.conn, true)
-            .map_err(|e| feeds::err(&self.path, e))
-    }
-
-    /// Writes the band keys of a full buffer, in the middle of an ingest:
-    /// without saving the key filter, which the next flush may well change.
-    fn flush_full_band_buffer(&mut self) -> Result<usize, StoreError> {
-        self.bands
-            .flush(&mut self.conn, false)
-            .map_err(|e| feeds::err(&self.path, e))
+        self.write_band_keys(true)
     }
 
     /// Writes the buffered band keys if they have waited a while (see
@@ -511,7 +501,16 @@ impl Store {
         if !self.bands.is_stale() {
             return Ok(0);
         }
-        self.flush_band_keys()
+        self.write_band_keys(false)
+    }
+
+    /// Writes the buffered band keys; with `save_filter`, saves the key
+    /// filter too. Only the last flush of a writer saves it: it is up to
+    /// 8 MiB, and a daemon flushes after every idle minute.
+    fn write_band_keys(&mut self, save_filter: bool) -> Result<usize, StoreError> {
+        self.bands
+            .flush(&mut self.conn, save_filter)
+            .map_err(|e| feeds::err(&self.path, e))
     }
 }
 
