@@ -29,7 +29,7 @@ pub use fingerprint::{Fingerprint, Signature, SignatureError};
 pub use fold::{choose_canonical, decide, story_origin, CopyInfo};
 pub use normalize::{html_to_text, normalize_text};
 
-use normalize::{fold_keep_case, split_sentences, tokenize};
+use normalize::{fold_keep_case, split_sentences, tokens_of};
 use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
@@ -213,7 +213,11 @@ pub fn analyze_with(
         body_cased = fold_keep_case(title_plain);
     }
     let text = lower(&body_cased);
-    let facts = fingerprint::lead_facts(&tokenize(&body_cased));
+    // Facts come from the lead only: tokenising the rest would be wasted.
+    let lead: Vec<_> = tokens_of(&body_cased)
+        .take(fingerprint::FACT_TOKENS)
+        .collect();
+    let facts = fingerprint::lead_facts(&lead);
     let hashes = verify::token_hashes(&text);
     let prepared = Prepared::from_hashes(&hashes, facts.clone());
     let signature = fingerprint::signature(&hashes, &prepared.shingles, facts);

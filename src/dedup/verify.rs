@@ -52,10 +52,10 @@ impl Prepared {
 
 /// Hashes of the tokens of a normalised (lower-case) text.
 pub fn token_hashes(text: &str) -> Vec<u64> {
-    normalize::tokenize(text)
-        .iter()
-        .map(|t| fingerprint::token_hash(t.text))
-        .collect()
+    // Built from the token iterator: no list of tokens in between.
+    let mut hashes = Vec::with_capacity(text.len() / 5);
+    hashes.extend(normalize::tokens_of(text).map(|t| fingerprint::token_hash(t.text)));
+    hashes
 }
 
 /// Similarity of two shingle sets.
