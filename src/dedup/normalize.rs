@@ -242,25 +242,16 @@ impl<'a> Iterator for Tokens<'a> {
 pub fn split_sentences(paragraph: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
-    let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
-    for (k, &(i, c)) in chars.iter().enumerate() {
+    for (i, c) in paragraph.char_indices() {
         let ends = match c {
             '\u{3002}' | '\u{FF01}' | '\u{FF1F}' => true,
+            // The three are one byte long: the next character starts at i + 1.
             '.' | '!' | '?' => {
-                let next_space = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace());
-                // "U.S. officials", "Feb. 27", "J. Smith": initials and
-                // abbreviations before the dot do not end the sentence.
-                let word_start = chars[..k]
-                    .iter()
-                    .rposition(|(_, p)| !(p.is_alphanumeric() || *p == '.'))
-                    .map_or(0, |j| j + 1);
-                let prev_word: String = chars[word_start..k].iter().map(|&(_, p)| p).collect();
-                let abbreviation = c == '.'
-                    && ((prev_word.chars().count() == 1
-                        && prev_word.chars().all(char::is_alphabetic))
-                        || prev_word.contains('.')
-                        || is_abbreviation(&prev_word));
-                next_space && !abbreviation
+                let next_space = paragraph[i + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace);
+                next_space && !(c == '.' && ends_abbreviation(&paragraph[..i]))
             }
             _ => false,
         };
@@ -278,6 +269,25 @@ pub fn split_sentences(paragraph: &str) -> Vec<&str> {
         out.push(s);
     }
     out
+}
+
+/// True when the text before a dot ends with an initial or abbreviation:
+/// "U.S. officials", "Feb. 27", "J. Smith" do not end a sentence there.
+fn ends_abbreviation(before: &str) -> bool {
+    // The last word: the trailing run of letters, digits and dots (a slice,
+    // not a copy: this runs at every full stop).
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, p)| !(p.is_alphanumeric() || p == '.'))
+        .map_or(0, |(j, p)| j + p.len_utf8());
+    let prev_word = &before[word_start..];
+    let mut chars = prev_word.chars();
+    let single_letter = match (chars.next(), chars.next()) {
+        (Some(first), None) => first.is_alphabetic(),
+        _ => false,
+    };
+    single_letter || prev_word.contains('.') || is_abbreviation(prev_word)
 }
 
 /// Abbreviations that end with a dot without ending the sentence.
