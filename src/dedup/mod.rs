@@ -29,7 +29,7 @@ pub use fingerprint::{Fingerprint, Signature, SignatureError};
 pub use fold::{choose_canonical, decide, story_origin, CopyInfo};
 pub use normalize::{html_to_text, normalize_text};
 
-use normalize::{fold_keep_case, split_sentences, tokens_of};
+use normalize::{fold_keep_case, lowercase, lowercase_into, split_sentences, tokens_of};
 use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
@@ -191,7 +191,11 @@ pub fn analyze_with(
     boilerplate::strip_known(&mut paragraphs);
 
     let sentences: Vec<&str> = paragraphs.iter().flat_map(|p| split_sentences(p)).collect();
-    let keys: Vec<u64> = sentences.iter().map(|s| sentence_key(s)).collect();
+    let mut buf = String::new();
+    let keys: Vec<u64> = sentences
+        .iter()
+        .map(|s| sentence_key(s, &mut buf))
+        .collect();
     let n = sentences.len();
     let boilerplate_keys = keys
         .iter()
@@ -212,7 +216,7 @@ pub fn analyze_with(
         // Title-only items (and bodies that were all boilerplate) are matched on the title.
         body_cased = fold_keep_case(title_plain);
     }
-    let text = lower(&body_cased);
+    let text = lowercase(&body_cased);
     // Facts come from the lead only: tokenising the rest would be wasted.
     let lead: Vec<_> = tokens_of(&body_cased)
         .take(fingerprint::FACT_TOKENS)
@@ -235,18 +239,12 @@ pub fn analyze_with(
     }
 }
 
-/// Lower case, with the ASCII fast path.
-fn lower(s: &str) -> String {
-    if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
-        s.to_lowercase()
-    }
-}
-
-/// The key of one (folded) sentence for boilerplate learning.
-fn sentence_key(sentence: &str) -> u64 {
-    Fingerprint::of(&lower(sentence)).0
+/// The key of one (folded) sentence for boilerplate learning; `buf` is
+/// scratch space, reused so that no sentence allocates.
+fn sentence_key(sentence: &str, buf: &mut String) -> u64 {
+    buf.clear();
+    lowercase_into(sentence, buf);
+    Fingerprint::of(buf).0
 }
 
 #[cfg(test)]
