@@ -88,8 +88,11 @@ fn fold_char(c: char) -> Option<char> {
 /// NFKC, quote/dash folding and whitespace collapsed to single spaces, but
 /// case kept: name detection needs the capitals, and the caller lower-cases.
 pub fn fold_keep_case(input: &str) -> String {
-    // Most text (all ASCII, and typical Latin-script news) is NFKC already;
-    // the quick check costs a fraction of running it through the composer.
+    if input.is_ascii() {
+        return fold_ascii(input);
+    }
+    // Most text (typical Latin-script news) is NFKC already; the quick check
+    // costs a fraction of running it through the composer.
     if is_nfkc_quick(input.chars()) == IsNormalized::Yes {
         fold_chars(input.chars(), input.len())
     } else {
@@ -97,14 +100,57 @@ pub fn fold_keep_case(input: &str) -> String {
     }
 }
 
-fn fold_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
-    let mut out = String::with_capacity(len);
+/// [`fold_chars`] for ASCII text, byte by byte: ASCII is NFKC already, and
+/// of its characters only the backtick folds (to `'`); whitespace and
+/// control characters are exactly the bytes up to the space, and DEL.
+fn fold_ascii(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
     let mut pending_space = false;
-    for c in chars.filter_map(fold_char) {
-        if c.is_whitespace() || c.is_control() {
+    for &b in input.as_bytes() {
+        if is_ascii_space_or_control(b) {
             pending_space = !out.is_empty();
             continue;
         }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(if b == b'`' { '\'' } else { char::from(b) });
+    }
+    out
+}
+
+/// `c.is_whitespace() || c.is_control()` for an ASCII byte.
+fn is_ascii_space_or_control(b: u8) -> bool {
+    b <= b' ' || b == 0x7f
+}
+
+fn fold_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    let mut pending_space = false;
+    for c in chars {
+        // ASCII first: most characters of most text are, and for them the
+        // folding table and Unicode property lookups reduce to two tests.
+        let c = if c.is_ascii() {
+            if is_ascii_space_or_control(c as u8) {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            if c == '`' {
+                '\''
+            } else {
+                c
+            }
+        } else {
+            match fold_char(c) {
+                Some(c) if c.is_whitespace() || c.is_control() => {
+                    pending_space = !out.is_empty();
+                    continue;
+                }
+                Some(c) => c,
+                None => continue,
+            }
+        };
         if pending_space {
             out.push(' ');
             pending_space = false;
@@ -369,6 +415,37 @@ mod tests {
             "\"no one\" - it's a process"
         );
         assert_eq!(normalize_text("ＴＡＳＳ ﬁnal"), "tass final");
+    }
+
+    #[test]
+    fn ascii_fast_paths_fold_like_the_general_rule() {
+        // The definition: fold_char, then whitespace and controls collapse.
+        fn reference(input: &str) -> String {
+            let mut out = String::new();
+            let mut pending_space = false;
+            for c in input.nfkc().filter_map(fold_char) {
+                if c.is_whitespace() || c.is_control() {
+                    pending_space = !out.is_empty();
+                    continue;
+                }
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(c);
+            }
+            out
+        }
+        let all_ascii: String = (0u8..=127).map(char::from).collect();
+        for text in [
+            all_ascii.as_str(),
+            "  lead\tand\x0b trail \x7f `quoted`  \r\n",
+            "caf\u{e9} `x` \u{2019}y\u{2019}\u{a0}z\u{85}w\u{200b}",
+            "",
+            "\u{1}\u{2}",
+        ] {
+            assert_eq!(fold_keep_case(text), reference(text), "{text:?}");
+        }
     }
 
     #[test]
