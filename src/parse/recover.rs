@@ -491,7 +491,10 @@ fn close_document(doc: &str) -> Option<(String, Warning)> {
 /// document has, or `None` when it has at most `max`.
 pub fn cap_items(doc: &str, max: usize) -> Option<(String, usize)> {
     // Cheap upper bound first: most documents are far below the cap.
-    if doc.matches("item").count() + doc.matches("entry").count() <= max {
+    // (memchr's SIMD substring search: `str::matches` was 3 % of parsing
+    // plus analysis, for a test that almost never fires.)
+    let count = |word: &str| memchr::memmem::find_iter(doc.as_bytes(), word).count();
+    if count("item") + count("entry") <= max {
         return None;
     }
     let mut reader = quick_xml::Reader::from_str(doc);
