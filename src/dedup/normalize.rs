@@ -247,7 +247,7 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
 pub fn tokens_of(text: &str) -> Tokens<'_> {
     Tokens {
         text,
-        iter: text.char_indices().peekable(),
+        pos: 0,
         sentence_start: true,
     }
 }
@@ -255,9 +255,21 @@ pub fn tokens_of(text: &str) -> Tokens<'_> {
 /// Iterator over the tokens of a text (see [`tokens_of`]).
 pub struct Tokens<'a> {
     text: &'a str,
-    iter: std::iter::Peekable<std::str::CharIndices<'a>>,
+    /// Byte offset of the next character to read.
+    pos: usize,
     /// The next word opens a sentence (so its capital says nothing).
     sentence_start: bool,
+}
+
+/// The character at byte offset `i` of `text` (a character boundary).
+/// ASCII, the common case, is read without UTF-8 decoding.
+fn char_at(text: &str, i: usize) -> Option<char> {
+    let b = *text.as_bytes().get(i)?;
+    if b.is_ascii() {
+        Some(char::from(b))
+    } else {
+        text.get(i..)?.chars().next()
+    }
 }
 
 impl<'a> Iterator for Tokens<'a> {
@@ -266,12 +278,13 @@ impl<'a> Iterator for Tokens<'a> {
     fn next(&mut self) -> Option<Token<'a>> {
         let text = self.text;
         let bytes = text.as_bytes();
-        while let Some((start, c)) = self.iter.next() {
+        while let Some(c) = char_at(text, self.pos) {
+            let start = self.pos;
+            self.pos += c.len_utf8();
             if is_unspaced_script(c) {
-                let end = start + c.len_utf8();
                 self.sentence_start = false;
                 return Some(Token {
-                    text: &text[start..end],
+                    text: &text[start..self.pos],
                     name: false,
                     number: false,
                 });
@@ -282,23 +295,22 @@ impl<'a> Iterator for Tokens<'a> {
                 }
                 continue;
             }
-            let mut end = start + c.len_utf8();
+            let mut end = self.pos;
             let mut all_digits = c.is_ascii_digit();
-            while let Some(&(i, d)) = self.iter.peek() {
+            while let Some(d) = char_at(text, end) {
                 if d.is_alphanumeric() && !is_unspaced_script(d) {
                     all_digits &= d.is_ascii_digit();
-                    end = i + d.len_utf8();
-                    self.iter.next();
+                    end += d.len_utf8();
                 } else if all_digits
                     && matches!(d, '.' | ',')
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
                 {
-                    end = i + 1;
-                    self.iter.next();
+                    end += 1;
                 } else {
                     break;
                 }
             }
+            self.pos = end;
             let word = &text[start..end];
             let name = !self.sentence_start && c.is_uppercase() && word.chars().count() > 1;
             self.sentence_start = false;
