@@ -52,20 +52,30 @@ impl Text {
         if self.hidden > 0 {
             return;
         }
-        for (i, word) in chars.split(is_html_space).enumerate() {
-            // Every piece after the first had whitespace before it.
-            if i > 0 {
+        // Split at HTML spaces byte by byte: they are ASCII, so they never
+        // fall inside a multi-byte character, and no character is decoded.
+        let mut start = 0;
+        for (i, &b) in chars.as_bytes().iter().enumerate() {
+            if is_html_space_byte(b) {
+                self.push_word(&chars[start..i]);
+                // What follows had whitespace before it.
                 self.space = true;
+                start = i + 1;
             }
-            if word.is_empty() {
-                continue;
-            }
-            if self.space && !self.at_line_start() {
-                self.text.push(' ');
-            }
-            self.space = false;
-            self.text.push_str(word);
         }
+        self.push_word(&chars[start..]);
+    }
+
+    /// Appends one word (no HTML space inside), after a space if one is owed.
+    fn push_word(&mut self, word: &str) {
+        if word.is_empty() {
+            return;
+        }
+        if self.space && !self.at_line_start() {
+            self.text.push(' ');
+        }
+        self.space = false;
+        self.text.push_str(word);
     }
 
     fn at_line_start(&self) -> bool {
@@ -89,8 +99,8 @@ impl Text {
 
 /// HTML's ASCII whitespace. Other spaces (no-break, thin…) are text; the
 /// normaliser folds them later.
-fn is_html_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}')
+fn is_html_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
 }
 
 impl TokenSink for TextSink {
