@@ -183,7 +183,25 @@ fn json_feed_version(text: &str) -> Option<(String, String)> {
 /// Whether the document uses HTML named entities that XML does not define
 /// (outside CDATA and comments): such a document is not well-formed XML.
 pub fn has_html_entities(text: &str) -> bool {
-    text.contains('&') && fix_references(text).html > 0
+    // Most documents use only XML's own entities and numeric references:
+    // when every `&` starts one, no reference can be an HTML one, and the
+    // copy of the whole document that `fix_references` makes is skipped.
+    !only_xml_references(text) && fix_references(text).html > 0
+}
+
+/// True when every `&` in `text` starts `&#`, `&amp;`, `&lt;`, `&gt;`,
+/// `&quot;` or `&apos;` (and so none is an HTML named entity).
+fn only_xml_references(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'&', bytes).all(|i| {
+        let after = &bytes[i + 1..];
+        after.starts_with(b"#")
+            || XML_ENTITIES.iter().any(|name| {
+                after
+                    .strip_prefix(name.as_bytes())
+                    .is_some_and(|r| r.starts_with(b";"))
+            })
+    })
 }
 
 /// Whether an XML document ends before its root element is closed. feed-rs
