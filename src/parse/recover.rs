@@ -633,6 +633,21 @@ mod tests {
     }
 
     #[test]
+    fn html_entities_are_told_from_xml_references() {
+        for (text, html) in [
+            ("<a>x &amp; &lt;b&gt; &quot;&apos; &#233; &#x41;</a>", false),
+            ("<a>AT&T, R&amp;D &amp</a>", false),
+            ("<a>one&nbsp;two</a>", true),
+            ("<a>&amp;&eacute;</a>", true),
+            ("<a><![CDATA[one&nbsp;two]]></a>", false),
+            ("<a>&ampx; &ltgt;</a>", false),
+            ("", false),
+        ] {
+            assert_eq!(has_html_entities(text), html, "{text}");
+        }
+    }
+
+    #[test]
     fn leading_whitespace_and_bom_are_removed() {
         let (doc, w) = fixed("\n\u{feff}  <?xml version=\"1.0\"?><feed/>");
         assert_eq!(doc, "<?xml version=\"1.0\"?><feed/>");
