@@ -243,13 +243,16 @@ fn looks_like_html(text: &str) -> bool {
 fn utf8_declarations(text: &str) -> Cow<'_, str> {
     /// A declaration longer than this is not one (a `<?xml` with no `?>`).
     const MAX_DECL: usize = 1024;
-    if !text.contains("<?xml") {
+    // memmem (SIMD): the loop below looks through the whole document for
+    // later declarations, which `str::find` did a tenth as fast.
+    let find_decl = |s: &str| memchr::memmem::find(s.as_bytes(), b"<?xml");
+    if find_decl(text).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut changed = false;
-    while let Some(i) = rest.find("<?xml") {
+    while let Some(i) = find_decl(rest) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         let end = tail

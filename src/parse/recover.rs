@@ -267,7 +267,8 @@ fn fix_references(text: &str) -> FixedReferences {
         bad_char: 0,
     };
     let mut rest = text;
-    while let Some(i) = rest.find(['&', '<']) {
+    // memchr2: a SIMD scan; `str::find` with a char pattern decodes every character.
+    while let Some(i) = memchr::memchr2(b'&', b'<', rest.as_bytes()) {
         out.text.push_str(&rest[..i]);
         rest = &rest[i..];
         if rest.starts_with('<') {
@@ -275,9 +276,10 @@ fn fix_references(text: &str) -> FixedReferences {
                 .into_iter()
                 .find(|(open, _)| rest.starts_with(open));
             let end = match verbatim {
-                Some((open, close)) => rest[open.len()..]
-                    .find(close)
-                    .map_or(rest.len(), |j| open.len() + j + close.len()),
+                Some((open, close)) => {
+                    { memchr::memmem::find(rest[open.len()..].as_bytes(), close.as_bytes()) }
+                        .map_or(rest.len(), |j| open.len() + j + close.len())
+                }
                 None => 1,
             };
             out.text.push_str(&rest[..end]);
