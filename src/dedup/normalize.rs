@@ -100,22 +100,24 @@ pub fn fold_keep_case(input: &str) -> String {
     }
 }
 
-/// [`fold_chars`] for ASCII text, byte by byte: ASCII is NFKC already, and
-/// of its characters only the backtick folds (to `'`); whitespace and
-/// control characters are exactly the bytes up to the space, and DEL.
+/// [`fold_chars`] for ASCII text: ASCII is NFKC already, and of its
+/// characters only the backtick folds (to `'`); whitespace and control
+/// characters are exactly the bytes up to the space, and DEL. So the result
+/// is the words between those, joined by single spaces, copied whole.
 fn fold_ascii(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
-    let mut pending_space = false;
-    for &b in input.as_bytes() {
-        if is_ascii_space_or_control(b) {
-            pending_space = !out.is_empty();
-            continue;
-        }
-        if pending_space {
+    let words = input
+        .split(|c: char| is_ascii_space_or_control(c as u8))
+        .filter(|w| !w.is_empty());
+    for word in words {
+        if !out.is_empty() {
             out.push(' ');
-            pending_space = false;
         }
-        out.push(if b == b'`' { '\'' } else { char::from(b) });
+        if word.contains('`') {
+            out.extend(word.chars().map(|c| if c == '`' { '\'' } else { c }));
+        } else {
+            out.push_str(word);
+        }
     }
     out
 }
