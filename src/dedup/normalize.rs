@@ -332,7 +332,7 @@ impl<'a> Iterator for Tokens<'a> {
 pub fn split_sentences(paragraph: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in paragraph.char_indices() {
+    let mut at_mark = |i: usize, c: char| {
         let ends = match c {
             '\u{3002}' | '\u{FF01}' | '\u{FF1F}' => true,
             // The three are one byte long: the next character starts at i + 1.
@@ -352,6 +352,20 @@ pub fn split_sentences(paragraph: &str) -> Vec<&str> {
                 out.push(s);
             }
             start = end;
+        }
+    };
+    let bytes = paragraph.as_bytes();
+    // The full-width marks are encoded with lead byte E3 (U+3002) or EF
+    // (U+FF01, U+FF1F). Without either, only the ASCII marks can end a
+    // sentence, and memchr jumps from one to the next instead of decoding
+    // every character.
+    if memchr::memchr2(0xE3, 0xEF, bytes).is_none() {
+        for i in memchr::memchr3_iter(b'.', b'!', b'?', bytes) {
+            at_mark(i, char::from(bytes[i]));
+        }
+    } else {
+        for (i, c) in paragraph.char_indices() {
+            at_mark(i, c);
         }
     }
     let s = paragraph[start..].trim();
@@ -526,6 +540,11 @@ mod tests {
                 "They talked!",
                 "Done"
             ]
+        );
+        // Full-width marks end sentences too (the path that decodes characters).
+        assert_eq!(
+            split_sentences("東京で会談。U.S. talks ended. Done！ Yes"),
+            ["東京で会談。", "U.S. talks ended.", "Done！", "Yes"]
         );
     }
 }
