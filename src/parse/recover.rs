@@ -277,7 +277,8 @@ fn fix_references(text: &str) -> FixedReferences {
                 .find(|(open, _)| rest.starts_with(open));
             let end = match verbatim {
                 Some((open, close)) => {
-                    { memchr::memmem::find(rest[open.len()..].as_bytes(), close.as_bytes()) }
+                    let after_open = &rest.as_bytes()[open.len()..];
+                    memchr::memmem::find(after_open, close.as_bytes())
                         .map_or(rest.len(), |j| open.len() + j + close.len())
                 }
                 None => 1,
