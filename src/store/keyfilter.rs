@@ -136,6 +136,7 @@ impl KeyFilter {
         };
         for key in buffered {
             filter.insert(key);
+            self.unsaved = true;
         }
         tracing::debug!(
             keys = filter.keys,
