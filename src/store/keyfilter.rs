@@ -127,9 +127,15 @@ impl KeyFilter {
         if !wanted {
             return Ok(());
         }
-        let mut filter = match self.filter.is_none().then(|| load(tx)).transpose()? {
-            Some(Some(saved)) => saved,
-            _ => {
+        // A full filter is rebuilt from the table; a missing one may be loaded.
+        let saved = if self.filter.is_none() {
+            load(tx)?
+        } else {
+            None
+        };
+        let mut filter = match saved {
+            Some(saved) => saved,
+            None => {
                 self.unsaved = true;
                 build(tx)?
             }
@@ -161,7 +167,7 @@ impl KeyFilter {
             .iter()
             .flat_map(|word| word.to_le_bytes())
             .collect();
-        tx.execute("DELETE FROM band_filter", [])?;
+        forget_saved(tx)?;
         tx.prepare_cached(
             "INSERT INTO band_filter (covers_through, format, hashes, keys, capacity, bits)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
