@@ -10,17 +10,20 @@
 //!
 //! Invariant (crash safety): every entry with an id up to
 //! `band_index_state.flushed_through` has all its keys in `entry_band`. Keys
-//! of newer entries may exist only in memory; [`recover`] rebuilds them from
-//! the entries' stored signatures when the database is opened, so a crash
-//! loses no key. An entry written with an id at or below the mark (SQLite
-//! reuses the highest id after a delete) has its keys written through.
+//! of newer entries may exist only in memory. A writer takes them back from
+//! the entries' stored signatures at its first transaction, and whenever
+//! another writer process has committed (whose buffer it cannot see), so a
+//! crash loses no key and a stopping writer need not write its buffer: its
+//! successor adopts it, and the index is written only when a buffer fills
+//! or idles. An entry written with an id at or below the mark (SQLite reuses
+//! the highest id after a delete) has its keys written through.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::keyfilter::{self, KeyFilter};
+use super::keyfilter::KeyFilter;
 use crate::dedup::{self, Signature};
 
 /// Keys held in memory before the buffer is written out: about 8,000
@@ -29,8 +32,7 @@ use crate::dedup::{self, Signature};
 const FLUSH_KEYS: usize = 24 * 8192;
 
 /// How long keys may wait in memory once the writer is idle. Only the cost
-/// of a restart depends on it (the keys are rebuilt then), and whether a
-/// second writer process sees them.
+/// of the next writer's first transaction depends on it (it rebuilds them).
 const IDLE_FLUSH_AGE: Duration = Duration::from_secs(60);
 
 /// One key of `entry_band`: (band key, window time, entry id), the table's
@@ -47,6 +49,8 @@ pub(super) struct BandBuffer {
     staged: Vec<Key>,
     /// `band_index_state.flushed_through` as last read.
     flushed_through: i64,
+    /// Keys of entries above the mark were taken from their signatures.
+    adopted: bool,
     /// When the oldest pending key was added.
     since: Option<Instant>,
     /// Which keys exist at all, so that most lookups skip the table.
@@ -55,12 +59,52 @@ pub(super) struct BandBuffer {
 
 impl BandBuffer {
     /// Starts a write transaction: re-reads the mark, which another writer
-    /// process (a one-shot `feedfold poll`) may have moved.
+    /// process (a one-shot `feedfold poll`) may have moved, and adopts the
+    /// keys of entries above it that no buffer of ours holds.
     pub(super) fn begin(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
         self.staged.clear();
         self.flushed_through = read_mark(tx)?;
-        self.filter
-            .refresh(tx, self.pending.iter().map(|&(key, _, _)| key as u64))
+        self.filter.check_data_version(tx)?;
+        if !self.adopted || self.filter.take_foreign_commit() {
+            let entries = self.adopt(tx)?;
+            if entries > 0 {
+                tracing::debug!(
+                    entries,
+                    "took band keys of entries above the mark from their signatures"
+                );
+            }
+            self.adopted = true;
+        }
+        self.filter.refresh(
+            tx,
+            self.flushed_through,
+            self.pending.iter().map(|&(key, _, _)| key as u64),
+        )
+    }
+
+    /// Puts into the buffer the keys of the entries above the mark that it
+    /// lacks (left by a writer that stopped, or added by one still running),
+    /// rebuilt from their signatures; drops the keys of entries the mark has
+    /// passed (another writer wrote them). Returns the number of entries.
+    fn adopt(&mut self, tx: &Transaction) -> rusqlite::Result<usize> {
+        let mark = self.flushed_through;
+        self.pending.retain(|&(_, _, id)| id > mark);
+        let ours: HashSet<i64> = self.pending.iter().map(|&(_, _, id)| id).collect();
+        let mut entries = 0;
+        for id in entries_in(tx, (mark, i64::MAX), &ours)? {
+            let Some((at, keys)) = signature_keys(tx, id)? else {
+                continue;
+            };
+            for key in keys {
+                self.filter.insert(key);
+                self.pending.insert((key as i64, at, id));
+            }
+            entries += 1;
+        }
+        if entries > 0 {
+            self.since.get_or_insert_with(Instant::now);
+        }
+        Ok(entries)
     }
 
     /// Indexes an entry's band keys: into the buffer for a new entry, through
@@ -76,7 +120,7 @@ impl BandBuffer {
             self.filter.insert(k);
         }
         if entry <= self.flushed_through {
-            keyfilter::forget_saved(tx)?;
+            self.filter.forget_saved(tx)?;
             return insert(tx, keys.iter().map(|&k| (k as i64, window_at, entry)));
         }
         for &k in keys {
@@ -160,8 +204,7 @@ impl BandBuffer {
     /// there too (see [`super::Store::flush_band_keys`]).
     /// Returns the number of keys written.
     pub(super) fn flush(&mut self, conn: &mut Connection, save: bool) -> rusqlite::Result<usize> {
-        let save = save && self.filter.is_unsaved();
-        if self.pending.is_empty() && !save {
+        if self.pending.is_empty() && !(save && self.filter.needs_saving(self.flushed_through)) {
             return Ok(0);
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -176,11 +219,11 @@ impl BandBuffer {
                 .drop_filter("another writer's keys reached the index");
         }
         self.flushed_through = raise_mark(&tx, newest)?;
-        if save {
+        if save && self.filter.needs_saving(self.flushed_through) {
             self.filter.save(&tx, self.flushed_through)?;
         } else if self.flushed_through != mark {
             // The saved copy no longer covers the index; its space is freed.
-            keyfilter::forget_saved(&tx)?;
+            self.filter.forget_saved(&tx)?;
         }
         tx.commit()?;
         let written = self.pending.len();
@@ -188,55 +231,81 @@ impl BandBuffer {
         self.since = None;
         Ok(written)
     }
-}
 
-/// Rebuilds the keys of entries above the mark (their keys were in the
-/// memory of a writer that stopped without writing them) from their stored
-/// signatures, writes them, and returns the number of entries recovered.
-pub(super) fn recover(conn: &mut Connection) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mark = read_mark(&tx)?;
-    let newest: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM entry", [], |r| r.get(0))?;
-    let recovered = write_from_signatures(&tx, (mark, newest), &HashSet::new())?;
-    raise_mark(&tx, newest)?;
-    tx.commit()?;
-    Ok(recovered)
+    /// For a writer that stops: saves the key filter unless the database
+    /// holds it already. Pending keys are not written: the next writer
+    /// adopts them (see [`BandBuffer::begin`]), and writing a few thousand
+    /// keys would rewrite most pages of the index.
+    pub(super) fn park(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        if !self.filter.needs_saving(self.flushed_through) {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mark = read_mark(&tx)?;
+        self.filter.save(&tx, mark)?;
+        tx.commit()
+    }
 }
 
 /// Writes the band keys of the entries with ids in `(after, upto]`, except
 /// `skip`, rebuilt from their signatures. Returns the number of entries.
 fn write_from_signatures(
     tx: &Transaction,
-    (after, upto): (i64, i64),
+    range: (i64, i64),
     skip: &HashSet<i64>,
 ) -> rusqlite::Result<usize> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, window_at, signature FROM entry
-         WHERE id > ?1 AND id <= ?2 AND fingerprint_version = ?3 AND signature IS NOT NULL",
-    )?;
-    let mut rows = stmt.query(params![after, upto, dedup::ALGORITHM_VERSION])?;
     let mut keys = BTreeSet::new();
     let mut entries = 0;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        if skip.contains(&id) {
-            continue;
-        }
-        // A damaged signature makes no candidate anyway (see `fold::candidate`).
-        let Ok(signature) = Signature::from_bytes(&row.get::<_, Vec<u8>>(2)?) else {
+    for id in entries_in(tx, range, skip)? {
+        let Some((at, band_keys)) = signature_keys(tx, id)? else {
             continue;
         };
-        let at = row.get::<_, Option<i64>>(1)?.unwrap_or(0);
-        keys.extend(
-            signature
-                .band_keys()
-                .into_iter()
-                .map(|k| (k as i64, at, id)),
-        );
+        keys.extend(band_keys.into_iter().map(|k| (k as i64, at, id)));
         entries += 1;
     }
     insert(tx, keys.into_iter())?;
     Ok(entries)
+}
+
+/// Ids of the entries in `(after, upto]` that are not in `skip`. Reading an
+/// id does not read the row's text, as reading its signature does.
+fn entries_in(
+    tx: &Transaction,
+    (after, upto): (i64, i64),
+    skip: &HashSet<i64>,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    let mut stmt = tx.prepare_cached("SELECT id FROM entry WHERE id > ?1 AND id <= ?2")?;
+    let mut rows = stmt.query([after, upto])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if !skip.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// An entry's window time and band keys, from its stored signature; `None`
+/// for an entry analysed by another algorithm version, or whose signature
+/// is damaged (it makes no candidate anyway, see `fold::candidate`).
+fn signature_keys(tx: &Transaction, id: i64) -> rusqlite::Result<Option<(i64, Vec<u64>)>> {
+    let row = tx
+        .prepare_cached(
+            "SELECT window_at, signature FROM entry
+             WHERE id = ?1 AND fingerprint_version = ?2 AND signature IS NOT NULL",
+        )?
+        .query_row(params![id, dedup::ALGORITHM_VERSION], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
+    let Some((at, blob)) = row else {
+        return Ok(None);
+    };
+    let Ok(signature) = Signature::from_bytes(&blob) else {
+        return Ok(None);
+    };
+    Ok(Some((at.unwrap_or(0), signature.band_keys())))
 }
 
 fn insert(tx: &Transaction, keys: impl Iterator<Item = Key>) -> rusqlite::Result<()> {
@@ -353,7 +422,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_lost_with_the_writer_are_rebuilt_when_the_database_opens() {
+    fn keys_lost_with_the_writer_are_taken_back_from_the_signatures() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = open(dir.path());
         record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
@@ -361,17 +430,38 @@ mod tests {
         store.bands = BandBuffer::default();
         drop(store);
         let mut store = open(dir.path());
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 24);
-        assert_eq!(
-            count(&store, "SELECT flushed_through FROM band_index_state"),
-            1
-        );
         record_copy(&mut store, 2, "b");
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM story"),
             1,
             "the copy folded"
         );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 0);
+        assert_eq!(
+            store.flush_band_keys().expect("flush"),
+            48,
+            "both entries' keys"
+        );
+        assert_eq!(
+            count(&store, "SELECT flushed_through FROM band_index_state"),
+            2
+        );
+    }
+
+    #[test]
+    fn a_stopping_writer_leaves_its_keys_to_the_next() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        drop(store);
+        let mut store = open(dir.path());
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM entry_band"),
+            0,
+            "not written at the stop"
+        );
+        record_copy(&mut store, 2, "b");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM story"), 1, "folded");
     }
 
     #[test]
@@ -440,10 +530,9 @@ mod tests {
             "Budget passed",
             "Parliament passed the budget.",
         );
-        {
-            let mut other = open(dir.path());
-            record(&mut other, 1, "a", "Russia, US hold embassy talks", WIRE);
-        }
+        // The other writer is still running: its keys are in its memory only.
+        let mut other = open(dir.path());
+        record(&mut other, 1, "a", "Russia, US hold embassy talks", WIRE);
         record_copy(&mut daemon, 2, "b");
         assert_eq!(
             count(&daemon, "SELECT COUNT(*) FROM story"),

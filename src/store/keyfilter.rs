@@ -10,8 +10,8 @@
 //!
 //! The writer builds the filter at its first ingest, from the copy the
 //! previous writer saved in `band_filter` when that copy is still valid, else
-//! by reading every key of the index (~0.1 s per 100,000 entries). It saves
-//! the filter with its last flush of buffered keys, when it stops.
+//! by reading every key of the index (~0.1 s per 100,000 entries). When it
+//! stops, it saves the filter unless the database already holds it.
 //!
 //! Invariant (no false negatives): while the writer holds a filter, every
 //! key in `entry_band` or in its buffer is in it. Keys reach the table in
@@ -25,9 +25,12 @@
 //! Invariant (saved copy): the row in `band_filter` holds every key of
 //! `entry_band` while its `covers_through` equals
 //! `band_index_state.flushed_through`. Only a buffer flush moves the mark,
-//! and it saves the filter in the same transaction; a key written straight
-//! to the table (an entry at or below the mark) deletes the row in its
-//! transaction.
+//! and it saves the filter or deletes the row in the same transaction; a key
+//! written straight to the table (an entry at or below the mark) deletes the
+//! row in its transaction. Keys of entries above the mark need not be in the
+//! row: they are in the buffer, which the next writer rebuilds from the
+//! entries' signatures and adds to the filter it loads. So a writer whose
+//! keys all went to its buffer leaves the saved copy as it found it.
 
 use std::time::{Duration, Instant};
 
@@ -69,8 +72,11 @@ pub(super) struct KeyFilter {
     data_version: Option<i64>,
     /// When the filter was last dropped.
     dropped_at: Option<Instant>,
-    /// The filter changed since it was last saved.
-    unsaved: bool,
+    /// The mark at which the database's saved copy is this filter (less
+    /// keys of entries above the mark); `None` if it holds no such copy.
+    saved_at: Option<i64>,
+    /// Another connection committed since [`KeyFilter::take_foreign_commit`].
+    foreign_commit: bool,
 }
 
 struct Filter {
@@ -97,17 +103,24 @@ impl KeyFilter {
             .is_none_or(|f| f.bloom.contains_hash(key))
     }
 
-    /// Records a key the writer adds (to its buffer or the table).
+    /// Records a key the writer adds (to its buffer or the table; a key
+    /// for the table also needs [`KeyFilter::forget_saved`]).
     pub(super) fn insert(&mut self, key: u64) {
         if let Some(f) = &mut self.filter {
             f.insert(key);
-            self.unsaved = true;
         }
     }
 
-    /// True if there is a filter that the database does not have yet.
-    pub(super) fn is_unsaved(&self) -> bool {
-        self.unsaved && self.filter.is_some()
+    /// True if there is a filter that the database lacks a copy of valid
+    /// at `mark`.
+    pub(super) fn needs_saving(&self, mark: i64) -> bool {
+        self.filter.is_some() && self.saved_at != Some(mark)
+    }
+
+    /// True once after another connection's commit was noticed: entries it
+    /// added above the mark may have keys in no buffer of this process.
+    pub(super) fn take_foreign_commit(&mut self) -> bool {
+        std::mem::take(&mut self.foreign_commit)
     }
 
     /// Brings the filter up to date at the start of a write transaction:
@@ -117,6 +130,7 @@ impl KeyFilter {
     pub(super) fn refresh(
         &mut self,
         tx: &Connection,
+        mark: i64,
         buffered: impl Iterator<Item = u64>,
     ) -> rusqlite::Result<()> {
         self.check_data_version(tx)?;
@@ -133,16 +147,13 @@ impl KeyFilter {
         } else {
             None
         };
+        self.saved_at = saved.is_some().then_some(mark);
         let mut filter = match saved {
             Some(saved) => saved,
-            None => {
-                self.unsaved = true;
-                build(tx)?
-            }
+            None => build(tx)?,
         };
         for key in buffered {
             filter.insert(key);
-            self.unsaved = true;
         }
         tracing::debug!(
             keys = filter.keys,
@@ -159,7 +170,7 @@ impl KeyFilter {
     pub(super) fn save(&mut self, tx: &Connection, mark: i64) -> rusqlite::Result<()> {
         self.check_data_version(tx)?;
         let Some(f) = &self.filter else {
-            return forget_saved(tx);
+            return self.forget_saved(tx);
         };
         let bits: Vec<u8> = f
             .bloom
@@ -167,7 +178,7 @@ impl KeyFilter {
             .iter()
             .flat_map(|word| word.to_le_bytes())
             .collect();
-        forget_saved(tx)?;
+        tx.prepare_cached("DELETE FROM band_filter")?.execute([])?;
         tx.prepare_cached(
             "INSERT INTO band_filter (covers_through, format, hashes, keys, capacity, bits)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -180,7 +191,15 @@ impl KeyFilter {
             f.capacity as i64,
             bits
         ])?;
-        self.unsaved = false;
+        self.saved_at = Some(mark);
+        Ok(())
+    }
+
+    /// Deletes the saved copy: call in any transaction that writes keys to
+    /// `entry_band` at or below the mark other than a buffer flush that saves.
+    pub(super) fn forget_saved(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        self.saved_at = None;
+        tx.prepare_cached("DELETE FROM band_filter")?.execute([])?;
         Ok(())
     }
 
@@ -189,27 +208,24 @@ impl KeyFilter {
         if self.filter.take().is_some() {
             tracing::debug!(why, "band key filter dropped");
         }
+        self.saved_at = None;
         self.dropped_at = Some(Instant::now());
     }
 
-    fn check_data_version(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+    /// Notices another connection's commit (`PRAGMA data_version` moved):
+    /// drops the filter, which may lack that commit's keys.
+    pub(super) fn check_data_version(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if self
             .data_version
             .replace(version)
             .is_some_and(|v| v != version)
         {
+            self.foreign_commit = true;
             self.drop_filter("another connection wrote to the database");
         }
         Ok(())
     }
-}
-
-/// Deletes the saved filter: call in any transaction that writes keys to
-/// `entry_band` other than a buffer flush.
-pub(super) fn forget_saved(tx: &Connection) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM band_filter")?.execute([])?;
-    Ok(())
 }
 
 impl Filter {
@@ -322,7 +338,7 @@ mod tests {
         let store = store_with_keys(dir.path(), &keys);
         let mut filter = KeyFilter::default();
         filter
-            .refresh(&store.conn, [42u64].into_iter())
+            .refresh(&store.conn, 0, [42u64].into_iter())
             .expect("refresh");
         filter.insert(7);
         for k in keys.iter().map(|&k| k as u64).chain([42, 7]) {
@@ -344,7 +360,7 @@ mod tests {
         let store = store_with_keys(dir.path(), &keys);
         let mut filter = KeyFilter::default();
         filter
-            .refresh(&store.conn, std::iter::empty())
+            .refresh(&store.conn, 0, std::iter::empty())
             .expect("refresh");
         filter.save(&store.conn, 0).expect("save");
         let loaded = load(&store.conn).expect("load").expect("valid copy");

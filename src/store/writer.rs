@@ -94,8 +94,8 @@ impl StoreHandle {
                     }
                 }
                 // Every handle is gone: leave one self-contained file behind.
-                if let Err(e) = store.flush_band_keys() {
-                    tracing::warn!(error = %e, "writing buffered band keys failed; they are rebuilt at next start");
+                if let Err(e) = store.park_band_keys() {
+                    tracing::warn!(error = %e, "saving the band key filter failed; the next writer rebuilds it");
                 }
                 if let Err(e) = store.checkpoint() {
                     tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
