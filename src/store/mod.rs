@@ -122,8 +122,11 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 40_000;
 /// Size the WAL file is cut back to when it restarts after a checkpoint.
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
 
-/// The writer's page cache, in KiB (a negative `cache_size` is KiB).
-const WRITER_CACHE_KIB: i64 = -16_384;
+/// The writer's page cache, in KiB (a negative `cache_size` is KiB). The
+/// hot pages (index interiors, the tails of the append-mostly tables, FTS5's
+/// newest segments) fit in 8 MiB; 16 MiB held 10 MB more at the peak and was
+/// slower, 4 MiB slowed the warm pass (BENCHMARKS.md, sixth round).
+const WRITER_CACHE_KIB: i64 = -8_192;
 
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
