@@ -200,11 +200,11 @@ impl BandBuffer {
     }
 
     /// Writes every pending key, in index order, and moves the mark past
-    /// their entries, in one transaction; with `save`, saves the key filter
-    /// there too (see [`super::Store::flush_band_keys`]).
+    /// their entries, in one transaction. The saved key filter no longer
+    /// covers the index then; [`BandBuffer::park`] saves it again.
     /// Returns the number of keys written.
-    pub(super) fn flush(&mut self, conn: &mut Connection, save: bool) -> rusqlite::Result<usize> {
-        if self.pending.is_empty() && !(save && self.filter.needs_saving(self.flushed_through)) {
+    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<usize> {
+        if self.pending.is_empty() {
             return Ok(0);
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -219,9 +219,7 @@ impl BandBuffer {
                 .drop_filter("another writer's keys reached the index");
         }
         self.flushed_through = raise_mark(&tx, newest)?;
-        if save && self.filter.needs_saving(self.flushed_through) {
-            self.filter.save(&tx, self.flushed_through)?;
-        } else if self.flushed_through != mark {
+        if self.flushed_through != mark {
             // The saved copy no longer covers the index; its space is freed.
             self.filter.forget_saved(&tx)?;
         }
@@ -449,22 +447,6 @@ mod tests {
     }
 
     #[test]
-    fn a_stopping_writer_leaves_its_keys_to_the_next() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
-        drop(store);
-        let mut store = open(dir.path());
-        assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM entry_band"),
-            0,
-            "not written at the stop"
-        );
-        record_copy(&mut store, 2, "b");
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM story"), 1, "folded");
-    }
-
-    #[test]
     fn keys_of_a_rolled_back_transaction_are_forgotten() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = open(dir.path());
@@ -557,6 +539,11 @@ mod tests {
             1,
             "saved, covering the index"
         );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM entry_band"),
+            0,
+            "keys not written at the stop"
+        );
         drop(store);
         // The next writer finds the copy through the saved filter.
         let mut store = open(dir.path());
@@ -564,6 +551,7 @@ mod tests {
         assert_eq!(count(&store, "SELECT COUNT(*) FROM story"), 1, "folded");
         // A key written straight to the table deletes the saved copy.
         store.flush_band_keys().expect("flush");
+        store.park_band_keys().expect("park");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM band_filter"), 1);
         let tx = store.conn.transaction().expect("tx");
         store.bands.begin(&tx).expect("begin");

@@ -151,7 +151,7 @@ impl Store {
         self.bands.committed();
         // The poll results are committed whatever happens here.
         if self.bands.is_full() {
-            if let Err(e) = self.write_band_keys(false) {
+            if let Err(e) = self.flush_band_keys() {
                 tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
             }
         }

@@ -25,7 +25,7 @@
 //! Invariant (saved copy): the row in `band_filter` holds every key of
 //! `entry_band` while its `covers_through` equals
 //! `band_index_state.flushed_through`. Only a buffer flush moves the mark,
-//! and it saves the filter or deletes the row in the same transaction; a key
+//! and it deletes the row in the same transaction; a key
 //! written straight to the table (an entry at or below the mark) deletes the
 //! row in its transaction. Keys of entries above the mark need not be in the
 //! row: they are in the buffer, which the next writer rebuilds from the
@@ -123,17 +123,16 @@ impl KeyFilter {
         std::mem::take(&mut self.foreign_commit)
     }
 
-    /// Brings the filter up to date at the start of a write transaction:
-    /// drops it if another connection committed, and loads or builds one
-    /// when there is none or it is full. `buffered` yields the keys waiting
-    /// in the writer's buffer.
+    /// Brings the filter up to date at the start of a write transaction,
+    /// after [`KeyFilter::check_data_version`]: loads or builds one when
+    /// there is none or it is full. `buffered` yields the keys waiting in
+    /// the writer's buffer.
     pub(super) fn refresh(
         &mut self,
         tx: &Connection,
         mark: i64,
         buffered: impl Iterator<Item = u64>,
     ) -> rusqlite::Result<()> {
-        self.check_data_version(tx)?;
         let wanted = match &self.filter {
             None => self.dropped_at.is_none_or(|t| t.elapsed() >= RETRY_AFTER),
             Some(f) => f.keys > f.capacity,

@@ -484,11 +484,14 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Writes the band keys held in memory to the band index and saves the
-    /// band key filter for the next writer: for `refold` and retention,
+    /// Writes the band keys held in memory to the band index: when the
+    /// buffer fills, in the writer's idle moments (see
+    /// [`Store::flush_stale_band_keys`]), and for `refold` and retention,
     /// which then work on the table alone.
     pub fn flush_band_keys(&mut self) -> Result<usize, StoreError> {
-        self.write_band_keys(true)
+        self.bands
+            .flush(&mut self.conn)
+            .map_err(|e| feeds::err(&self.path, e))
     }
 
     /// For a writer about to stop: saves the band key filter for the next
@@ -508,16 +511,7 @@ impl Store {
         if !self.bands.is_stale() {
             return Ok(0);
         }
-        self.write_band_keys(false)
-    }
-
-    /// Writes the buffered band keys; with `save_filter`, saves the key
-    /// filter too. Only the last flush of a writer saves it: it is up to
-    /// 8 MiB, and a daemon flushes after every idle minute.
-    fn write_band_keys(&mut self, save_filter: bool) -> Result<usize, StoreError> {
-        self.bands
-            .flush(&mut self.conn, save_filter)
-            .map_err(|e| feeds::err(&self.path, e))
+        self.flush_band_keys()
     }
 }
 
