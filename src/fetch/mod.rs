@@ -74,6 +74,9 @@ impl Default for FetchOptions {
     }
 }
 
+/// Largest body buffer allocated up front from `Content-Length`.
+const PRESIZE_LIMIT: u64 = 1024 * 1024;
+
 /// Conditional-GET validators, stored exactly as the server sent them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {
@@ -314,7 +317,11 @@ impl Fetcher {
 
         // Count while reading: Content-Length is absent or describes the
         // compressed size, and a hostile server can send a gzip bomb.
-        let mut bytes = Vec::new();
+        // Sized from Content-Length when it is known and modest: growing
+        // by doubling left bodies waiting for the writer a third larger
+        // than they are, on average. A larger claim is not trusted.
+        let expected = response.content_length().unwrap_or(0).min(PRESIZE_LIMIT);
+        let mut bytes = Vec::with_capacity(expected as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| self.body_error(e))? {
             exchange.bytes = bytes.len() + chunk.len();
             if exchange.bytes > limit {

@@ -89,7 +89,7 @@ impl BandBuffer {
     fn adopt(&mut self, tx: &Transaction) -> rusqlite::Result<usize> {
         let mark = self.flushed_through;
         self.pending.retain(|&(_, _, id)| id > mark);
-        let ours: HashSet<i64> = self.pending.iter().map(|&(_, _, id)| id).collect();
+        let ours = self.pending_entries();
         let mut entries = 0;
         for id in entries_in(tx, (mark, i64::MAX), &ours)? {
             let Some((at, keys)) = signature_keys(tx, id)? else {
@@ -105,6 +105,17 @@ impl BandBuffer {
             self.since.get_or_insert_with(Instant::now);
         }
         Ok(entries)
+    }
+
+    /// The entries whose keys are pending. Built by insertion, not
+    /// `collect`: that would size the set for every key (24 per entry),
+    /// megabytes at the moment the buffer is fullest.
+    fn pending_entries(&self) -> HashSet<i64> {
+        let mut ids = HashSet::new();
+        for &(_, _, id) in &self.pending {
+            ids.insert(id);
+        }
+        ids
     }
 
     /// Indexes an entry's band keys: into the buffer for a new entry, through
@@ -210,7 +221,7 @@ impl BandBuffer {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mark = read_mark(&tx)?;
         insert(&tx, self.pending.iter().copied())?;
-        let ours: HashSet<i64> = self.pending.iter().map(|&(_, _, id)| id).collect();
+        let ours = self.pending_entries();
         let newest = ours.iter().copied().max().unwrap_or(mark);
         // Entries in the range that are not ours were written by another
         // writer process, whose buffer the mark is about to pass over.

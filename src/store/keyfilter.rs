@@ -147,6 +147,9 @@ impl KeyFilter {
             None
         };
         self.saved_at = saved.is_some().then_some(mark);
+        // The old filter goes first: holding it while its successor (twice
+        // its size) is built was the pass's peak of memory.
+        self.filter = None;
         let mut filter = match saved {
             Some(saved) => saved,
             None => build(tx)?,
