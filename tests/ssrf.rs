@@ -1,5 +1,5 @@
 //! The SSRF guard end to end: with `[fetch] allow_private_networks = false`,
-//! a feed listed on a loopback address is refused with a clear error and the
+//! a feed listed on a loopback address (by number or by name) is refused with a clear error and the
 //! other feeds carry on; by default (true) it is fetched. (A redirect from a
 //! public address to a private one cannot be staged on loopback; the address
 //! rules are unit-tested in `src/fetch/guard.rs`.)
@@ -44,4 +44,29 @@ fn private_feeds_are_refused_only_when_the_admin_says_so() {
     );
     // Refused before any request was sent.
     assert_eq!(server.seen("/feed").len(), 1);
+}
+
+/// A feed named by a host name is checked on the addresses the name
+/// resolves to, and is connected to through those same addresses (the
+/// client's resolver answers from the guard's check; see `fetch::guard`).
+#[test]
+fn a_named_host_is_checked_and_reached_through_the_checked_addresses() {
+    let server = Server::start();
+    server.route("/feed", Route::ok("application/rss+xml", feed()));
+    let url = server.url_as("localhost", "/feed");
+
+    let allowed = Setup::new(&[(&url, None)]);
+    assert!(allowed.ok(&["poll"]).contains("1 ok, 0 failed"));
+    assert_eq!(server.seen("/feed").len(), 1);
+
+    let refused = Setup::new(&[(&url, None)]);
+    let mut text = std::fs::read_to_string(refused.config()).expect("config");
+    text.push_str("\n[fetch]\nallow_private_networks = false\n");
+    std::fs::write(refused.config(), text).expect("write config");
+    let out = refused.ok(&["poll"]);
+    assert!(out.contains("0 ok, 1 failed"), "{out}");
+    let rows = refused.json_lines(&["feeds", "--json"]);
+    let error = rows[0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("localhost is a loopback"), "{error}");
+    assert_eq!(server.seen("/feed").len(), 1, "refused before any request");
 }

@@ -9,12 +9,23 @@
 //!   on a non-public address is refused too (the default allows it: the
 //!   admin wrote the list).
 //!
-//! The check resolves the host itself; reqwest resolves it again to connect,
-//! so a DNS answer that changes in between (rebinding) is not caught.
+//! The check resolves the host itself and remembers what it vetted
+//! ([`Vetted`]); the client's resolver ([`VettedResolver`]) answers the
+//! connection that follows from that memory, so the connection goes to an
+//! address that was checked, and a DNS answer that changes in between
+//! (rebinding) is never asked for.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
+
+/// How long a vetted answer serves connections. The connection follows the
+/// check at once; this only bounds how long an unused answer is kept.
+const VETTED_FOR: Duration = Duration::from_secs(30);
 
 /// Whether an address is reachable only locally: loopback, private (RFC 1918,
 /// unique local), link-local, CGNAT, unspecified, multicast, documentation
@@ -72,6 +83,79 @@ pub fn any_non_public(addresses: &[IpAddr]) -> bool {
     addresses.iter().any(|ip| is_non_public(*ip))
 }
 
+/// The addresses the guard checked, by host name, for the connections that
+/// follow the checks.
+#[derive(Debug, Default)]
+pub struct Vetted {
+    hosts: Mutex<VettedHosts>,
+}
+
+#[derive(Debug, Default)]
+struct VettedHosts {
+    answers: HashMap<String, (Instant, Vec<IpAddr>)>,
+    pruned: Option<Instant>,
+}
+
+impl Vetted {
+    /// Records that `host` was checked as standing for `addresses`.
+    pub fn remember(&self, host: &str, addresses: &[IpAddr]) {
+        let now = Instant::now();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        // Old answers go once per lifetime, not at every check.
+        if hosts
+            .pruned
+            .is_none_or(|t| now.duration_since(t) >= VETTED_FOR)
+        {
+            hosts
+                .answers
+                .retain(|_, (at, _)| now.duration_since(*at) < VETTED_FOR);
+            hosts.pruned = Some(now);
+        }
+        hosts
+            .answers
+            .insert(host.to_ascii_lowercase(), (now, addresses.to_vec()));
+    }
+
+    /// The addresses `host` was recently checked as standing for.
+    fn recall(&self, host: &str) -> Option<Vec<IpAddr>> {
+        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, addresses) = hosts.answers.get(&host.to_ascii_lowercase())?;
+        (at.elapsed() < VETTED_FOR && !addresses.is_empty()).then(|| addresses.clone())
+    }
+}
+
+/// The HTTP client's resolver: a host the guard has just checked resolves
+/// to the addresses it checked; any other name (a proxy's) is looked up by
+/// the system resolver, as reqwest's own resolver would.
+#[derive(Debug, Clone)]
+pub struct VettedResolver {
+    vetted: Arc<Vetted>,
+}
+
+impl VettedResolver {
+    /// A resolver answering from `vetted` first.
+    pub fn new(vetted: Arc<Vetted>) -> VettedResolver {
+        VettedResolver { vetted }
+    }
+}
+
+impl Resolve for VettedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        // Port 0: the client puts the URL's port in.
+        let to_addrs = |ips: Vec<IpAddr>| -> Addrs {
+            Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)))
+        };
+        if let Some(ips) = self.vetted.recall(name.as_str()) {
+            return Box::pin(std::future::ready(Ok(to_addrs(ips))));
+        }
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(to_addrs(found.map(|a| a.ip()).collect()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +201,39 @@ mod tests {
         );
         let url = Url::parse("http://[::1]:8080/feed").expect("url");
         assert!(any_non_public(&addresses(&url).await.expect("addresses")));
+    }
+
+    async fn resolved(resolver: &VettedResolver, host: &str) -> Vec<SocketAddr> {
+        let name: Name = host.parse().expect("name");
+        match resolver.resolve(name).await {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => panic!("{host} did not resolve: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checked_host_connects_to_the_addresses_that_were_checked() {
+        let vetted = Arc::new(Vetted::default());
+        let resolver = VettedResolver::new(vetted.clone());
+        // `.invalid` never resolves (RFC 6761): only the memory can answer,
+        // as it must when DNS would now give another answer.
+        vetted.remember(
+            "Feeds.Example.invalid",
+            &[ip("93.184.216.34"), ip("2606:4700::1111")],
+        );
+        assert_eq!(
+            resolved(&resolver, "feeds.example.invalid").await,
+            vec![
+                SocketAddr::new(ip("93.184.216.34"), 0),
+                SocketAddr::new(ip("2606:4700::1111"), 0)
+            ]
+        );
+        // Any other name goes to the system resolver.
+        let name: Name = "other.example.invalid".parse().expect("name");
+        assert!(resolver.resolve(name).await.is_err());
+        assert!(resolved(&resolver, "localhost")
+            .await
+            .iter()
+            .all(|a| a.ip().is_loopback()));
     }
 }

@@ -24,6 +24,7 @@ pub mod headers;
 
 use std::collections::HashSet;
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -233,6 +234,8 @@ pub struct FetchResult {
 pub struct Fetcher {
     client: reqwest::Client,
     opts: FetchOptions,
+    /// What the SSRF guard checked, for the client's resolver.
+    vetted: Arc<guard::Vetted>,
 }
 
 impl Fetcher {
@@ -240,7 +243,9 @@ impl Fetcher {
     pub fn new(opts: &FetchOptions) -> Result<Fetcher, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        let vetted = Arc::new(guard::Vetted::default());
         let client = reqwest::Client::builder()
+            .dns_resolver(guard::VettedResolver::new(vetted.clone()))
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)
@@ -254,6 +259,7 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             opts: opts.clone(),
+            vetted,
         })
     }
 
@@ -430,6 +436,10 @@ impl Fetcher {
                 )));
             }
             Some(_) => {}
+        }
+        // The connection goes to these addresses, not to a fresh answer.
+        if let Some(url::Host::Domain(name)) = url.host() {
+            self.vetted.remember(name, &addresses);
         }
         Ok(())
     }
