@@ -21,6 +21,22 @@ fn feed() -> String {
     )
 }
 
+/// Polls `url` with `allow_private_networks = false`, expecting a refusal;
+/// returns the feed's error.
+fn refused_poll(url: &str) -> String {
+    let refused = Setup::new(&[(url, None)]);
+    let mut text = std::fs::read_to_string(refused.config()).expect("config");
+    text.push_str("\n[fetch]\nallow_private_networks = false\n");
+    std::fs::write(refused.config(), text).expect("write config");
+    let out = refused.ok(&["poll"]);
+    assert!(out.contains("0 ok, 1 failed"), "{out}");
+    let rows = refused.json_lines(&["feeds", "--json"]);
+    rows[0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn private_feeds_are_refused_only_when_the_admin_says_so() {
     let server = Server::start();
@@ -30,14 +46,7 @@ fn private_feeds_are_refused_only_when_the_admin_says_so() {
     let allowed = Setup::new(&[(&url, None)]);
     assert!(allowed.ok(&["poll"]).contains("1 ok, 0 failed"));
 
-    let refused = Setup::new(&[(&url, None)]);
-    let mut text = std::fs::read_to_string(refused.config()).expect("config");
-    text.push_str("\n[fetch]\nallow_private_networks = false\n");
-    std::fs::write(refused.config(), text).expect("write config");
-    let out = refused.ok(&["poll"]);
-    assert!(out.contains("0 ok, 1 failed"), "{out}");
-    let rows = refused.json_lines(&["feeds", "--json"]);
-    let error = rows[0]["last_error"].as_str().unwrap_or_default();
+    let error = refused_poll(&url);
     assert!(
         error.contains("refused") && error.contains("allow_private_networks"),
         "{error}"
@@ -59,14 +68,7 @@ fn a_named_host_is_checked_and_reached_through_the_checked_addresses() {
     assert!(allowed.ok(&["poll"]).contains("1 ok, 0 failed"));
     assert_eq!(server.seen("/feed").len(), 1);
 
-    let refused = Setup::new(&[(&url, None)]);
-    let mut text = std::fs::read_to_string(refused.config()).expect("config");
-    text.push_str("\n[fetch]\nallow_private_networks = false\n");
-    std::fs::write(refused.config(), text).expect("write config");
-    let out = refused.ok(&["poll"]);
-    assert!(out.contains("0 ok, 1 failed"), "{out}");
-    let rows = refused.json_lines(&["feeds", "--json"]);
-    let error = rows[0]["last_error"].as_str().unwrap_or_default();
+    let error = refused_poll(&url);
     assert!(error.contains("localhost is a loopback"), "{error}");
     assert_eq!(server.seen("/feed").len(), 1, "refused before any request");
 }
