@@ -323,9 +323,9 @@ impl Fetcher {
 
         // Count while reading: Content-Length is absent or describes the
         // compressed size, and a hostile server can send a gzip bomb.
-        // Sized from Content-Length when it is known and modest: growing
-        // by doubling left bodies waiting for the writer a third larger
-        // than they are, on average. A larger claim is not trusted.
+        // Sized from Content-Length when it is known and modest: grown by
+        // doubling, a body waiting for the writer held ~40 % more than its
+        // size, on average. A larger claim is not trusted.
         let expected = response.content_length().unwrap_or(0).min(PRESIZE_LIMIT);
         let mut bytes = Vec::with_capacity(expected as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| self.body_error(e))? {
