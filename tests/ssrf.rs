@@ -1,6 +1,7 @@
 //! The SSRF guard end to end: with `[fetch] allow_private_networks = false`,
-//! a feed listed on a loopback address (by number or by name) is refused with a clear error and the
-//! other feeds carry on; by default (true) it is fetched. (A redirect from a
+//! a feed listed on a loopback address (by number or by name) is refused
+//! with a clear error and the other feeds carry on; by default (true) it is
+//! fetched. (A redirect from a
 //! public address to a private one cannot be staged on loopback; the address
 //! rules are unit-tested in `src/fetch/guard.rs`.)
 
@@ -56,10 +57,12 @@ fn private_feeds_are_refused_only_when_the_admin_says_so() {
 }
 
 /// A feed named by a host name is checked on the addresses the name
-/// resolves to, and is connected to through those same addresses (the
-/// client's resolver answers from the guard's check; see `fetch::guard`).
+/// resolves to, and fetched through the client's resolver, which answers
+/// from that check. (That the connection uses the checked addresses, not a
+/// fresh DNS answer, is unit-tested in `src/fetch/guard.rs`: loopback cannot
+/// stage a DNS answer that changes.)
 #[test]
-fn a_named_host_is_checked_and_reached_through_the_checked_addresses() {
+fn a_named_host_is_checked_on_its_addresses_and_fetched() {
     let server = Server::start();
     server.route("/feed", Route::ok("application/rss+xml", feed()));
     let url = server.url_as("localhost", "/feed");

@@ -236,7 +236,7 @@ static AGENCY_DATELINE: LazyLock<Regex> =
     LazyLock::new(|| compile(&agency_dateline(Some((40, 30, 80)))));
 
 /// [`AGENCY_DATELINE`] without its length bounds: it matches wherever that
-/// pattern does (and more), and is the one run on every paragraph. The
+/// pattern does (and more), and is the one run on every item's opening. The
 /// bounded repetitions (place names up to 40 characters, …) made the
 /// bounded pattern's lazy DFA outgrow its cache and fall back to slower
 /// engines: run on every first paragraph, that was ~9 % of analysis time.
