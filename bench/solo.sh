@@ -5,6 +5,8 @@
 #   bench/solo.sh [FEEDS] [ITEMS]        (default 2000 × 50)
 # Set PERF=1 (or PERF=warm) to record the cold (warm) pass with `perf
 # record -g` into solo.perf; PERF_FREQ and PERF_CG override rate and call graph.
+# KEEP_COLD=PATH copies the database as the cold pass left it (bench/floor.sh
+# reads it); KEEP=PATH copies it after the warm pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 feeds="${1:-2000}"
@@ -30,6 +32,7 @@ cold_perf=() warm_perf=()
 timed() { RUST_LOG=error /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
 echo "== cold: $feeds feeds × $items items"
 timed "${cold_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
+[ -n "${KEEP_COLD:-}" ] && cp "$work/ff.db" "$KEEP_COLD"
 curl -sf -X POST "$base/_bump?pct=10&new=5"
 echo "== warm: 10 % of feeds with 5 new items, 90 % answer 304"
 timed "${warm_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
