@@ -8,6 +8,9 @@ peak RSS) and its database is measured on disk. Scenarios:
   warm   the same feeds again: 90 % answer 304, 10 % gained 5 items
   scale  20,000 feeds cold and warm (feedfold only; --quick skips it)
   parse  real-world feed bytes -> entries in process (feedfold vs feedparser)
+Under the table, the floors that bound feedfold's figures: SQLite alone storing
+the rows of feedfold's cold pass (bench/floor.rs), and parsing plus
+markup-to-text alone (bench/parse.rs).
 The table goes to stdout and into BENCHMARKS.md between the bench markers.
 """
 
@@ -30,6 +33,7 @@ RELEASE = os.path.join(ROOT, "target", "release")
 FEEDFOLD = os.path.join(RELEASE, "feedfold")
 SERVER = os.path.join(RELEASE, "examples", "bench-server")
 PARSE = os.path.join(RELEASE, "examples", "bench-parse")
+FLOOR = os.path.join(RELEASE, "examples", "bench-floor")
 CORPORA = os.path.join(ROOT, "..", "shared", "corpora")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -125,6 +129,10 @@ class Feedfold:
 
     def size(self):
         return size_mb(self.db)
+
+    def keep(self, path):
+        """Copies the database as it is now (bench-floor reads the cold one)."""
+        shutil.copyfile(self.db, path)
 
 
 class Newsboat:
@@ -228,10 +236,14 @@ def fetch_scenarios(work, feeds, items, tools, label):
     urls = server.urls(feeds)
     rows = []
     instances = [t(work, urls) for t in tools]
+    cold_db = None
     for t in instances:
         m = t.run()
         rows.append(row(t.name, f"{label} cold", m, t.items(), t.size()))
         print(f"  {t.name:9} cold: {m['wall']:.2f}s wall, {m['rss']:.0f} MB", flush=True)
+        if isinstance(t, Feedfold):
+            cold_db = os.path.join(work, "cold.db")
+            t.keep(cold_db)
     print("  " + server.bump(10, 5), flush=True)
     for t in instances:
         m = t.run()
@@ -241,7 +253,26 @@ def fetch_scenarios(work, feeds, items, tools, label):
     if instances and isinstance(instances[0], Feedfold):
         steady = daemon_rss(instances[0])
     server.stop()
-    return rows, steady
+    return rows, steady, cold_db
+
+
+def floor_note(cold_db, cold_rows):
+    """Stores the rows of feedfold's cold pass again with SQLite alone (bench/floor.rs), and
+    sets the floor beside the cold targets (10× newsboat's wall time, 20× reader's)."""
+    out = subprocess.run([FLOOR, cold_db, "--dir", os.path.dirname(cold_db)],
+                         capture_output=True, text=True, check=True).stdout
+    ways = {w["way"]: w for w in (json.loads(line) for line in out.splitlines() if line.strip())}
+    fts, rows, both = ways["fts"], ways["rows"], ways["both"]
+    note = (f"Storage floor (bench/floor.rs: SQLite alone, one thread, the store's settings, stores "
+            f"the {both['rows']:,} rows of feedfold's cold pass again): the full-text rows "
+            f"{fts['wall_s']:.2f} s, the entry rows {rows['wall_s']:.2f} s, both {both['wall_s']:.2f} s "
+            f"wall / {both['cpu_s']:.2f} CPU-s")
+    wall = {x["tool"]: x["wall"] for x in cold_rows}
+    note += f"; feedfold's cold pass took {wall['feedfold'] / both['wall_s']:.1f}× the floor's wall time"
+    budgets = [f"{wall[t] / k:.1f} s for {k}× {t}" for t, k in (("newsboat", 10), ("reader", 20)) if t in wall]
+    if budgets:
+        note += " (the targets give the whole pass " + " and ".join(budgets) + ")"
+    return note
 
 
 def daemon_rss(ff, passes=5):
@@ -291,8 +322,10 @@ def parse_scenario(work):
         {"tool": "feedparser", "scenario": "parse", "wall": total / 1e6 / fp_mbs, "cpu": fp["cpu"],
          "rss": fp["rss"], "db": 0.0, "items": int(fp_eps * total / 1e6 / fp_mbs), "mbs": fp_mbs},
     ]
+    floor = ff["bytes"] * ff["rounds"] / 1e6 / (ff["parse_seconds"] + ff["html_to_text_seconds"])
     note = (f"{len(paths)} real-world feeds, {total / 1e6:.1f} MB; feedfold: parse + normalise + fingerprint, "
-            f"5 rounds, one core; feedparser: parse only, 1 round, one core")
+            f"5 rounds, one core; feedfold's parsing and markup-to-text alone (its floor): {floor:.1f} MB/s; "
+            f"feedparser: parse only, 1 round, one core")
     return rows, note
 
 
@@ -333,12 +366,16 @@ def main():
         if subprocess.run([sys.executable, "-c", "import reader"], capture_output=True).returncode == 0:
             peers.append(Reader)
         print(f"== {args.feeds} feeds x {args.items} items: {', '.join(p.name for p in peers)}", flush=True)
-        r, steady = fetch_scenarios(os.path.join(work, "base"), args.feeds, args.items, peers, f"{args.feeds}")
+        r, steady, cold_db = fetch_scenarios(os.path.join(work, "base"), args.feeds, args.items, peers,
+                                             f"{args.feeds}")
         rows += r
+        print("== storage floor", flush=True)
+        floor = floor_note(cold_db, [x for x in r if x["scenario"].endswith(" cold")])
         steady_scale = None
         if not args.quick:
             print("== scale: 20000 feeds (feedfold)", flush=True)
-            r, steady_scale = fetch_scenarios(os.path.join(work, "scale"), 20000, args.items, [Feedfold], "20000")
+            r, steady_scale, _ = fetch_scenarios(os.path.join(work, "scale"), 20000, args.items, [Feedfold],
+                                                 "20000")
             rows += r
         print("== parse", flush=True)
         r, parse_note = parse_scenario(work)
@@ -355,6 +392,7 @@ def main():
             f"Loopback server: bench/server.rs, {args.feeds} feeds × {args.items} items (RSS, Atom, JSON Feed mixed, "
             "0.5–5 KB HTML bodies, 15 % syndicated copies); warm = 10 % of feeds gained 5 items, 90 % answer 304.", "",
             table(rows), ""]
+    text += [f"{floor}.", ""]
     if parse_note:
         text += [f"Parse: {parse_note}.", ""]
     if steady:

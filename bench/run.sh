@@ -20,5 +20,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 python3 -c "import reader, feedparser, sgmllib" 2>/dev/null || python3 -m pip install -q "reader[cli]" sgmllib3k feedparser
 
-cargo build --release --locked --bin feedfold --example bench-server --example bench-parse
+cargo build --release --locked --bin feedfold --example bench-server --example bench-parse --example bench-floor
 exec python3 bench/run.py "$@"
