@@ -441,11 +441,10 @@ pub fn strip_and_credit(mut paragraphs: Vec<String>) -> Stripped {
 /// Removes a dateline from the start of `paragraph`; returns the rest, or
 /// `None` when the paragraph does not start with a dateline.
 fn strip_dateline(paragraph: &str, log: &mut CreditLog) -> Option<String> {
-    let dateline = if AGENCY_DATELINE_LOOSE.is_match(paragraph) {
-        AGENCY_DATELINE.captures(paragraph)
-    } else {
-        None
-    };
+    let dateline = AGENCY_DATELINE_LOOSE
+        .is_match(paragraph)
+        .then(|| AGENCY_DATELINE.captures(paragraph))
+        .flatten();
     if let Some(c) = dateline {
         for name in ["lead", "pre", "slash", "bare"] {
             if let Some(m) = c.name(name) {

@@ -69,12 +69,17 @@ pub async fn addresses(url: &Url) -> std::io::Result<Vec<IpAddr>> {
     match url.host() {
         Some(Host::Ipv4(ip)) => Ok(vec![IpAddr::V4(ip)]),
         Some(Host::Ipv6(ip)) => Ok(vec![IpAddr::V6(ip)]),
-        Some(Host::Domain(name)) => Ok(tokio::net::lookup_host((name, port))
-            .await?
-            .map(|a| a.ip())
-            .collect()),
+        Some(Host::Domain(name)) => lookup(name, port).await,
         None => Ok(Vec::new()),
     }
+}
+
+/// The system resolver's addresses for `name`.
+async fn lookup(name: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+    Ok(tokio::net::lookup_host((name, port))
+        .await?
+        .map(|a| a.ip())
+        .collect())
 }
 
 /// True when any of the addresses is non-public: one is enough to be
@@ -149,10 +154,7 @@ impl Resolve for VettedResolver {
             return Box::pin(std::future::ready(Ok(to_addrs(ips))));
         }
         let host = name.as_str().to_string();
-        Box::pin(async move {
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            Ok(to_addrs(found.map(|a| a.ip()).collect()))
-        })
+        Box::pin(async move { Ok(to_addrs(lookup(&host, 0).await?)) })
     }
 }
 
