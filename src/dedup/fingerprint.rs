@@ -27,7 +27,7 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::normalize::Token;
+use super::canon::CanonToken;
 
 /// Seed for every stored hash. Changing it invalidates stored fingerprints
 /// and band keys: bump [`super::ALGORITHM_VERSION`] too.
@@ -315,10 +315,10 @@ pub fn minhash(shingles: &[u64], perms: usize) -> Vec<u32> {
 }
 
 /// The numbers and names among the first [`FACT_TOKENS`] of `tokens`
-/// (which must keep their case, or no token is a name).
-pub fn lead_facts(tokens: &[Token<'_>]) -> Vec<Fact> {
+/// (which must keep their case, or no token is a name). Positions count
+/// canonical tokens, as [`super::verify::Prepared`] does.
+pub fn lead_facts(tokens: impl Iterator<Item = CanonToken>) -> Vec<Fact> {
     tokens
-        .iter()
         .take(FACT_TOKENS)
         .enumerate()
         .filter_map(|(pos, t)| {
@@ -329,15 +329,10 @@ pub fn lead_facts(tokens: &[Token<'_>]) -> Vec<Fact> {
             } else {
                 return None;
             };
-            let hash = if t.text.is_ascii() {
-                token_hash(&t.text.to_ascii_lowercase())
-            } else {
-                token_hash(&t.text.to_lowercase())
-            };
             Some(Fact {
                 pos: pos as u16,
                 kind,
-                hash: hash as u32,
+                hash: t.hash as u32,
             })
         })
         .collect()
@@ -358,14 +353,15 @@ pub fn signature(token_hashes: &[u64], full_shingles: &[u64], facts: Vec<Fact>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::canon::canonical_tokens;
 
     fn sig(text: &str) -> Signature {
-        let toks = crate::dedup::normalize::tokenize(text);
-        let hashes: Vec<u64> = toks
-            .iter()
-            .map(|t| token_hash(&t.text.to_lowercase()))
-            .collect();
-        signature(&hashes, &shingles(&hashes), lead_facts(&toks))
+        let hashes: Vec<u64> = canonical_tokens(text).map(|t| t.hash).collect();
+        signature(
+            &hashes,
+            &shingles(&hashes),
+            lead_facts(canonical_tokens(text)),
+        )
     }
 
     #[test]

@@ -194,12 +194,13 @@ mod tests {
         let cfg = DedupConfig::default();
         let joined = format!("{LEDE} {MORE}");
         let words: Vec<&str> = joined.split(' ').collect();
-        // A copy that keeps the last 60% of the words matches a middle link
-        // of the chain but not the canonical.
-        let cut = words.len() * 2 / 5;
-        let middle = words[cut / 2..].join(" ");
-        let tail = words[cut..].join(" ");
-        let canonical = candidate(1, 10, "t", &words.join(" "), true);
+        let n = words.len();
+        // Three overlapping windows of one text: the newcomer shares 5/7 of
+        // the middle link's words but only a third of the canonical's.
+        let first = words[..n * 6 / 10].join(" ");
+        let middle = words[n * 3 / 10..n * 9 / 10].join(" ");
+        let tail = words[n * 4 / 10..].join(" ");
+        let canonical = candidate(1, 10, "t", &first, true);
         let link = candidate(1, 11, "t", &middle, false);
         let newcomer = analyze(Some("t"), Some(&tail));
         assert!(

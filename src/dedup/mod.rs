@@ -14,6 +14,7 @@
 //! See `docs/DEDUP.md` for the design and measured quality.
 
 pub mod boilerplate;
+pub mod canon;
 pub mod config;
 pub mod credit;
 pub mod fingerprint;
@@ -29,12 +30,12 @@ pub use fingerprint::{Fingerprint, Signature, SignatureError};
 pub use fold::{choose_canonical, decide, story_origin, CopyInfo};
 pub use normalize::{html_to_text, normalize_text};
 
-use normalize::{fold_keep_case, lowercase, lowercase_into, split_sentences, tokens_of};
+use normalize::{fold_keep_case, lowercase, lowercase_into, split_sentences};
 use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
 /// fingerprint so that `refold` can tell stale rows after an algorithm change.
-pub const ALGORITHM_VERSION: i64 = 2;
+pub const ALGORITHM_VERSION: i64 = 3;
 
 /// How an entry relates to the story it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,14 +218,11 @@ pub fn analyze_with(
         body_cased = fold_keep_case(title_plain);
     }
     let text = lowercase(&body_cased);
-    // Facts come from the lead only: tokenising the rest would be wasted.
-    let lead: Vec<_> = tokens_of(&body_cased)
-        .take(fingerprint::FACT_TOKENS)
-        .collect();
-    let facts = fingerprint::lead_facts(&lead);
-    let hashes = verify::token_hashes(&text);
-    let prepared = Prepared::from_hashes(&hashes, facts.clone());
-    let signature = fingerprint::signature(&hashes, &prepared.shingles, facts);
+    // Facts come from the lead only (the iterator stops there), and from
+    // the cased text: the stored one has lost the capitals of names.
+    let facts = fingerprint::lead_facts(canon::canonical_tokens(&body_cased));
+    let prepared = Prepared::from_text(&text, facts.clone());
+    let signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
     Analysis {
         title: title_norm,
         exact: Fingerprint::of(&text),

@@ -231,13 +231,17 @@ pub struct Token<'a> {
     /// Starts with an upper-case letter and does not open a sentence: a
     /// probable name. Only meaningful when the input kept its case.
     pub name: bool,
-    /// Made of digits (with `.`/`,` separators inside).
+    /// Made of digits (with `.`/`,` separators inside, and perhaps an
+    /// ordinal suffix: `27th`).
     pub number: bool,
 }
 
-/// Splits folded text into word tokens: runs of letters and digits; numbers
-/// keep inner `.` and `,` (`38,123.45` is one token); characters of unspaced
-/// scripts are one token each. Apostrophes and other punctuation separate.
+/// Splits folded text into word tokens: runs of letters, runs of digits
+/// (a number glued to a word is a token of its own: "Rs1.5bn" is "Rs",
+/// "1.5", "bn"); numbers keep inner `.` and `,` (`38,123.45` is one token)
+/// and an ordinal suffix (`27th`); `%` and currency signs are tokens;
+/// characters of unspaced scripts are one token each. Apostrophes and other
+/// punctuation separate.
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut tokens = Vec::with_capacity(text.len() / 5);
     tokens.extend(tokens_of(text));
@@ -279,7 +283,6 @@ impl<'a> Iterator for Tokens<'a> {
 
     fn next(&mut self) -> Option<Token<'a>> {
         let text = self.text;
-        let bytes = text.as_bytes();
         while let Some(c) = char_at(text, self.pos) {
             let start = self.pos;
             self.pos += c.len_utf8();
@@ -292,26 +295,27 @@ impl<'a> Iterator for Tokens<'a> {
                 });
             }
             if !c.is_alphanumeric() {
+                if is_unit_sign(c) {
+                    // "5%" and "5 percent", "$3m" and "3 million dollars":
+                    // the sign is a word of its own, which `canon` spells out.
+                    self.sentence_start = false;
+                    return Some(Token {
+                        text: &text[start..self.pos],
+                        name: false,
+                        number: false,
+                    });
+                }
                 if matches!(c, '.' | '!' | '?' | ':' | '"' | '(' | '-' | '\u{3002}') {
                     self.sentence_start = true;
                 }
                 continue;
             }
-            let mut end = self.pos;
-            let mut all_digits = c.is_ascii_digit();
-            while let Some(d) = char_at(text, end) {
-                if d.is_alphanumeric() && !is_unspaced_script(d) {
-                    all_digits &= d.is_ascii_digit();
-                    end += d.len_utf8();
-                } else if all_digits
-                    && matches!(d, '.' | ',')
-                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
-                {
-                    end += 1;
-                } else {
-                    break;
-                }
-            }
+            let number = c.is_ascii_digit();
+            let end = if number {
+                number_end(text, self.pos)
+            } else {
+                word_end(text, self.pos)
+            };
             self.pos = end;
             let word = &text[start..end];
             let name = !self.sentence_start && c.is_uppercase() && word.chars().count() > 1;
@@ -319,11 +323,56 @@ impl<'a> Iterator for Tokens<'a> {
             return Some(Token {
                 text: word,
                 name,
-                number: all_digits,
+                number,
             });
         }
         None
     }
+}
+
+/// Signs that stand for a unit word: `%` for "percent", currency signs.
+fn is_unit_sign(c: char) -> bool {
+    matches!(c, '%' | '$' | '€' | '£' | '¥' | '₹')
+}
+
+/// End of a number token starting before byte `end`: digits with inner `.`
+/// or `,` separators (`38,123.45`), and an ordinal suffix (`27th`) taken in
+/// so that "27th Feb" and "27 Feb" share the number. Letters glued to a
+/// number otherwise start a word of their own ("1.5bn" is "1.5" "bn").
+fn number_end(text: &str, mut end: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        match bytes.get(end) {
+            Some(b) if b.is_ascii_digit() => end += 1,
+            Some(b'.' | b',') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => end += 1,
+            _ => break,
+        }
+    }
+    let letters = text[end..]
+        .char_indices()
+        .find(|&(_, d)| !d.is_alphanumeric() || is_unspaced_script(d))
+        .map_or(text.len() - end, |(i, _)| i);
+    let suffix = &text[end..end + letters];
+    if ["st", "nd", "rd", "th"]
+        .iter()
+        .any(|o| suffix.eq_ignore_ascii_case(o))
+    {
+        end += letters;
+    }
+    end
+}
+
+/// End of a word token starting before byte `end`: letters (and the digits
+/// of a word such as "Covid19" split off as a number of their own).
+fn word_end(text: &str, mut end: usize) -> usize {
+    while let Some(d) = char_at(text, end) {
+        if d.is_alphanumeric() && !d.is_ascii_digit() && !is_unspaced_script(d) {
+            end += d.len_utf8();
+        } else {
+            break;
+        }
+    }
+    end
 }
 
 /// Splits a paragraph into sentences at `.`, `!`, `?` (and the ideographic
@@ -513,7 +562,7 @@ mod tests {
         let texts: Vec<&str> = toks.iter().map(|t| t.text).collect();
         assert_eq!(
             texts,
-            ["Stocks", "rose", "1,234.5", "points", "Shares", "of", "Apple", "fell", "3"]
+            ["Stocks", "rose", "1,234.5", "points", "Shares", "of", "Apple", "fell", "3", "%"]
         );
         assert!(toks[2].number && !toks[1].number);
         assert!(
@@ -521,6 +570,17 @@ mod tests {
             "sentence-initial words are not names"
         );
         assert!(toks[6].name);
+    }
+
+    #[test]
+    fn numbers_glued_to_words_split_but_ordinals_stay() {
+        let toks = tokenize("Rs1.5bn on 27th Feb for Covid19");
+        let texts: Vec<&str> = toks.iter().map(|t| t.text).collect();
+        assert_eq!(
+            texts,
+            ["Rs", "1.5", "bn", "on", "27th", "Feb", "for", "Covid", "19"]
+        );
+        assert!(toks[1].number && toks[4].number && toks[8].number);
     }
 
     #[test]

@@ -6,13 +6,20 @@
 //! leads must agree, which is what separates two templated reports ("the
 //! KSE-100 closed at 112,000" on two days) and two outlets' rewrites.
 
+use super::canon::canonical_tokens;
 use super::config::DedupConfig;
 use super::fingerprint::{self, Fact, FactKind, Signature};
-use super::normalize;
 
-/// A text ready for comparison: its sorted shingle set and lead facts.
+/// A text ready for comparison: its tokens in order, its sorted shingle
+/// set and lead facts.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
+    /// Canonical token hashes in text order ([`canonical_tokens`]): what
+    /// two texts are aligned on.
+    pub hashes: Vec<u64>,
+    /// Per token: [`NUMBER`] and [`NAME`] flags (names only among the lead
+    /// facts, the only place a stored text keeps them).
+    pub kinds: Vec<u8>,
     /// Sorted, de-duplicated shingle hashes.
     pub shingles: Vec<u64>,
     /// Token count.
@@ -26,36 +33,51 @@ pub struct Prepared {
     pub prefix: Vec<u64>,
 }
 
+/// [`Prepared::kinds`] flag: the token is a number.
+pub const NUMBER: u8 = 1;
+/// [`Prepared::kinds`] flag: the token is a name.
+pub const NAME: u8 = 2;
+
 /// Tokens at the start of a text in which a short lede cut is looked for.
 pub const PREFIX_TOKENS: usize = 64;
 
 impl Prepared {
     /// Prepares a normalised text (as stored) with its signature.
     pub fn new(text: &str, signature: &Signature) -> Self {
-        Self::from_hashes(&token_hashes(text), signature.facts.clone())
+        Self::from_text(text, signature.facts.clone())
     }
 
-    /// Prepares a text from its token hashes and lead facts.
-    pub fn from_hashes(hashes: &[u64], facts: Vec<Fact>) -> Self {
+    /// Prepares a normalised text with its lead facts.
+    pub fn from_text(text: &str, facts: Vec<Fact>) -> Self {
+        let mut hashes = Vec::with_capacity(text.len() / 5);
+        let mut kinds = Vec::with_capacity(text.len() / 5);
+        for t in canonical_tokens(text) {
+            hashes.push(t.hash);
+            kinds.push(if t.number { NUMBER } else { 0 });
+        }
+        for f in facts.iter().filter(|f| f.kind == FactKind::Name) {
+            if let Some(k) = kinds.get_mut(f.pos as usize) {
+                *k |= NAME;
+            }
+        }
         let mut vocabulary: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
         vocabulary.sort_unstable();
         vocabulary.dedup();
         Prepared {
             tokens: hashes.len(),
-            shingles: fingerprint::shingles(hashes),
+            shingles: fingerprint::shingles(&hashes),
+            prefix: fingerprint::shingles(&hashes[..hashes.len().min(PREFIX_TOKENS)]),
             facts,
             vocabulary,
-            prefix: fingerprint::shingles(&hashes[..hashes.len().min(PREFIX_TOKENS)]),
+            kinds,
+            hashes,
         }
     }
 }
 
-/// Hashes of the tokens of a normalised (lower-case) text.
+/// Hashes of the canonical tokens of a normalised (lower-case) text.
 pub fn token_hashes(text: &str) -> Vec<u64> {
-    // Built from the token iterator: no list of tokens in between.
-    let mut hashes = Vec::with_capacity(text.len() / 5);
-    hashes.extend(normalize::tokens_of(text).map(|t| fingerprint::token_hash(t.text)));
-    hashes
+    canonical_tokens(text).map(|t| t.hash).collect()
 }
 
 /// Similarity of two shingle sets.
@@ -106,46 +128,114 @@ pub fn scores(a: &[u64], b: &[u64]) -> Scores {
     }
 }
 
-/// Counts the facts of `kind` in `a`'s first `lead` tokens that `b` does
-/// not contain anywhere, and the facts looked up.
-///
-/// Anywhere, not at the same place: outlets move paragraphs and prepend
-/// kickers, but a copy does not lose its lead's numbers and names, while two
-/// templated reports put *different* numbers in the same place.
-fn missing(a: &Prepared, b: &Prepared, kind: FactKind, lead: usize) -> (usize, usize) {
-    let mut total = 0;
-    let mut miss = 0;
-    for f in a
-        .facts
-        .iter()
-        .filter(|f| f.kind == kind && (f.pos as usize) < lead)
-    {
-        total += 1;
-        if b.vocabulary.binary_search(&f.hash).is_err() {
-            miss += 1;
-        }
-    }
-    (miss, total)
+/// Equal runs shorter than this do not anchor an alignment: a shared "of
+/// the" says nothing about where two texts correspond.
+const ANCHOR_TOKENS: usize = 3;
+
+/// A gap longer than this on either side is an insertion or a cut (a
+/// caption, a cross-link, a dropped paragraph), not an edit of one fact.
+const MAX_EDIT_TOKENS: usize = 8;
+
+/// Facts that two aligned texts carry differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Disagreement {
+    /// Places where the two texts put different numbers.
+    pub numbers: usize,
+    /// Places where the two texts put different names.
+    pub names: usize,
 }
 
-/// Do the numbers and names of the two leads agree? The lead is the first
-/// `cfg.lead_tokens` tokens, cut to the shorter text; each lead's facts
-/// must occur in the other text.
-pub fn leads_agree(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
-    let lead = cfg.lead_tokens.min(a.tokens).min(b.tokens);
-    let (na, _) = missing(a, b, FactKind::Number, lead);
-    let (nb, _) = missing(b, a, FactKind::Number, lead);
-    if na.max(nb) > cfg.max_number_mismatch {
+/// Aligns two token sequences and counts the places where, between
+/// stretches both texts share, each puts a *different* number (or name).
+///
+/// Only the aligned region counts: what lies before the first anchor or
+/// after the last one (a byline, a dateline of any shape, a trailer) and
+/// long one-sided stretches inside it (captions, cross-links, highlight
+/// boxes, dropped paragraphs) are additions or cuts, never disagreements.
+/// A short gap present on both sides is an edit; when both sides of it
+/// carry a number, the texts disagree there (a changed toll, another day's
+/// price) — which is what keeps templated reports apart.
+pub fn disagreement(a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a.hashes, &b.hashes);
+    let is_anchor =
+        |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
+    let (Some(first), Some(last)) = (
+        ops.iter().position(is_anchor),
+        ops.iter().rposition(is_anchor),
+    ) else {
+        return Disagreement::default();
+    };
+    let mut out = Disagreement::default();
+    let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
+    for op in &ops[first..=last] {
+        if is_anchor(op) {
+            if let Some((ga, gb)) = gap.take() {
+                out.add(edit(a, b, ga, gb));
+            }
+            continue;
+        }
+        // A short equal run ("in", "of the") inside a replaced stretch is
+        // chance: the gap goes on through it.
+        let (_, old, new) = op.as_tag_tuple();
+        gap = Some(match gap.take() {
+            Some((ga, gb)) => (
+                ga.start.min(old.start)..ga.end.max(old.end),
+                gb.start.min(new.start)..gb.end.max(new.end),
+            ),
+            None => (old, new),
+        });
+    }
+    out
+}
+
+impl Disagreement {
+    fn add(&mut self, other: Disagreement) {
+        self.numbers += other.numbers;
+        self.names += other.names;
+    }
+}
+
+/// What one gap of an alignment (`ga` in `a`, `gb` in `b`) changes.
+fn edit(
+    a: &Prepared,
+    b: &Prepared,
+    ga: std::ops::Range<usize>,
+    gb: std::ops::Range<usize>,
+) -> Disagreement {
+    if ga.is_empty() || gb.is_empty() || ga.len() > MAX_EDIT_TOKENS || gb.len() > MAX_EDIT_TOKENS {
+        return Disagreement::default();
+    }
+    let carries = |p: &Prepared, r: &std::ops::Range<usize>, flag: u8| {
+        p.kinds
+            .get(r.clone())
+            .is_some_and(|k| k.iter().any(|&k| k & flag != 0))
+    };
+    let both = |flag| usize::from(carries(a, &ga, flag) && carries(b, &gb, flag));
+    Disagreement {
+        numbers: both(NUMBER),
+        names: both(NAME),
+    }
+}
+
+/// Do the numbers and names of the two texts agree where they align?
+/// Names are not judged when more than half of either lead is capitalised
+/// (text in capitals or headline case marks every word a name).
+pub fn facts_agree(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
+    let d = disagreement(a, b, ANCHOR_TOKENS);
+    if d.numbers > cfg.max_number_mismatch {
         return false;
     }
-    let (ma, ta) = missing(a, b, FactKind::Name, lead);
-    let (mb, tb) = missing(b, a, FactKind::Name, lead);
-    // Text in capitals (or headline case) marks every word a "name": the
-    // check means nothing there.
-    if 2 * ta.max(tb) > lead {
+    let lead = cfg.lead_tokens.min(a.tokens).min(b.tokens);
+    let names = |p: &Prepared| {
+        p.facts
+            .iter()
+            .filter(|f| f.kind == FactKind::Name && (f.pos as usize) < lead)
+            .count()
+    };
+    if 2 * names(a).max(names(b)) > lead {
         return true;
     }
-    ma.max(mb) <= cfg.max_name_mismatch
+    d.names <= cfg.max_name_mismatch
 }
 
 /// The verdict on one pair: `Some(similarity)` when `b` is a copy of `a`
@@ -166,7 +256,7 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
     } else {
         return None;
     };
-    leads_agree(a, b, cfg).then_some(similarity)
+    facts_agree(a, b, cfg).then_some(similarity)
 }
 
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
@@ -228,6 +318,40 @@ mod tests {
         assert!(s.containment > 0.5, "texts overlap a lot: {s:?}");
         assert_eq!(verify(&a, &b, &cfg), None);
         assert!(verify(&a, &a.clone(), &cfg).is_some());
+    }
+
+    const TALKS: &str = "Russian and US officials met in Istanbul on Thursday for six hours of talks on the work of their embassies. \
+        The delegations discussed visas, property and the staffing of missions, the Russian foreign ministry said on Friday. \
+        Washington expelled dozens of Russian diplomats in 2016 and 2018. \
+        Both sides agreed to meet again in Moscow within weeks, a diplomat told reporters.";
+
+    #[test]
+    fn text_only_one_side_has_does_not_veto() {
+        let cfg = DedupConfig::default();
+        let original = prep(TALKS);
+        // A house style nobody described: place, region, desk, date, then
+        // a byline; a middle sentence dropped; a caption and a trailer added.
+        let sentences: Vec<&str> = TALKS.split(". ").collect();
+        let copy = prep(&format!(
+            "Lahore [Punjab] (Newsdesk Wire): Published 28.02.2025 09:14 PKT\nBy Staff Reporter Ahmed Khan\n{}. {}.\nIn pictures: Sergei Lavrov in Riyadh on February 18. (File photo)\n{}\n(With inputs from agencies)",
+            sentences[0], sentences[1], sentences[3]
+        ));
+        assert!(verify(&original, &copy, &cfg).is_some());
+        assert!(verify(&copy, &original, &cfg).is_some());
+    }
+
+    #[test]
+    fn restyled_numbers_are_the_same_numbers() {
+        let cfg = DedupConfig::default();
+        let a = prep("The government approved a Rs1.5bn package on Feb. 27 for 12,500 flood-hit families, a 5% rise on last year, the finance ministry said in a statement.");
+        let b = prep("The government approved a Rs 1.5 billion package on February 27 for 12500 flood-hit families, a 5 per cent rise on last year, the finance ministry said in a statement.");
+        assert!(verify(&a, &b, &cfg).is_some());
+        let c = prep("The government approved a Rs 1.5 billion package on February 27 for 12800 flood-hit families, a 5 per cent rise on last year, the finance ministry said in a statement.");
+        assert_eq!(
+            verify(&a, &c, &cfg),
+            None,
+            "a different count is another report"
+        );
     }
 
     #[test]
