@@ -27,7 +27,12 @@ struct StoryMatch {
 /// [`DedupConfig::tie_margin`] of the best are tied and the headline
 /// decides. Title-only items (no body: their text is their title) fold
 /// only on an identical normalised text.
-pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) -> Option<Verdict> {
+pub fn decide(
+    analysis: &Analysis,
+    feed: i64,
+    candidates: &[Candidate],
+    cfg: &DedupConfig,
+) -> Option<Verdict> {
     if analysis.signature.tokens < cfg.min_tokens as u32 {
         return None;
     }
@@ -35,9 +40,13 @@ pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) 
     let mut matches: Vec<StoryMatch> = Vec::new();
     let mut canonical_ok: HashMap<i64, bool> = HashMap::new();
     let title_only = analysis.is_title_only();
+    let about_my_headline =
+        verify::body_is_about_headline(&analysis.title, &analysis.text, me.tokens);
     for c in candidates {
         let exact = c.exact == analysis.exact;
-        let similarity = if exact {
+        let similarity = if !may_be_one_story(analysis, about_my_headline, feed, c) {
+            None
+        } else if exact {
             Some(1.0)
         } else if title_only || c.text == c.title {
             // A headline alone is the part outlets rewrite most, and a
@@ -94,6 +103,35 @@ pub fn decide(analysis: &Analysis, candidates: &[Candidate], cfg: &DedupConfig) 
         },
         similarity: chosen.similarity,
     })
+}
+
+/// Headline rules that hold whatever the bodies say.
+///
+/// * Items of one feed are one story only under the same headline (an
+///   agency's "UPDATE 1" re-issue): a feed lists two items under two
+///   identities and two headlines because they are two stories, and text
+///   it repeats under both (show notes, a product blurb) is its own
+///   boilerplate, not a copy.
+/// * Headlines that are the same words with other numbers or dates are two
+///   items of a series (episodes, daily reports).
+/// * A body that is not about its headline (a registration wall, a consent
+///   notice, a standing blurb: text an outlet puts under any headline) says
+///   nothing about the story: such items are one story only under the
+///   same headline.
+fn may_be_one_story(
+    analysis: &Analysis,
+    about_my_headline: bool,
+    feed: i64,
+    c: &Candidate,
+) -> bool {
+    if verify::same_headline(&analysis.title, &c.title) {
+        return true;
+    }
+    if c.feed == feed || verify::headlines_differ_in_numbers(&analysis.title, &c.title) {
+        return false;
+    }
+    about_my_headline
+        && verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize)
 }
 
 /// What the canonical-copy rule needs to know about one copy of a story.
@@ -162,7 +200,7 @@ mod tests {
         is_canonical: bool,
     ) -> Candidate {
         let a = analyze(Some(title), Some(body));
-        Candidate::from_analysis(story_id, entry_id, &a, None, is_canonical)
+        Candidate::from_analysis(story_id, entry_id, entry_id, &a, None, is_canonical)
     }
 
     const LEDE: &str = "Russian and US officials met in Istanbul on Thursday for talks on resolving embassy issues as the two countries aimed to restore ties.";
@@ -177,16 +215,16 @@ mod tests {
             Some("Talks in Istanbul"),
             Some(&format!("ISTANBUL (AFP) - {LEDE}\n{MORE}")),
         );
-        let v = decide(&exact, &cands, &cfg).expect("exact copy folds");
+        let v = decide(&exact, 0, &cands, &cfg).expect("exact copy folds");
         assert_eq!(
             (v.story_id, v.relation, v.similarity),
             (7, Relation::Exact, 1.0)
         );
         let lede = analyze(Some("Talks"), Some(LEDE));
-        let v = decide(&lede, &cands, &cfg).expect("lede folds");
+        let v = decide(&lede, 0, &cands, &cfg).expect("lede folds");
         assert_eq!(v.relation, Relation::Near);
         let other = analyze(Some("x"), Some("Stocks fell in Tokyo on Friday as investors weighed weak data from China and a stronger yen."));
-        assert_eq!(decide(&other, &cands, &cfg), None);
+        assert_eq!(decide(&other, 0, &cands, &cfg), None);
     }
 
     #[test]
@@ -204,10 +242,88 @@ mod tests {
         let link = candidate(1, 11, "t", &middle, false);
         let newcomer = analyze(Some("t"), Some(&tail));
         assert!(
-            decide(&newcomer, std::slice::from_ref(&link), &cfg).is_some(),
+            decide(&newcomer, 0, std::slice::from_ref(&link), &cfg).is_some(),
             "matches the link alone"
         );
-        assert_eq!(decide(&newcomer, &[link, canonical], &cfg), None);
+        assert_eq!(decide(&newcomer, 0, &[link, canonical], &cfg), None);
+    }
+
+    #[test]
+    fn items_of_one_feed_fold_only_under_one_headline() {
+        let cfg = DedupConfig::default();
+        let notes = "News in slow German: every weekday the day's main stories, read slowly and clearly, with a glossary and the full transcript on our website.";
+        let monday = candidate(
+            1,
+            10,
+            "13.01.2022 – Langsam gesprochene Nachrichten",
+            notes,
+            true,
+        );
+        let tuesday = analyze(
+            Some("14.01.2022 – Langsam gesprochene Nachrichten"),
+            Some(notes),
+        );
+        assert_eq!(
+            decide(&tuesday, 10, std::slice::from_ref(&monday), &cfg),
+            None,
+            "episodes of one feed"
+        );
+        let sketch = analyze(Some("Comedy hour: the sketch about the cat"), Some(notes));
+        assert_eq!(
+            decide(&sketch, 10, std::slice::from_ref(&monday), &cfg),
+            None,
+            "another item of the feed"
+        );
+        // The same text in another feed is a copy, whatever its headline.
+        let full = format!("{LEDE} {MORE}");
+        let original = candidate(2, 20, "Russia, US hold talks in Istanbul", &full, true);
+        let update = analyze(
+            Some("UPDATE 1-Russia, US hold talks in Istanbul"),
+            Some(&full),
+        );
+        assert_eq!(
+            decide(&update, 20, std::slice::from_ref(&original), &cfg).map(|v| v.story_id),
+            Some(2),
+            "an agency's own update"
+        );
+        let rewritten = analyze(Some("Moscow and Washington talk embassies"), Some(&full));
+        assert_eq!(
+            decide(&rewritten, 30, std::slice::from_ref(&original), &cfg).map(|v| v.story_id),
+            Some(2)
+        );
+        assert_eq!(
+            decide(&rewritten, 20, std::slice::from_ref(&original), &cfg),
+            None
+        );
+    }
+
+    #[test]
+    fn headlines_of_a_series_differ_in_numbers() {
+        let cfg = DedupConfig::default();
+        let notes = "Microcast: a short daily recording of what happened in the lab today, with links to every paper and tool mentioned in the episode.";
+        let first = candidate(1, 10, "Microcast 06-01-2009 AM", notes, true);
+        let second = analyze(Some("Microcast 06-02-2009 AM"), Some(notes));
+        assert_eq!(
+            decide(&second, 99, std::slice::from_ref(&first), &cfg),
+            None
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_a_wall_is_judged_on_its_headline() {
+        let cfg = DedupConfig::default();
+        let wall = "Once registered, you can: read free articles, get our newsletters, take part in comment threads and save stories to read later.";
+        let a = candidate(1, 10, "Karachi stocks rise on strong earnings", wall, true);
+        let b = analyze(
+            Some("Flood relief reaches villages in Sindh province"),
+            Some(wall),
+        );
+        assert_eq!(decide(&b, 20, std::slice::from_ref(&a), &cfg), None);
+        let same = analyze(Some("Karachi stocks rise on strong earnings"), Some(wall));
+        assert_eq!(
+            decide(&same, 20, std::slice::from_ref(&a), &cfg).map(|v| v.story_id),
+            Some(1)
+        );
     }
 
     #[test]
@@ -217,7 +333,7 @@ mod tests {
         let b = candidate(2, 20, "Russia, US hold talks in Istanbul", LEDE, false);
         let newcomer = analyze(Some("Russia and US hold talks in Istanbul"), Some(LEDE));
         assert_eq!(
-            decide(&newcomer, &[a, b], &cfg).map(|v| v.story_id),
+            decide(&newcomer, 0, &[a, b], &cfg).map(|v| v.story_id),
             Some(2)
         );
     }

@@ -114,6 +114,9 @@ pub struct Candidate {
     pub story_id: i64,
     /// The candidate entry itself.
     pub entry_id: i64,
+    /// The feed that carried it (the store's feed id): items of one feed
+    /// fold only under the same headline.
+    pub feed: i64,
     /// Its exact fingerprint.
     pub exact: Fingerprint,
     /// Its normalised title ([`Analysis::title`]).
@@ -134,6 +137,7 @@ impl Candidate {
     pub fn from_analysis(
         story_id: i64,
         entry_id: i64,
+        feed: i64,
         analysis: &Analysis,
         published: Option<i64>,
         is_canonical: bool,
@@ -141,6 +145,7 @@ impl Candidate {
         Candidate {
             story_id,
             entry_id,
+            feed,
             exact: analysis.exact,
             title: analysis.title.clone(),
             text: analysis.text.clone(),
@@ -320,6 +325,7 @@ mod tests {
         let same = Candidate::from_analysis(
             1,
             1,
+            1,
             &analyze(Some("eBay rejects Icahn slate of directors"), None),
             None,
             true,
@@ -327,13 +333,14 @@ mod tests {
         let edited = Candidate::from_analysis(
             2,
             2,
+            2,
             &analyze(Some("EBay rejects Icahn slate of directors again"), None),
             None,
             true,
         );
-        assert_eq!(decide(&a, std::slice::from_ref(&edited), &cfg), None);
+        assert_eq!(decide(&a, 0, std::slice::from_ref(&edited), &cfg), None);
         assert_eq!(
-            decide(&a, &[edited, same], &cfg).map(|v| v.story_id),
+            decide(&a, 0, &[edited, same], &cfg).map(|v| v.story_id),
             Some(1)
         );
         assert_eq!(a.bands.len(), 24);
@@ -355,7 +362,7 @@ mod tests {
             "\u{2026}",
         ] {
             let a = analyze(Some(s), Some(s));
-            let _ = decide(&a, &[], &DedupConfig::default());
+            let _ = decide(&a, 0, &[], &DedupConfig::default());
         }
     }
 }

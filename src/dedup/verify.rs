@@ -269,6 +269,99 @@ fn is_lede_of(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
         && scores(&a.shingles, &b.prefix).containment >= cfg.containment_min
 }
 
+/// Words an agency or outlet puts before a headline it re-issues.
+const REISSUE_WORDS: &[&str] = &[
+    "update",
+    "updated",
+    "updates",
+    "refile",
+    "refiled",
+    "corrected",
+    "correction",
+    "corrects",
+    "breaking",
+    "exclusive",
+    "urgent",
+    "flash",
+    "wrapup",
+];
+
+/// The canonical tokens of a headline without the marks of a re-issue
+/// ("UPDATE 1-", "REFILE-", "CORRECTED-").
+fn headline_tokens(title: &str) -> Vec<u64> {
+    // "… | The Star": the outlet's name after the headline.
+    let title = title.rsplit_once(" | ").map_or(title, |(head, _)| head);
+    let tokens: Vec<_> = canonical_tokens(title).collect();
+    let reissue: Vec<u64> = REISSUE_WORDS
+        .iter()
+        .map(|w| fingerprint::token_hash(w))
+        .collect();
+    let mut start = 0;
+    while let Some(t) = tokens.get(start) {
+        if reissue.contains(&t.hash) {
+            start += 1;
+        } else if t.number && start > 0 {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    tokens[start..].iter().map(|t| t.hash).collect()
+}
+
+/// The same headline, but for the marks of a re-issue (what an agency's
+/// own "UPDATE 1" of a story keeps) and an outlet's name after a `|`.
+pub fn same_headline(a: &str, b: &str) -> bool {
+    headline_tokens(a) == headline_tokens(b)
+}
+
+/// Two headlines that are the same words with different numbers or dates
+/// ("Microcast 06-01-2009 AM" and "Microcast 06-02-2009 AM", two days'
+/// market reports): the marks of a series, whose items are different
+/// stories even when their bodies are the series' repeated text.
+pub fn headlines_differ_in_numbers(a: &str, b: &str) -> bool {
+    let prep = |t: &str| Prepared::from_text(t, Vec::new());
+    let (pa, pb) = (prep(a), prep(b));
+    if pa.hashes == pb.hashes || pa.tokens.min(pb.tokens) == 0 {
+        return false;
+    }
+    let shared = intersection(&sorted(&pa.hashes), &sorted(&pb.hashes));
+    2 * shared >= pa.tokens.min(pb.tokens) && disagreement(&pa, &pb, 1).numbers > 0
+}
+
+fn sorted(hashes: &[u64]) -> Vec<u64> {
+    let mut v = hashes.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Bodies longer than this are taken to be about their headline: a
+/// registration wall or a show's standing blurb is short.
+const SHORT_BODY_TOKENS: usize = 150;
+
+/// Is a short body about its headline? Not when the headline has at least
+/// three words of four letters or more and the body holds none of them
+/// (nor a word sharing their first five letters, for inflection): then the
+/// body is a wall, a consent notice or a blurb that the outlet repeats
+/// under every headline, and the item is compared on its headline alone.
+pub fn body_is_about_headline(title: &str, text: &str, tokens: usize) -> bool {
+    if tokens > SHORT_BODY_TOKENS || text == title {
+        return true;
+    }
+    let words: Vec<&str> = super::normalize::tokens_of(title)
+        .filter(|t| !t.number && t.text.chars().count() >= 4)
+        .map(|t| t.text)
+        .collect();
+    if words.len() < 3 {
+        return true;
+    }
+    words.iter().any(|w| {
+        let stem_end = w.char_indices().nth(5).map_or(w.len(), |(i, _)| i);
+        text.contains(&w[..stem_end])
+    })
+}
+
 /// Word-set Jaccard of two normalised headlines: only used to break ties.
 pub fn title_similarity(a: &str, b: &str) -> f64 {
     let mut x = token_hashes(a);

@@ -112,6 +112,7 @@ pub fn replay(items: &[Item], cfg: &DedupConfig) -> Outcome {
         exact: HashMap::new(),
     };
     let mut models: HashMap<&str, BoilerplateModel> = HashMap::new();
+    let mut feeds: HashMap<&str, i64> = HashMap::new();
     let mut predicted = vec![0; items.len()];
     let mut joined = vec![false; items.len()];
     let mut checked = 0;
@@ -126,7 +127,9 @@ pub fn replay(items: &[Item], cfg: &DedupConfig) -> Outcome {
         model.observe(&analysis.boilerplate_keys);
         let candidates = index.candidates(&analysis.bands, analysis.exact.0, item.published);
         checked += candidates.len();
-        let verdict = decide(&analysis, &candidates, cfg);
+        let next_feed = feeds.len() as i64;
+        let feed = *feeds.entry(item.feed.as_str()).or_insert(next_feed);
+        let verdict = decide(&analysis, feed, &candidates, cfg);
         let entry = index.entries.len();
         let story = match verdict {
             Some(v) => v.story_id as usize,
@@ -153,6 +156,7 @@ pub fn replay(items: &[Item], cfg: &DedupConfig) -> Outcome {
             candidate: Candidate::from_analysis(
                 story as i64,
                 entry as i64,
+                feed,
                 &analysis,
                 Some(item.published),
                 false,

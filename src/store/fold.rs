@@ -95,13 +95,14 @@ pub(super) fn fold_new_entry(
     cfg: &DedupConfig,
     bands: &mut BandBuffer,
     entry: EntryId,
+    feed: FeedId,
     a: &Analysis,
     window_at: i64,
     now: &str,
 ) -> rusqlite::Result<Folded> {
     let deciding = Instant::now();
     let candidates = candidates(tx, cfg, bands, a, entry, window_at)?;
-    let verdict = dedup::decide(a, &candidates, cfg);
+    let verdict = dedup::decide(a, feed.0, &candidates, cfg);
     crate::metrics::observe_dedup_decision(deciding.elapsed());
     bands.add(tx, entry.0, &a.bands, window_at)?;
     match verdict {
@@ -190,7 +191,7 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
     let row = tx
         .prepare_cached(
             "SELECT se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature, e.window_at,
-                    s.canonical_entry_id = e.id
+                    s.canonical_entry_id = e.id, e.feed_id
              FROM entry e JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
              WHERE e.id = ?1 AND e.fingerprint_version = ?2 AND e.signature IS NOT NULL",
         )?
@@ -203,10 +204,11 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
                 r.get::<_, Vec<u8>>(4)?,
                 r.get::<_, Option<i64>>(5)?,
                 r.get::<_, bool>(6)?,
+                r.get::<_, i64>(7)?,
             ))
         })
         .optional()?;
-    let Some((story_id, exact, title, text, blob, published, is_canonical)) = row else {
+    let Some((story_id, exact, title, text, blob, published, is_canonical, feed)) = row else {
         return Ok(None);
     };
     // A damaged signature makes the entry no candidate; it is never fatal.
@@ -216,6 +218,7 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
     Ok(Some(Candidate {
         story_id,
         entry_id: id,
+        feed,
         exact: Fingerprint::from_sql(exact),
         title: title.unwrap_or_default(),
         text: text.unwrap_or_default(),
@@ -481,15 +484,18 @@ fn refold_entry(
         // promotes another, or deletes a story left without copies.
         recompute_story(tx, StoryId(story), now)?;
     }
-    let (title, summary, content, window_at): (
+    let (title, summary, content, window_at, feed): (
         Option<String>,
         Option<String>,
         Option<String>,
         Option<i64>,
+        i64,
     ) = tx
-        .prepare_cached("SELECT title, summary, content, window_at FROM entry WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT title, summary, content, window_at, feed_id FROM entry WHERE id = ?1",
+        )?
         .query_row([entry.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
     let a = dedup::analyze_with(
         title.as_deref(),
@@ -497,7 +503,16 @@ fn refold_entry(
         model,
     );
     store_analysis(tx, entry, &a)?;
-    fold_new_entry(tx, cfg, bands, entry, &a, window_at.unwrap_or(0), now)?;
+    fold_new_entry(
+        tx,
+        cfg,
+        bands,
+        entry,
+        FeedId(feed),
+        &a,
+        window_at.unwrap_or(0),
+        now,
+    )?;
     Ok(())
 }
 
