@@ -330,6 +330,8 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     for note in &config.notes {
         tracing::warn!("{note}");
     }
+    // One daemon per database; held until the process exits.
+    let _lock = crate::store::lock::lock_daemon(&config.database)?;
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config, WriterOptions::default())?;
     let server = match config.metrics.listen {

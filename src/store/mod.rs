@@ -27,6 +27,7 @@ pub mod fold;
 pub mod ingest;
 mod keyfilter;
 pub mod limits;
+pub mod lock;
 pub mod politeness;
 pub mod query;
 pub mod retention;
@@ -195,6 +196,26 @@ pub enum StoreError {
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
+    /// Another daemon holds the database (see [`lock`]).
+    #[error("another feedfold daemon{} is already running on database {}; stop it first (it holds {})", holder(.pid, .command), .database.display(), .lock.display())]
+    DaemonRunning {
+        /// The database file.
+        database: PathBuf,
+        /// The lock file beside it.
+        lock: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file.
+        pid: Option<u32>,
+        /// The holder's command line, when it can be read.
+        command: Option<String>,
+    },
+    /// The daemon's lock file could not be created or locked.
+    #[error("lock file {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The system error.
+        source: std::io::Error,
+    },
     /// A full-text query SQLite's FTS5 cannot parse.
     #[error("invalid search query {query:?}: {message}")]
     BadQuery {
@@ -203,6 +224,15 @@ pub enum StoreError {
         /// FTS5's complaint.
         message: String,
     },
+}
+
+/// " (pid 42: feedfold run)" for [`StoreError::DaemonRunning`].
+fn holder(pid: &Option<u32>, command: &Option<String>) -> String {
+    match (pid, command) {
+        (Some(pid), Some(command)) => format!(" (pid {pid}: {command})"),
+        (Some(pid), None) => format!(" (pid {pid})"),
+        _ => String::new(),
+    }
 }
 
 /// A connection to the feedfold database.
