@@ -163,8 +163,23 @@ fn search_returns_one_ranked_row_per_story_with_a_snippet() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid search query"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    let out = common::feedfold(&room.config(), &["search", "--fts", "nosuchcolumn:x"]);
-    assert_eq!(out.status.code(), Some(2));
+    // Issue 22 item 5: every syntax error, whatever SQLite's message (an
+    // unterminated string had none but "SQL logic error"), names the query.
+    for (query, says) in [
+        ("nosuchcolumn:x", "`nosuchcolumn:` is not a column"),
+        ("\"unbalanced", "a double quote is not closed"),
+        ("*", "`*` must end a word"),
+    ] {
+        let out = common::feedfold(&room.config(), &["search", "--fts", query]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("invalid search query {query:?}: {says}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("SQL logic error"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }
 
 #[test]

@@ -328,21 +328,79 @@ impl Store {
     }
 }
 
-/// FTS5's own message when SQLite rejected the query text (not the database).
+/// Why SQLite rejected the query text, in the user's words; `None` when
+/// the failure is the database's (I/O, corruption, locks).
+///
+/// Every syntax problem of a `MATCH` string surfaces while the statement
+/// runs as the generic SQLITE_ERROR, with FTS5's message or none at all (an
+/// unterminated string came through as a bare "SQL logic error"); the
+/// database's own failures carry codes of their own. So the code decides,
+/// and the message only picks the sentence.
 fn fts5_complaint(e: &rusqlite::Error) -> Option<String> {
-    let rusqlite::Error::SqliteFailure(_, Some(msg)) = e else {
+    let rusqlite::Error::SqliteFailure(failure, message) = e else {
         return None;
     };
-    let query_error = msg.starts_with("fts5:")
-        || msg.starts_with("no such column")
-        || msg.contains("unknown special query")
-        || msg.contains("malformed MATCH expression");
-    query_error.then(|| msg.clone())
+    if failure.code != rusqlite::ErrorCode::Unknown {
+        return None;
+    }
+    Some(explain_fts5(message.as_deref().unwrap_or("")))
+}
+
+/// One sentence for an FTS5 complaint.
+fn explain_fts5(message: &str) -> String {
+    const HINT: &str = "(FTS5 syntax: words, \"a phrase\", prefix*, AND, OR, NOT, NEAR(…), title: or body:; without --fts words are searched as typed)";
+    let what = if message.contains("unterminated string") {
+        "a double quote is not closed".to_string()
+    } else if message.contains("unknown special query") {
+        "`*` must end a word (`export*`); it cannot stand alone or start the query".to_string()
+    } else if let Some(column) = message.strip_prefix("no such column: ") {
+        format!("`{column}:` is not a column; the columns are `title:` and `body:`")
+    } else if let Some(near) = message
+        .strip_prefix("fts5: syntax error near ")
+        .map(|n| n.trim_matches('"'))
+    {
+        if near.is_empty() {
+            "the query ends too early (an operator or a bracket is missing its other side)"
+                .to_string()
+        } else {
+            format!("syntax error near `{near}`")
+        }
+    } else if message.is_empty() {
+        "FTS5 cannot read it".to_string()
+    } else {
+        message.trim_start_matches("fts5: ").to_string()
+    };
+    format!("{what} {HINT}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 22 item 5: every FTS5 syntax problem is a query error with a
+    /// sentence, whatever message (or none) SQLite gave.
+    #[test]
+    fn every_fts5_syntax_error_is_a_query_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ff.db")).expect("open");
+        for (query, says) in [
+            ("\"unbalanced", "double quote is not closed"),
+            ("*", "`*` must end a word"),
+            ("embassy AND (", "ends too early"),
+            ("x:y", "`x:` is not a column"),
+            ("a NEAR(", "ends too early"),
+            ("AND", "syntax error near `AND`"),
+        ] {
+            let e = store
+                .search(&SearchQuery::Fts(query.to_string()), None, 5)
+                .expect_err(query);
+            let StoreError::BadQuery { query: q, message } = &e else {
+                panic!("{query}: not a query error: {e}");
+            };
+            assert_eq!(q, query);
+            assert!(message.contains(says), "{query}: {message}");
+        }
+    }
 
     #[test]
     fn plain_words_are_quoted_so_punctuation_is_not_syntax() {
