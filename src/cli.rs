@@ -548,7 +548,19 @@ fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
 }
 
 fn feeds(config_path: &Path, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.feeds()?;
+    let config = Config::load(config_path)?;
+    let mut rows = match Store::open_read_only(&config.database) {
+        Ok(store) => store.feeds()?,
+        // Before the first poll the config is all there is to list.
+        Err(crate::store::StoreError::Missing(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    // Feeds listed since the database last read the lists (a `feeds add` or
+    // `import` with no daemon running) are not in it yet.
+    let known: std::collections::HashSet<String> = rows.iter().map(|r| r.url.clone()).collect();
+    for f in config.feeds.iter().filter(|f| !known.contains(&f.url)) {
+        rows.push(FeedRow::never_polled(&f.url, f.title.clone()));
+    }
     Ok(output::print(&rows, json)?)
 }
 
@@ -618,7 +630,10 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
     }
     vec![
         name,
-        local(r.last_fetch_at.as_deref()),
+        match r.last_fetch_at.as_deref() {
+            None => "never polled".to_string(),
+            at => local(at),
+        },
         r.last_status.map_or("-".into(), |s| s.to_string()),
         r.error_count.to_string(),
         interval,

@@ -371,6 +371,64 @@ fn import_saves_what_it_can_and_reports_the_rest_by_line() {
     assert!(err.contains(".toml lists only"), "{err}");
 }
 
+/// An OPML list of (title, URL) outlines.
+fn opml(outlines: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?>\n<opml version=\"2.0\"><head><title>t</title></head><body>\n",
+    );
+    for (title, url) in outlines {
+        s.push_str(&format!(
+            "<outline type=\"rss\" text=\"{title}\" xmlUrl=\"{url}\"/>\n"
+        ));
+    }
+    s.push_str("</body></opml>\n");
+    s
+}
+
+/// Issue 22 item 9: right after `feeds import`, before any poll (no
+/// database yet), `feeds` lists the configured feeds as never polled; a feed
+/// added later, with no daemon to sync it, is listed too.
+#[test]
+fn feeds_lists_configured_feeds_before_the_first_poll() {
+    let server = Server::start();
+    serve(&server, &["one", "two", "three"]);
+    let f = Folder::new("database = \"ff.db\"\n");
+    f.write(
+        "subs.opml",
+        &opml(&[("One", &server.url("/one")), ("Two", &server.url("/two"))]),
+    );
+    f.ok(&[
+        "feeds",
+        "import",
+        f.path("subs.opml").to_str().expect("utf-8"),
+    ]);
+    let table = f.ok(&["feeds"]);
+    for url in [server.url("/one"), server.url("/two")] {
+        let line = table
+            .lines()
+            .find(|l| l.contains(&url))
+            .unwrap_or_else(|| panic!("{url} not listed:\n{table}"));
+        assert!(line.contains("never polled"), "{line}");
+    }
+    let rows = f.json_lines(&["feeds", "--json"]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == "new" && r["last_fetch_at"].is_null()));
+    assert!(!f.path("ff.db").exists(), "listing creates no database");
+
+    f.ok(&["poll"]);
+    f.ok(&["feeds", "add", &server.url("/three")]);
+    let rows = f.json_lines(&["feeds", "--json"]);
+    let status = |path: &str| {
+        rows.iter()
+            .find(|r| r["url"] == server.url(path).as_str())
+            .map(|r| r["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(status("/one").as_deref(), Some("ok"), "{rows:?}");
+    assert_eq!(status("/three").as_deref(), Some("new"), "{rows:?}");
+}
+
 #[test]
 fn export_opml_round_trips_through_import() {
     let f = Folder::new(

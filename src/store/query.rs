@@ -54,6 +54,36 @@ pub struct FeedRow {
     pub status: String,
 }
 
+impl FeedRow {
+    /// A feed listed in the config that the database does not hold yet
+    /// (before the first poll, or added since the daemon last read the
+    /// lists): status `new`, nothing fetched.
+    pub fn never_polled(url: &str, title: Option<String>) -> FeedRow {
+        FeedRow {
+            url: url.to_string(),
+            title,
+            active: true,
+            last_fetch_at: None,
+            last_status: None,
+            last_error: None,
+            error_count: 0,
+            next_due_at: None,
+            entries: 0,
+            fetch_url: None,
+            interval_secs: None,
+            interval_reason: None,
+            backoff_until: None,
+            retry_after_until: None,
+            host_throttled_until: None,
+            disabled: false,
+            disabled_reason: None,
+            pending_redirect: None,
+            pending_redirect_count: 0,
+            status: "new".to_string(),
+        }
+    }
+}
+
 /// One row of the public `stories` view.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StoryRow {
