@@ -125,8 +125,8 @@ fn search_returns_one_ranked_row_per_story_with_a_snippet() {
         json_lines(&room.ok(&["search", "embassy", "talk", "--json"])).len(),
         expected
     );
-    // --since keeps stories published or first seen since then (one was
-    // published every 47 minutes; pretend they were all fetched long ago).
+    // --since keeps stories published since then (one was published every
+    // 47 minutes; pretend they were all fetched long ago).
     room.conn()
         .execute_batch("UPDATE story SET first_seen_at = '2020-01-01T00:00:00Z'")
         .expect("age");
@@ -367,4 +367,104 @@ fn the_daemon_prunes_on_its_retention_schedule() {
     assert!(status.success());
     assert_eq!(child.0.wait().expect("wait").code(), Some(0));
     assert_lineage_consistent(&room.conn());
+}
+
+/// Issue 22 item 4: `--since` filters on publication (first sight for an
+/// undated item), `--seen-since` on first sight; both take durations, dates
+/// and RFC 3339 times, with one parser for every command.
+#[test]
+fn since_means_published_and_seen_since_first_seen() {
+    let server = common::Server::start();
+    let recent = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    let doc = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Archive</title>
+<item><guid>old</guid><title>Ancient regatta report</title><pubDate>Mon, 01 Oct 2007 09:00:00 GMT</pubDate>
+<description>Sailors raced the bay in a storm of historic proportions.</description></item>
+<item><guid>new</guid><title>Fresh budget vote</title><pubDate>{recent}</pubDate>
+<description>Parliament passed the provincial budget after a long night.</description></item>
+<item><guid>undated</guid><title>Undated museum opening</title>
+<description>A museum of clocks opened its doors without saying when.</description></item>
+</channel></rss>"
+    );
+    server.route(
+        "/archive",
+        common::Route::ok("application/rss+xml", doc.into_bytes()),
+    );
+    let setup = common::Setup::new(&[(&server.url("/archive"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let titles = |args: &[&str]| -> Vec<String> {
+        let mut t: Vec<String> = setup
+            .json_lines(args)
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or_default().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let (old, fresh, undated) = (
+        "Ancient regatta report",
+        "Fresh budget vote",
+        "Undated museum opening",
+    );
+    // Everything was first seen just now; only two were published lately.
+    assert_eq!(
+        titles(&["stories", "--since", "24h", "--json"]),
+        [fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--seen-since", "24h", "--json"]),
+        [old, fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--since", "2007-01-01", "--json"]),
+        [old, fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--since", "2007-10-01T10:00:00Z", "--json"]),
+        [fresh, undated]
+    );
+    assert_eq!(
+        titles(&[
+            "stories",
+            "--since",
+            "2000-01-01",
+            "--seen-since",
+            "1h",
+            "--json"
+        ]),
+        [old, fresh, undated]
+    );
+    assert!(titles(&["stories", "--seen-since", "2999-01-01", "--json"]).is_empty());
+    // The same options, the same meaning, in search.
+    assert_eq!(
+        titles(&[
+            "search",
+            "--fts",
+            "regatta OR budget",
+            "--since",
+            "7d",
+            "--json"
+        ]),
+        [fresh]
+    );
+    assert_eq!(
+        titles(&[
+            "search",
+            "--fts",
+            "regatta OR budget",
+            "--seen-since",
+            "7d",
+            "--json"
+        ]),
+        [old, fresh]
+    );
+    // refold takes the same forms; a bad value names the forms accepted.
+    setup.ok(&["refold", "--since", "24h"]);
+    let out = setup.run(&["stories", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a date (2025-02-27)") && stderr.contains("RFC 3339"),
+        "{stderr}"
+    );
 }

@@ -44,7 +44,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
-pub use query::{FeedRow, SourceRow, StoryRow};
+pub use query::{FeedRow, SourceRow, StoryRow, TimeFilter};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 pub use status::{disk_size, FeedHealth, StatusReport};

@@ -5,11 +5,11 @@
 //! call inside their own transactions: an entry and its index row are always
 //! committed together, so a reader never finds one without the other.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::{format_time, EntryId, Store, StoreError};
+use super::query::TimeFilter;
+use super::{EntryId, Store, StoreError};
 use crate::dedup::html_to_text;
 
 /// Weights of the `title` and `body` columns in bm25: a word in the headline
@@ -231,7 +231,8 @@ pub(crate) fn index_all(conn: &Connection) -> rusqlite::Result<usize> {
 }
 
 /// The query behind `feedfold search`: `?1` the FTS5 query, `?2` the
-/// cut-off time (`''` for none), `?3` the limit.
+/// published cut-off (`''` for none), `?3` the limit, `?4` the first-seen
+/// cut-off (`''` for none).
 pub fn search_sql() -> String {
     // `best` keeps, per story, the copy with the lowest bm25 (SQLite returns
     // the bare columns of the row that gave MIN). The snippet is made only
@@ -250,7 +251,7 @@ pub fn search_sql() -> String {
              SELECT s.story_id, s.title, s.url, s.published_at, s.source_count, s.origin_agency,
                     b.entry_id, b.score
              FROM best b JOIN stories s ON s.story_id = b.story_id
-             WHERE s.published_at >= ?2 OR s.first_seen_at >= ?2
+             WHERE s.published_at >= ?2 AND s.first_seen_at >= ?4
              ORDER BY b.score, s.story_id LIMIT ?3
          )
          SELECT t.story_id, t.title, t.url, t.published_at, t.source_count, t.origin_agency,
@@ -263,12 +264,12 @@ pub fn search_sql() -> String {
 
 impl Store {
     /// Canonical stories whose copies match `query`, best first, one row per
-    /// story however many of its copies matched; only stories published or
-    /// first seen since `since`.
+    /// story however many of its copies matched; only stories that pass
+    /// `filter`.
     pub fn search(
         &self,
         query: &SearchQuery,
-        since: Option<DateTime<Utc>>,
+        filter: &TimeFilter,
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let Some(fts) = query.to_fts() else {
@@ -277,7 +278,7 @@ impl Store {
                 message: "nothing to search for".to_string(),
             });
         };
-        let since = since.map(format_time).unwrap_or_default();
+        let (published, seen) = filter.bounds();
         let sql = search_sql();
         let bad_query = |e: rusqlite::Error| match fts5_complaint(&e) {
             Some(message) => StoreError::BadQuery {
@@ -288,7 +289,7 @@ impl Store {
         };
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![fts, since, limit as i64], |r| {
+            .query_map(params![fts, published, limit as i64, seen], |r| {
                 Ok(SearchHit {
                     story_id: r.get(0)?,
                     title: r.get(1)?,
@@ -392,7 +393,11 @@ mod tests {
             ("AND", "syntax error near `AND`"),
         ] {
             let e = store
-                .search(&SearchQuery::Fts(query.to_string()), None, 5)
+                .search(
+                    &SearchQuery::Fts(query.to_string()),
+                    &TimeFilter::default(),
+                    5,
+                )
                 .expect_err(query);
             let StoreError::BadQuery { query: q, message } = &e else {
                 panic!("{query}: not a query error: {e}");
