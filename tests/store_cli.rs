@@ -468,3 +468,77 @@ fn since_means_published_and_seen_since_first_seen() {
         "{stderr}"
     );
 }
+
+/// Issue 22 item 2: titles with markup or references (Atom `type="html"`,
+/// CDATA, references escaped twice) are plain text in the views and the
+/// CLI; a database whose titles were stored raw is cleaned by migration 10.
+#[test]
+fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
+    let server = common::Server::start();
+    let atom = "<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">Campus &amp;amp; Co</title><id>urn:c</id><updated>2025-02-27T12:00:00Z</updated>
+<entry><id>urn:c:1</id><title type=\"html\">Principal&amp;#8217;s &lt;em&gt;Office&lt;/em&gt;</title><link href=\"https://c.example/1\"/><updated>2025-02-27T10:00:00Z</updated>
+<content type=\"html\">&lt;p&gt;The principal moved into a new office on the third floor of the old library.&lt;/p&gt;</content></entry>
+</feed>";
+    let rss = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Rates</title>
+<item><guid>r1</guid><title><![CDATA[Fuel at <span class='webrupee'>\u{20b9}</span>95 a litre]]></title><link>https://r.example/1</link>
+<pubDate>Thu, 27 Feb 2025 10:00:00 GMT</pubDate><description>Pump prices rose again in every district of the province this week.</description></item>
+</channel></rss>";
+    server.route("/atom", common::Route::ok("application/atom+xml", atom));
+    server.route("/rss", common::Route::ok("application/rss+xml", rss));
+    let setup = common::Setup::new(&[(&server.url("/atom"), None), (&server.url("/rss"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let expected = ["Fuel at \u{20b9}95 a litre", "Principal\u{2019}s Office"];
+    let titles = || -> Vec<String> {
+        let mut t: Vec<String> = setup
+            .json_lines(&["stories", "--json"])
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or_default().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(titles(), expected);
+    let table = setup.ok(&["stories"]);
+    assert!(table.contains("Principal\u{2019}s Office"), "{table}");
+    assert!(
+        !table.contains("&#8217;") && !table.contains("<span"),
+        "{table}"
+    );
+    let view: Vec<String> = {
+        let conn = Connection::open(setup.db()).expect("open");
+        let mut stmt = conn
+            .prepare("SELECT entry_title FROM story_sources UNION ALL SELECT feed_title FROM feeds ORDER BY 1")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect();
+        rows
+    };
+    assert_eq!(
+        view,
+        ["Campus & Co", expected[0], expected[1], "Rates"],
+        "views"
+    );
+
+    // A database written before titles were plain: back to schema 9 with
+    // the raw titles; the next writer migrates and cleans them.
+    {
+        let conn = Connection::open(setup.db()).expect("open");
+        conn.execute_batch(
+            "UPDATE entry SET title = 'Principal&#8217;s <em>Office</em>' WHERE guid = 'urn:c:1';
+             PRAGMA user_version = 9;",
+        )
+        .expect("downgrade");
+    }
+    server.route("/atom", common::Route::status(304));
+    server.route("/rss", common::Route::status(304));
+    setup.ok(&["poll", "--all"]);
+    assert_eq!(
+        setup.sql::<i64>("PRAGMA user_version"),
+        feedfold::store::SCHEMA_VERSION
+    );
+    assert_eq!(titles(), expected);
+}

@@ -91,6 +91,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_band_filter.sql",
         include_str!("../../migrations/0009_band_filter.sql"),
     ),
+    (
+        "0010_plain_titles.sql",
+        include_str!("../../migrations/0010_plain_titles.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.
@@ -497,8 +501,41 @@ fn after_migration(tx: &rusqlite::Transaction, name: &str) -> rusqlite::Result<(
         // Index the entries stored before full-text search existed: the
         // plain text comes from the HTML converter, which SQL cannot call.
         "0005_search.sql" => search::index_all(tx).map(drop),
+        // Make the titles stored before plain text, as the parser now does.
+        "0010_plain_titles.sql" => plain_titles(tx),
         _ => Ok(()),
     }
+}
+
+/// Rewrites stored entry and feed titles that hold markup or character
+/// references as [`crate::parse::plain_title`] makes them. A title changed
+/// here no longer matches its entry's `content_hash`, so the next poll that
+/// still lists the item stores it once more as an edit (same text, same
+/// story), which is cheaper than rebuilding every hash here.
+fn plain_titles(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    for (select, update) in [
+        (
+            "SELECT id, title FROM entry WHERE title GLOB '*[<&]*'",
+            "UPDATE entry SET title = ?2 WHERE id = ?1",
+        ),
+        (
+            "SELECT id, feed_title FROM feed WHERE feed_title GLOB '*[<&]*'",
+            "UPDATE feed SET feed_title = ?2 WHERE id = ?1",
+        ),
+    ] {
+        let rows: Vec<(i64, String)> = tx
+            .prepare(select)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut update = tx.prepare(update)?;
+        for (id, raw) in rows {
+            let plain = crate::parse::plain_title(&raw);
+            if plain.as_deref() != Some(raw.as_str()) {
+                update.execute(rusqlite::params![id, plain])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.
@@ -711,6 +748,49 @@ mod tests {
             .expect("backfilled");
         assert_eq!(title, "Embassy talks resume");
         assert_eq!(body.trim(), "Envoys met in Istanbul.");
+    }
+
+    /// Issue 22 item 2: titles stored raw before migration 0010 come out
+    /// plain; plain ones are untouched.
+    #[test]
+    fn migration_10_makes_stored_titles_plain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ff.db");
+        let conn = Connection::open(&path).expect("open");
+        for (name, sql) in MIGRATIONS
+            .iter()
+            .take_while(|(n, _)| migration_version(n) < 10)
+        {
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 9;
+             INSERT INTO feed (id, url, feed_title, added_at)
+             VALUES (1, 'https://a.example/rss', 'A &amp; B', '2025-01-01T00:00:00Z');
+             INSERT INTO entry (id, feed_id, identity, title, first_seen_at, last_seen_at,
+                                content_hash, fingerprint, fingerprint_version)
+             VALUES (1, 1, 'guid:1', 'Principal&#8217;s Office', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2),
+                    (2, 1, 'guid:2', '<span class=''webrupee''>₹</span>5 fare', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2),
+                    (3, 1, 'guid:3', 'Plain  title', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2);",
+        )
+        .expect("old rows");
+        drop(conn);
+        let store = Store::open(&path).expect("migrate");
+        let titles: Vec<String> = store
+            .conn
+            .prepare("SELECT title FROM entry ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("titles");
+        assert_eq!(
+            titles,
+            ["Principal\u{2019}s Office", "₹5 fare", "Plain  title"]
+        );
+        let feed: String = store
+            .conn
+            .query_row("SELECT feed_title FROM feed", [], |r| r.get(0))
+            .expect("feed title");
+        assert_eq!(feed, "A & B");
     }
 
     #[test]
