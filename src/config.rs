@@ -543,6 +543,28 @@ impl FeedSet {
     }
 }
 
+/// The feeds of one `.toml` list file read on its own, as `feeds add` and
+/// `feeds import --into` see a file the config does not include yet (so that
+/// they do not list a feed in it twice); a file that does not exist lists
+/// none.
+pub fn read_toml_list(file: &Path) -> Result<Vec<FeedConfig>, ConfigError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(ConfigError::Read {
+                path: file.to_path_buf(),
+                error,
+            })
+        }
+    };
+    let ctx = Source::new(file, &text);
+    let raw: RawList = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
+    let mut set = FeedSet::default();
+    ctx.feeds(raw.feeds, &mut set)?;
+    Ok(set.feeds)
+}
+
 /// Reads one included list file into `set`.
 fn load_list(
     file: &Path,

@@ -429,6 +429,61 @@ fn feeds_lists_configured_feeds_before_the_first_poll() {
     assert_eq!(status("/three").as_deref(), Some("new"), "{rows:?}");
 }
 
+/// Issue 22 item 7: `--into` a list the config does not include yet: a
+/// second import or add does not list the same feeds again, and the note
+/// gives the exact `include` line to add.
+#[test]
+fn into_a_list_not_yet_included_does_not_list_a_feed_twice() {
+    let f = Folder::new("database = \"ff.db\"\ninclude = [\"feeds.d/*.toml\"]\n");
+    f.write(
+        "subs.opml",
+        &opml(&[
+            ("One", "https://one.example/rss"),
+            ("Two", "https://two.example/rss"),
+        ]),
+    );
+    let subs = f.path("subs.opml");
+    let subs = subs.to_str().expect("utf-8");
+    let into = f.path("new.toml");
+    let into = into.to_str().expect("utf-8");
+    let import = || f.run(&["feeds", "import", subs, "--into", into]);
+    let out = import();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("imported 2 feeds"), "{stdout}");
+    assert!(
+        stderr.contains("is not included by")
+            && stderr.contains("include = [\"feeds.d/*.toml\", \"new.toml\"]"),
+        "{stderr}"
+    );
+    let first = f.read("new.toml");
+    let out = import();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported 0 feeds") && stdout.contains("2 duplicates skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("already listed at"), "{stdout}");
+    assert_eq!(f.read("new.toml"), first, "nothing appended twice");
+
+    let err = f.fails(&["feeds", "add", "https://one.example/rss", "--into", into]);
+    assert!(
+        err.contains("already listed at") && err.contains("new.toml:"),
+        "{err}"
+    );
+    f.ok(&["feeds", "add", "https://three.example/rss", "--into", into]);
+    f.fails(&["feeds", "add", "https://three.example/rss", "--into", into]);
+    assert_eq!(f.read("new.toml").matches("[[feed]]").count(), 3);
+
+    // With the line added as told, the config reads the list: 3 feeds.
+    f.write(
+        "feedfold.toml",
+        "database = \"ff.db\"\ninclude = [\"feeds.d/*.toml\", \"new.toml\"]\n",
+    );
+    assert!(f.ok(&["check"]).contains("valid; 3 feeds"));
+}
+
 #[test]
 fn export_opml_round_trips_through_import() {
     let f = Folder::new(
