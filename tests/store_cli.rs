@@ -542,3 +542,120 @@ fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
     );
     assert_eq!(titles(), expected);
 }
+
+/// Runs `bin -c config args…` as the unprivileged user `nobody` when the
+/// tests run as root with `runuser` (CI and the dev machines do); `None`
+/// elsewhere. File permissions bind only such a user: root reads and
+/// writes anything.
+fn as_nobody(
+    bin: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> Option<std::process::Output> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(bin)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .ok()
+}
+
+/// Issue 22 item 8: the read commands open the database read-only and
+/// work on a file the user may only read, in a folder they may write (a
+/// copy) and in one they may not (a service's state folder), without
+/// changing the file or leaving `-wal`/`-shm` files in the read-only folder.
+/// Run as `nobody` where possible, so that the permissions really bind.
+#[test]
+fn read_commands_work_on_a_database_the_user_may_only_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = common::Server::start();
+    server.route(
+        "/wire",
+        common::Route::ok(
+            "application/rss+xml",
+            common::rss(
+                "Wire",
+                &[(
+                    "w1",
+                    "Harbour strike ends",
+                    "https://w.example/1",
+                    "Thu, 27 Feb 2025 10:00:00 GMT",
+                    "<p>Dock workers returned to the cranes after a week-long harbour strike.</p>",
+                )],
+            ),
+        ),
+    );
+    let setup = common::Setup::new(&[(&server.url("/wire"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let root = setup.dir.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // A bare, checkpointed file, as a stopped daemon leaves it.
+    let original = std::fs::read(setup.db()).expect("db");
+    let mut bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_feedfold"));
+    if let Some(out) = as_nobody(&bin, &setup.config(), &["--version"]) {
+        if !out.status.success() {
+            // The build folder is closed to other users: run a copy.
+            let copy = root.join("feedfold");
+            std::fs::copy(&bin, &copy).expect("copy binary");
+            bin = copy;
+        }
+    }
+    let config_text = std::fs::read_to_string(setup.config()).expect("config");
+    for (folder, folder_mode) in [("copy", 0o777), ("state", 0o555)] {
+        let dir = root.join(folder);
+        std::fs::create_dir(&dir).expect("mkdir");
+        let db = dir.join("ff.db");
+        std::fs::write(&db, &original).expect("copy db");
+        std::fs::write(dir.join("feedfold.toml"), &config_text).expect("config");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(folder_mode))
+            .expect("chmod");
+        let config = dir.join("feedfold.toml");
+        let commands: [&[&str]; 5] = [
+            &["stories"],
+            &["status"],
+            &["feeds"],
+            &["story", "1"],
+            &["search", "harbour"],
+        ];
+        for args in commands {
+            let root_out = common::feedfold(&config, args);
+            let nobody_out = as_nobody(&bin, &config, args);
+            for (who, out) in [("root", Some(root_out)), ("nobody", nobody_out)] {
+                let Some(out) = out else { continue };
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success(),
+                    "{folder}: {args:?} as {who}: {stderr}"
+                );
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                if args[0] != "feeds" {
+                    assert!(
+                        stdout.contains("Harbour strike ends") || args[0] == "status",
+                        "{folder}: {args:?} as {who}: {stdout}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            std::fs::read(&db).expect("db"),
+            original,
+            "{folder}: file changed"
+        );
+        if folder_mode == 0o555 {
+            for leftover in ["ff.db-wal", "ff.db-shm"] {
+                assert!(
+                    !dir.join(leftover).exists(),
+                    "{folder}: {leftover} created in a read-only folder"
+                );
+            }
+        }
+    }
+}

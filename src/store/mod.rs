@@ -197,6 +197,14 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// A read-only open in a folder the user cannot write, of a database
+    /// whose `-wal` file holds changes: they cannot be read without the
+    /// WAL index, which cannot be created there.
+    #[error("database {path}: cannot read it: its folder is not writable, so SQLite cannot create the WAL index (-shm) that the changes in its -wal file need; read it while the daemon runs (which keeps the index), after it stops (which folds the -wal into the file), or from a copy in a writable folder")]
+    UnreadableWal {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
@@ -291,21 +299,67 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database for reading only (CLI queries).
+    /// Opens an existing database for reading only (the CLI's read
+    /// commands), so that they work on a file the user may only read: a
+    /// copy, another user's file, a service's state folder.
+    ///
+    /// SQLite reads a WAL database through its `-shm` index, which a reader
+    /// creates when it is missing (and leaves behind, being unable to
+    /// checkpoint); in a folder the user cannot write, that fails. So:
+    /// - no `-wal` file: no connection is writing (a writer keeps one from
+    ///   its first read to its close, which checkpoints and deletes it), and
+    ///   everything is in the main file: it is opened `immutable`, which
+    ///   needs no index and creates no file;
+    /// - a `-wal` file: read through the index as SQLite does, which works
+    ///   beside a running daemon, whose `-shm` a reader may use read-only;
+    /// - that failing for want of the index with an empty `-wal` (left by
+    ///   some other read-only reader), `immutable` again; with changes in
+    ///   the `-wal`, there is no safe way to read them, and the error says so.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|source| StoreError::Sqlite {
+        if wal_file(path).is_none() {
+            return Store::open_read_only_as(path, true);
+        }
+        match Store::open_read_only_as(path, false) {
+            Err(e) if needs_wal_index(&e) && wal_is_empty(path) => {
+                Store::open_read_only_as(path, true)
+            }
+            Err(e) if needs_wal_index(&e) => Err(StoreError::UnreadableWal {
+                path: path.to_path_buf(),
+            }),
+            other => other,
+        }
+    }
+
+    fn open_read_only_as(path: &Path, immutable: bool) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = if immutable {
+            let absolute = path.canonicalize().map_err(|e| {
+                sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(e.to_string()),
+                ))
+            })?;
+            // A file: URI percent-encodes whatever the path holds.
+            let uri = url::Url::from_file_path(&absolute).map_err(|()| {
+                sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some("not an absolute path".to_string()),
+                ))
+            })?;
+            Connection::open_with_flags(format!("{uri}?mode=ro&immutable=1"), flags)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(sqlite)?;
         let store = Store {
             checkpointer: None,
             conn,
@@ -314,7 +368,11 @@ impl Store {
             bands: bands::BandBuffer::default(),
         };
         store.configure(false)?;
-        let version = store.user_version()?;
+        // Reading the header is where a missing WAL index shows.
+        let version = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
         if version > SCHEMA_VERSION {
             return Err(store.too_new(version));
         }
@@ -536,6 +594,31 @@ fn plain_titles(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a read-only open failed for want of the WAL index (`-shm`),
+/// which a reader cannot create in a folder it may not write.
+fn needs_wal_index(e: &StoreError) -> bool {
+    let StoreError::Sqlite { source, .. } = e else {
+        return false;
+    };
+    matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// The size of the database's `-wal` file; `None` when there is none.
+fn wal_file(db: &Path) -> Option<u64> {
+    let mut wal = db.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).ok().map(|m| m.len())
+}
+
+/// Whether the database's `-wal` file is missing or empty: everything
+/// committed is then in the main file.
+fn wal_is_empty(db: &Path) -> bool {
+    wal_file(db).is_none_or(|len| len == 0)
 }
 
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.
