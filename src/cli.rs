@@ -259,11 +259,12 @@ fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -
     eprintln!();
     let trimmed = store.trim_band_index(Utc::now())?;
     println!(
-        "refolded {} entries in {:.1}s: {} stories before, {} after ({trimmed} expired band keys dropped)",
+        "refolded {} entries in {:.1}s: {} stories before, {} after, {} of them new groupings with new ids ({trimmed} expired band keys dropped)",
         report.entries,
         started.elapsed().as_secs_f64(),
         report.stories_before,
-        report.stories_after
+        report.stories_after,
+        report.new_ids
     );
     Ok(())
 }

@@ -529,6 +529,7 @@ fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
         let conn = Connection::open(setup.db()).expect("open");
         conn.execute_batch(
             "UPDATE entry SET title = 'Principal&#8217;s <em>Office</em>' WHERE guid = 'urn:c:1';
+             DROP TABLE refold_origin; -- migration 11's, undone with it
              PRAGMA user_version = 9;",
         )
         .expect("downgrade");
@@ -658,4 +659,87 @@ fn read_commands_work_on_a_database_the_user_may_only_read() {
             }
         }
     }
+}
+
+/// Each story's copies (sorted entry ids), by story id.
+fn groupings(conn: &Connection) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut map: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    let mut stmt = conn
+        .prepare("SELECT story_id, entry_id FROM story_sources ORDER BY story_id, entry_id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .expect("query");
+    for row in rows {
+        let (story, entry) = row.expect("row");
+        map.entry(story).or_default().push(entry);
+    }
+    map
+}
+
+/// Issue 22 item 1: `refold` keeps story ids. Refolding with the same
+/// settings changes nothing; stricter settings split near copies off into
+/// new stories with new ids while each story keeps its id with its
+/// canonical copy; the old settings again bring back the first groupings
+/// under their first ids.
+#[test]
+fn refold_keeps_story_ids_and_gives_new_ids_only_to_new_groupings() {
+    let room = Newsroom::start(30, "");
+    room.poll();
+    let conn = room.conn();
+    let before = groupings(&conn);
+    let canonical: std::collections::BTreeMap<i64, i64> = conn
+        .prepare("SELECT story_id, entry_id FROM story_sources WHERE relation = 'canonical'")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    let max_before = *before.keys().last().expect("stories");
+    assert!(
+        before.values().any(|copies| copies.len() > 1),
+        "nothing folded"
+    );
+
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    assert_eq!(
+        groupings(&conn),
+        before,
+        "same settings, same stories, same ids"
+    );
+
+    // Near copies no longer fold: they become stories of their own.
+    room.write_config("[dedup]\njaccard_min = 0.999\ncontainment_min = 0.999\n");
+    room.ok(&["refold"]);
+    let strict = groupings(&conn);
+    assert!(
+        strict.len() > before.len(),
+        "the stricter settings split nothing"
+    );
+    for (id, copies) in &strict {
+        match before.get(id) {
+            // A story keeps its id with its canonical copy.
+            Some(_) => assert!(
+                copies.contains(&canonical[id]),
+                "story {id} lost its canonical copy"
+            ),
+            None => assert!(*id > max_before, "story {id} reuses an id from before"),
+        }
+    }
+    assert!(
+        before.keys().all(|id| strict.contains_key(id)),
+        "a story lost its id"
+    );
+    assert_lineage_consistent(&conn);
+
+    room.write_config("");
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    assert_eq!(
+        groupings(&conn),
+        before,
+        "the first groupings under their first ids"
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM refold_origin"), 0);
 }

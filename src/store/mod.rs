@@ -95,6 +95,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_plain_titles.sql",
         include_str!("../../migrations/0010_plain_titles.sql"),
     ),
+    (
+        "0011_refold_origin.sql",
+        include_str!("../../migrations/0011_refold_origin.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.
