@@ -241,7 +241,10 @@ fn scale_part(path: &Path, entries: usize) {
         let query = SearchQuery::Words(q.to_string());
         let mut hits = 0;
         let search = time_many(20, |_| {
-            hits = store.search(&query, None, 20).expect("search").len();
+            hits = store
+                .search(&query, &feedfold::store::TimeFilter::default(), 20)
+                .expect("search")
+                .len();
         });
         println!(
             "search {q:?} (top 20 of all matches, {hits} shown): {}",

@@ -24,7 +24,7 @@ use crate::schedule::{self, Poller};
 use crate::service::{Liveness, Signal, Signals};
 use crate::store::{
     parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
-    StoryId, WriterOptions,
+    StoryId, TimeFilter, WriterOptions,
 };
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated
@@ -80,9 +80,14 @@ pub enum Command {
     Check,
     /// List canonical stories, newest first, with how many sources carried each.
     Stories {
-        /// Only stories from this far back (e.g. 24h, 7d).
-        #[arg(long, value_parser = parse_duration)]
-        since: Option<Duration>,
+        /// Only stories published since: a duration back (24h, 7d), a date
+        /// (2025-02-27) or an RFC 3339 time. Undated items count from when
+        /// they were first seen.
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// Only stories feedfold first saw since (same forms as --since).
+        #[arg(long, value_parser = parse_since)]
+        seen_since: Option<DateTime<Utc>>,
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -105,8 +110,8 @@ pub enum Command {
     /// change, in batches, without losing entries.
     Refold {
         /// Only entries published since this date (2025-02-27), time (RFC 3339) or duration back (7d).
-        #[arg(long)]
-        since: Option<String>,
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
     },
     /// Measure folding quality on the labelled corpus built from DIR (the
     /// shared `dedup/` folder): precision, recall, F1, false-merge rate.
@@ -129,9 +134,12 @@ pub enum Command {
         /// Words to find (all of them; "quoted phrase", prefix*).
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
-        /// Only stories from this far back (e.g. 24h, 7d).
-        #[arg(long, value_parser = parse_duration)]
-        since: Option<Duration>,
+        /// Only stories published since (as for `stories --since`).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// Only stories feedfold first saw since (same forms as --since).
+        #[arg(long, value_parser = parse_since)]
+        seen_since: Option<DateTime<Utc>>,
         /// Most stories to list.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -194,10 +202,6 @@ pub enum FeedsAction {
     },
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 24h, 7d, 90m)"))
-}
-
 /// Runs the parsed command; `logging` takes the config's log filter once read.
 pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
@@ -211,28 +215,41 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
         Command::Check => lists::check(&cli.config),
         Command::Stories {
             since,
+            seen_since,
             limit,
             tags,
             json,
-        } => stories(&cli.config, since, limit, &tags, json),
+        } => {
+            let filter = TimeFilter {
+                published_since: since,
+                seen_since,
+            };
+            stories(&cli.config, &filter, limit, &tags, json)
+        }
         Command::Story { id, json } => story(&cli.config, id, json),
         Command::Status { json } => status(&cli.config, json),
-        Command::Refold { since } => refold(&cli.config, since.as_deref(), logging),
+        Command::Refold { since } => refold(&cli.config, since, logging),
         Command::Eval { dir, seed } => eval(&dir, seed),
         Command::Search {
             query,
             since,
+            seen_since,
             limit,
             fts,
             json,
-        } => search(&cli.config, &query.join(" "), since, limit, fts, json),
+        } => {
+            let filter = TimeFilter {
+                published_since: since,
+                seen_since,
+            };
+            search(&cli.config, &query.join(" "), &filter, limit, fts, json)
+        }
         Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
     }
 }
 
-fn refold(config_path: &Path, since: Option<&str>, logging: &Logging) -> Result<()> {
+fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
-    let since = since.map(parse_since).transpose()?;
     let mut store = Store::open(&config.database)?;
     store.set_dedup_config(config.dedup.clone());
     let started = std::time::Instant::now();
@@ -242,17 +259,20 @@ fn refold(config_path: &Path, since: Option<&str>, logging: &Logging) -> Result<
     eprintln!();
     let trimmed = store.trim_band_index(Utc::now())?;
     println!(
-        "refolded {} entries in {:.1}s: {} stories before, {} after ({trimmed} expired band keys dropped)",
+        "refolded {} entries in {:.1}s: {} stories before, {} after, {} of them new groupings with new ids ({trimmed} expired band keys dropped)",
         report.entries,
         started.elapsed().as_secs_f64(),
         report.stories_before,
-        report.stories_after
+        report.stories_after,
+        report.new_ids
     );
     Ok(())
 }
 
-/// `--since` for refold: a date (`2025-02-27`), an RFC 3339 time, or a duration back from now (`7d`).
-fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+/// Every `--since`-like option: a date (`2025-02-27`, midnight UTC), an
+/// RFC 3339 time (`2025-02-27T10:00:00Z`), or a duration back from now
+/// (`24h`, `7d`).
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -260,11 +280,12 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>> {
         return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     let back = humantime::parse_duration(s).map_err(|_| {
-        anyhow::anyhow!(
-            "--since {s:?}: expected a date (2025-02-27), an RFC 3339 time or a duration (7d)"
-        )
+        "expected a duration back from now (24h, 7d), a date (2025-02-27) or an RFC 3339 time (2025-02-27T10:00:00Z)".to_string()
     })?;
-    Ok(Utc::now() - chrono::TimeDelta::from_std(back).context("--since is too large")?)
+    chrono::TimeDelta::from_std(back)
+        .ok()
+        .and_then(|back| Utc::now().checked_sub_signed(back))
+        .ok_or_else(|| format!("{s} is too far back"))
 }
 
 fn eval(dir: &Path, seed: u64) -> Result<()> {
@@ -330,6 +351,8 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     for note in &config.notes {
         tracing::warn!("{note}");
     }
+    // One daemon per database; held until the process exits.
+    let _lock = crate::store::lock::lock_daemon(&config.database)?;
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config, WriterOptions::default())?;
     let server = match config.metrics.listen {
@@ -464,17 +487,10 @@ async fn stop_poll_on_signal(
     }
 }
 
-/// The cut-off time `--since` asks for.
-fn cutoff(since: Option<Duration>) -> Result<Option<DateTime<Utc>>> {
-    since
-        .map(|d| Ok(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?))
-        .transpose()
-}
-
 fn search(
     config_path: &Path,
     query: &str,
-    since: Option<Duration>,
+    filter: &TimeFilter,
     limit: usize,
     fts: bool,
     json: bool,
@@ -484,7 +500,7 @@ fn search(
     } else {
         SearchQuery::Words(query.to_string())
     };
-    let rows = open_read_only(config_path)?.search(&query, cutoff(since)?, limit)?;
+    let rows = open_read_only(config_path)?.search(&query, filter, limit)?;
     Ok(output::print(&rows, json)?)
 }
 
@@ -546,7 +562,19 @@ fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
 }
 
 fn feeds(config_path: &Path, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.feeds()?;
+    let config = Config::load(config_path)?;
+    let mut rows = match Store::open_read_only(&config.database) {
+        Ok(store) => store.feeds()?,
+        // Before the first poll the config is all there is to list.
+        Err(crate::store::StoreError::Missing(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    // Feeds listed since the database last read the lists (a `feeds add` or
+    // `import` with no daemon running) are not in it yet.
+    let known: std::collections::HashSet<String> = rows.iter().map(|r| r.url.clone()).collect();
+    for f in config.feeds.iter().filter(|f| !known.contains(&f.url)) {
+        rows.push(FeedRow::never_polled(&f.url, f.title.clone()));
+    }
     Ok(output::print(&rows, json)?)
 }
 
@@ -616,7 +644,10 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
     }
     vec![
         name,
-        local(r.last_fetch_at.as_deref()),
+        match r.last_fetch_at.as_deref() {
+            None => "never polled".to_string(),
+            at => local(at),
+        },
         r.last_status.map_or("-".into(), |s| s.to_string()),
         r.error_count.to_string(),
         interval,
@@ -628,18 +659,12 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
 
 fn stories(
     config_path: &Path,
-    since: Option<Duration>,
+    filter: &TimeFilter,
     limit: usize,
     tags: &[String],
     json: bool,
 ) -> Result<()> {
-    let since = match since {
-        Some(d) => {
-            Some(Utc::now() - chrono::TimeDelta::from_std(d).context("--since is too large")?)
-        }
-        None => None,
-    };
-    let rows = open_read_only(config_path)?.stories_tagged(since, limit, tags)?;
+    let rows = open_read_only(config_path)?.stories_tagged(filter, limit, tags)?;
     if json {
         return print_json_lines(&rows);
     }

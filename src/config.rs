@@ -212,6 +212,40 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Catches the filters `EnvFilter` accepts but that log nothing useful.
+/// EnvFilter reads a bare word that is not a level as a target name
+/// (`verbose` enables the events of a module called `verbose`, and nothing
+/// else), and a filter of `target=level` directives alone turns every other
+/// target, feedfold included, off.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    use tracing_subscriber::filter::LevelFilter;
+    let directives: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let is_level = |d: &str| d.parse::<LevelFilter>().is_ok();
+    if let Some(word) = directives
+        .iter()
+        .find(|d| !d.contains(['=', '[', '{']) && !is_level(d))
+    {
+        return Err(format!(
+            "invalid log filter {filter:?}: {word:?} is not a level; use one of off, error, warn, info, debug, trace, or `target=level` (e.g. \"debug\", \"info,feedfold=debug\")"
+        ));
+    }
+    let sets_default = directives.iter().any(|d| is_level(d));
+    let names_feedfold = directives.iter().any(|d| {
+        let target = d.split(['=', '[']).next().unwrap_or("");
+        target == "feedfold" || target.starts_with("feedfold::")
+    });
+    if !directives.is_empty() && !sets_default && !names_feedfold {
+        return Err(format!(
+            "log filter {filter:?} sets no default level, so feedfold itself would log nothing; start it with a level, e.g. \"info,{filter}\""
+        ));
+    }
+    Ok(())
+}
+
 /// The `[log]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -507,6 +541,28 @@ impl FeedSet {
             feed.url
         ))
     }
+}
+
+/// The feeds of one `.toml` list file read on its own, as `feeds add` and
+/// `feeds import --into` see a file the config does not include yet (so that
+/// they do not list a feed in it twice); a file that does not exist lists
+/// none.
+pub fn read_toml_list(file: &Path) -> Result<Vec<FeedConfig>, ConfigError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(ConfigError::Read {
+                path: file.to_path_buf(),
+                error,
+            })
+        }
+    };
+    let ctx = Source::new(file, &text);
+    let raw: RawList = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
+    let mut set = FeedSet::default();
+    ctx.feeds(raw.feeds, &mut set)?;
+    Ok(set.feeds)
 }
 
 /// Reads one included list file into `set`.
@@ -910,6 +966,9 @@ impl Source<'_> {
                 );
                 self.invalid(level.span(), "log.level", &msg)
             })?;
+        if let Err(msg) = check_log_filter(level.get_ref()) {
+            return Err(self.invalid(level.span(), "log.level", &msg));
+        }
         Ok(LogConfig {
             level: level.into_inner(),
         })
@@ -1148,6 +1207,23 @@ url = "https://example.com/atom"
             e.starts_with("/etc/feedfold/feedfold.toml:3: log.level:"),
             "{e}"
         );
+        // Parsed by EnvFilter as a target named `verbose`: nothing logged.
+        let e = err("[log]\nlevel = \"verbose\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:2: log.level:") && e.contains("not a level"),
+            "{e}"
+        );
+        let e = err("[log]\nlevel = \"tokio=debug\"\n");
+        assert!(e.contains("feedfold itself would log nothing"), "{e}");
+        for ok in [
+            "debug",
+            "warn,feedfold=debug",
+            "feedfold::schedule=trace",
+            "OFF",
+            "info,tokio_cron_scheduler=warn",
+        ] {
+            assert!(check_log_filter(ok).is_ok(), "{ok}");
+        }
         let e = err("[daemon]\nshutdown_grace = \"a while\"\n");
         assert!(
             e.starts_with("/etc/feedfold/feedfold.toml:2: daemon.shutdown_grace:"),

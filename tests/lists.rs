@@ -371,6 +371,119 @@ fn import_saves_what_it_can_and_reports_the_rest_by_line() {
     assert!(err.contains(".toml lists only"), "{err}");
 }
 
+/// An OPML list of (title, URL) outlines.
+fn opml(outlines: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?>\n<opml version=\"2.0\"><head><title>t</title></head><body>\n",
+    );
+    for (title, url) in outlines {
+        s.push_str(&format!(
+            "<outline type=\"rss\" text=\"{title}\" xmlUrl=\"{url}\"/>\n"
+        ));
+    }
+    s.push_str("</body></opml>\n");
+    s
+}
+
+/// Issue 22 item 9: right after `feeds import`, before any poll (no
+/// database yet), `feeds` lists the configured feeds as never polled; a feed
+/// added later, with no daemon to sync it, is listed too.
+#[test]
+fn feeds_lists_configured_feeds_before_the_first_poll() {
+    let server = Server::start();
+    serve(&server, &["one", "two", "three"]);
+    let f = Folder::new("database = \"ff.db\"\n");
+    f.write(
+        "subs.opml",
+        &opml(&[("One", &server.url("/one")), ("Two", &server.url("/two"))]),
+    );
+    f.ok(&[
+        "feeds",
+        "import",
+        f.path("subs.opml").to_str().expect("utf-8"),
+    ]);
+    let table = f.ok(&["feeds"]);
+    for url in [server.url("/one"), server.url("/two")] {
+        let line = table
+            .lines()
+            .find(|l| l.contains(&url))
+            .unwrap_or_else(|| panic!("{url} not listed:\n{table}"));
+        assert!(line.contains("never polled"), "{line}");
+    }
+    let rows = f.json_lines(&["feeds", "--json"]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == "new" && r["last_fetch_at"].is_null()));
+    assert!(!f.path("ff.db").exists(), "listing creates no database");
+
+    f.ok(&["poll"]);
+    f.ok(&["feeds", "add", &server.url("/three")]);
+    let rows = f.json_lines(&["feeds", "--json"]);
+    let status = |path: &str| {
+        rows.iter()
+            .find(|r| r["url"] == server.url(path).as_str())
+            .map(|r| r["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(status("/one").as_deref(), Some("ok"), "{rows:?}");
+    assert_eq!(status("/three").as_deref(), Some("new"), "{rows:?}");
+}
+
+/// Issue 22 item 7: `--into` a list the config does not include yet: a
+/// second import or add does not list the same feeds again, and the note
+/// gives the exact `include` line to add.
+#[test]
+fn into_a_list_not_yet_included_does_not_list_a_feed_twice() {
+    let f = Folder::new("database = \"ff.db\"\ninclude = [\"feeds.d/*.toml\"]\n");
+    f.write(
+        "subs.opml",
+        &opml(&[
+            ("One", "https://one.example/rss"),
+            ("Two", "https://two.example/rss"),
+        ]),
+    );
+    let subs = f.path("subs.opml");
+    let subs = subs.to_str().expect("utf-8");
+    let into = f.path("new.toml");
+    let into = into.to_str().expect("utf-8");
+    let import = || f.run(&["feeds", "import", subs, "--into", into]);
+    let out = import();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("imported 2 feeds"), "{stdout}");
+    assert!(
+        stderr.contains("is not included by")
+            && stderr.contains("include = [\"feeds.d/*.toml\", \"new.toml\"]"),
+        "{stderr}"
+    );
+    let first = f.read("new.toml");
+    let out = import();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported 0 feeds") && stdout.contains("2 duplicates skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("already listed at"), "{stdout}");
+    assert_eq!(f.read("new.toml"), first, "nothing appended twice");
+
+    let err = f.fails(&["feeds", "add", "https://one.example/rss", "--into", into]);
+    assert!(
+        err.contains("already listed at") && err.contains("new.toml:"),
+        "{err}"
+    );
+    f.ok(&["feeds", "add", "https://three.example/rss", "--into", into]);
+    f.fails(&["feeds", "add", "https://three.example/rss", "--into", into]);
+    assert_eq!(f.read("new.toml").matches("[[feed]]").count(), 3);
+
+    // With the line added as told, the config reads the list: 3 feeds.
+    f.write(
+        "feedfold.toml",
+        "database = \"ff.db\"\ninclude = [\"feeds.d/*.toml\", \"new.toml\"]\n",
+    );
+    assert!(f.ok(&["check"]).contains("valid; 3 feeds"));
+}
+
 #[test]
 fn export_opml_round_trips_through_import() {
     let f = Folder::new(

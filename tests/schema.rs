@@ -172,7 +172,9 @@ fn the_cli_listings_use_an_index() {
     for sql in [
         query::stories_sql(false),
         query::stories_sql(true),
-        query::stories_sql_tagged(true, 2),
+        query::stories_sql_tagged(true, false, 2),
+        query::stories_sql_tagged(true, true, 2),
+        query::stories_sql_tagged(false, true, 0),
         query::LINEAGE_SQL.to_string(),
         query::FEEDS_SQL.to_string(),
         search::search_sql(),

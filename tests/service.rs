@@ -391,6 +391,42 @@ fn sighup_does_not_stop_the_daemon() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// Issue 22 item 3: a second daemon on one database stops at start-up,
+/// naming the first; one-shot commands keep working beside the daemon.
+#[test]
+fn a_second_daemon_on_one_database_stops_naming_the_first() {
+    let server = Server::start();
+    server.route(
+        "/feed",
+        Route::ok(RSS_TYPE, feed_doc("one", &[("1", "Fast one")])),
+    );
+    let setup = Setup::new(&[(&server.url("/feed"), None)]);
+    let mut first = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    first.wait_for_line("poll pass done", Duration::from_secs(20));
+    let out = setup.run(&["run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("another feedfold daemon")
+            && stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ff.db.lock"), "{stderr}");
+    // One-shot commands beside the daemon.
+    assert!(setup.ok(&["stories"]).contains("Fast one"));
+    setup.ok(&["poll", "--all"]);
+    setup.ok(&["prune"]);
+    first.signal("TERM");
+    let (status, _) = first.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    // The lock goes with the process: a new daemon starts.
+    let mut second = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    second.wait_for_line("poll pass done", Duration::from_secs(20));
+    second.signal("TERM");
+    let (status, _) = second.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
+
 /// A datagram socket standing in for systemd's `NOTIFY_SOCKET`.
 struct NotifySocket {
     socket: UnixDatagram,
@@ -571,6 +607,32 @@ fn plain_logs_under_systemd_with_filters_from_config_and_env() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("feed polled"), "{stderr}");
+}
+
+/// Issue 22 item 6: a filter EnvFilter accepts but that would log nothing
+/// (`verbose` reads as a target name) is refused by `check` and `run`, with
+/// file, line and key.
+#[test]
+fn a_log_level_that_would_log_nothing_is_refused_at_load() {
+    let setup = Setup::new(&[]);
+    append_config(&setup, "[log]\nlevel = \"verbose\"\n");
+    let line = std::fs::read_to_string(setup.config())
+        .expect("config")
+        .lines()
+        .position(|l| l.starts_with("level"))
+        .expect("level line")
+        + 1;
+    for command in [&["check"][..], &["run"]] {
+        let out = setup.run(command);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("feedfold.toml:{line}: log.level:"))
+                && stderr.contains("\"verbose\" is not a level"),
+            "{command:?}: {stderr}"
+        );
+    }
+    assert!(!setup.db().exists(), "refused before opening the database");
 }
 
 #[test]

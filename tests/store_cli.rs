@@ -125,8 +125,8 @@ fn search_returns_one_ranked_row_per_story_with_a_snippet() {
         json_lines(&room.ok(&["search", "embassy", "talk", "--json"])).len(),
         expected
     );
-    // --since keeps stories published or first seen since then (one was
-    // published every 47 minutes; pretend they were all fetched long ago).
+    // --since keeps stories published since then (one was published every
+    // 47 minutes; pretend they were all fetched long ago).
     room.conn()
         .execute_batch("UPDATE story SET first_seen_at = '2020-01-01T00:00:00Z'")
         .expect("age");
@@ -163,8 +163,23 @@ fn search_returns_one_ranked_row_per_story_with_a_snippet() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid search query"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    let out = common::feedfold(&room.config(), &["search", "--fts", "nosuchcolumn:x"]);
-    assert_eq!(out.status.code(), Some(2));
+    // Issue 22 item 5: every syntax error, whatever SQLite's message (an
+    // unterminated string had none but "SQL logic error"), names the query.
+    for (query, says) in [
+        ("nosuchcolumn:x", "`nosuchcolumn:` is not a column"),
+        ("\"unbalanced", "a double quote is not closed"),
+        ("*", "`*` must end a word"),
+    ] {
+        let out = common::feedfold(&room.config(), &["search", "--fts", query]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("invalid search query {query:?}: {says}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("SQL logic error"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }
 
 #[test]
@@ -352,4 +367,379 @@ fn the_daemon_prunes_on_its_retention_schedule() {
     assert!(status.success());
     assert_eq!(child.0.wait().expect("wait").code(), Some(0));
     assert_lineage_consistent(&room.conn());
+}
+
+/// Issue 22 item 4: `--since` filters on publication (first sight for an
+/// undated item), `--seen-since` on first sight; both take durations, dates
+/// and RFC 3339 times, with one parser for every command.
+#[test]
+fn since_means_published_and_seen_since_first_seen() {
+    let server = common::Server::start();
+    let recent = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    let doc = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Archive</title>
+<item><guid>old</guid><title>Ancient regatta report</title><pubDate>Mon, 01 Oct 2007 09:00:00 GMT</pubDate>
+<description>Sailors raced the bay in a storm of historic proportions.</description></item>
+<item><guid>new</guid><title>Fresh budget vote</title><pubDate>{recent}</pubDate>
+<description>Parliament passed the provincial budget after a long night.</description></item>
+<item><guid>undated</guid><title>Undated museum opening</title>
+<description>A museum of clocks opened its doors without saying when.</description></item>
+</channel></rss>"
+    );
+    server.route(
+        "/archive",
+        common::Route::ok("application/rss+xml", doc.into_bytes()),
+    );
+    let setup = common::Setup::new(&[(&server.url("/archive"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let titles = |args: &[&str]| -> Vec<String> {
+        let mut t: Vec<String> = setup
+            .json_lines(args)
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or_default().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let (old, fresh, undated) = (
+        "Ancient regatta report",
+        "Fresh budget vote",
+        "Undated museum opening",
+    );
+    // Everything was first seen just now; only two were published lately.
+    assert_eq!(
+        titles(&["stories", "--since", "24h", "--json"]),
+        [fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--seen-since", "24h", "--json"]),
+        [old, fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--since", "2007-01-01", "--json"]),
+        [old, fresh, undated]
+    );
+    assert_eq!(
+        titles(&["stories", "--since", "2007-10-01T10:00:00Z", "--json"]),
+        [fresh, undated]
+    );
+    assert_eq!(
+        titles(&[
+            "stories",
+            "--since",
+            "2000-01-01",
+            "--seen-since",
+            "1h",
+            "--json"
+        ]),
+        [old, fresh, undated]
+    );
+    assert!(titles(&["stories", "--seen-since", "2999-01-01", "--json"]).is_empty());
+    // The same options, the same meaning, in search.
+    assert_eq!(
+        titles(&[
+            "search",
+            "--fts",
+            "regatta OR budget",
+            "--since",
+            "7d",
+            "--json"
+        ]),
+        [fresh]
+    );
+    assert_eq!(
+        titles(&[
+            "search",
+            "--fts",
+            "regatta OR budget",
+            "--seen-since",
+            "7d",
+            "--json"
+        ]),
+        [old, fresh]
+    );
+    // refold takes the same forms; a bad value names the forms accepted.
+    setup.ok(&["refold", "--since", "24h"]);
+    let out = setup.run(&["stories", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a date (2025-02-27)") && stderr.contains("RFC 3339"),
+        "{stderr}"
+    );
+}
+
+/// Issue 22 item 2: titles with markup or references (Atom `type="html"`,
+/// CDATA, references escaped twice) are plain text in the views and the
+/// CLI; a database whose titles were stored raw is cleaned by migration 10.
+#[test]
+fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
+    let server = common::Server::start();
+    let atom = "<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">Campus &amp;amp; Co</title><id>urn:c</id><updated>2025-02-27T12:00:00Z</updated>
+<entry><id>urn:c:1</id><title type=\"html\">Principal&amp;#8217;s &lt;em&gt;Office&lt;/em&gt;</title><link href=\"https://c.example/1\"/><updated>2025-02-27T10:00:00Z</updated>
+<content type=\"html\">&lt;p&gt;The principal moved into a new office on the third floor of the old library.&lt;/p&gt;</content></entry>
+</feed>";
+    let rss = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Rates</title>
+<item><guid>r1</guid><title><![CDATA[Fuel at <span class='webrupee'>\u{20b9}</span>95 a litre]]></title><link>https://r.example/1</link>
+<pubDate>Thu, 27 Feb 2025 10:00:00 GMT</pubDate><description>Pump prices rose again in every district of the province this week.</description></item>
+</channel></rss>";
+    server.route("/atom", common::Route::ok("application/atom+xml", atom));
+    server.route("/rss", common::Route::ok("application/rss+xml", rss));
+    let setup = common::Setup::new(&[(&server.url("/atom"), None), (&server.url("/rss"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let expected = ["Fuel at \u{20b9}95 a litre", "Principal\u{2019}s Office"];
+    let titles = || -> Vec<String> {
+        let mut t: Vec<String> = setup
+            .json_lines(&["stories", "--json"])
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or_default().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(titles(), expected);
+    let table = setup.ok(&["stories"]);
+    assert!(table.contains("Principal\u{2019}s Office"), "{table}");
+    assert!(
+        !table.contains("&#8217;") && !table.contains("<span"),
+        "{table}"
+    );
+    let view: Vec<String> = {
+        let conn = Connection::open(setup.db()).expect("open");
+        let mut stmt = conn
+            .prepare("SELECT entry_title FROM story_sources UNION ALL SELECT feed_title FROM feeds ORDER BY 1")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect();
+        rows
+    };
+    assert_eq!(
+        view,
+        ["Campus & Co", expected[0], expected[1], "Rates"],
+        "views"
+    );
+
+    // A database written before titles were plain: back to schema 9 with
+    // the raw titles; the next writer migrates and cleans them.
+    {
+        let conn = Connection::open(setup.db()).expect("open");
+        conn.execute_batch(
+            "UPDATE entry SET title = 'Principal&#8217;s <em>Office</em>' WHERE guid = 'urn:c:1';
+             DROP TABLE refold_origin; -- migration 11's, undone with it
+             PRAGMA user_version = 9;",
+        )
+        .expect("downgrade");
+    }
+    server.route("/atom", common::Route::status(304));
+    server.route("/rss", common::Route::status(304));
+    setup.ok(&["poll", "--all"]);
+    assert_eq!(
+        setup.sql::<i64>("PRAGMA user_version"),
+        feedfold::store::SCHEMA_VERSION
+    );
+    assert_eq!(titles(), expected);
+}
+
+/// Runs `bin -c config args…` as the unprivileged user `nobody` when the
+/// tests run as root with `runuser` (CI and the dev machines do); `None`
+/// elsewhere. File permissions bind only such a user: root reads and
+/// writes anything.
+fn as_nobody(
+    bin: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> Option<std::process::Output> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(bin)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .ok()
+}
+
+/// Issue 22 item 8: the read commands open the database read-only and
+/// work on a file the user may only read, in a folder they may write (a
+/// copy) and in one they may not (a service's state folder), without
+/// changing the file or leaving `-wal`/`-shm` files in the read-only folder.
+/// Run as `nobody` where possible, so that the permissions really bind.
+#[test]
+fn read_commands_work_on_a_database_the_user_may_only_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = common::Server::start();
+    server.route(
+        "/wire",
+        common::Route::ok(
+            "application/rss+xml",
+            common::rss(
+                "Wire",
+                &[(
+                    "w1",
+                    "Harbour strike ends",
+                    "https://w.example/1",
+                    "Thu, 27 Feb 2025 10:00:00 GMT",
+                    "<p>Dock workers returned to the cranes after a week-long harbour strike.</p>",
+                )],
+            ),
+        ),
+    );
+    let setup = common::Setup::new(&[(&server.url("/wire"), None)]);
+    setup.ok(&["poll", "--all"]);
+    let root = setup.dir.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // A bare, checkpointed file, as a stopped daemon leaves it.
+    let original = std::fs::read(setup.db()).expect("db");
+    let mut bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_feedfold"));
+    if let Some(out) = as_nobody(&bin, &setup.config(), &["--version"]) {
+        if !out.status.success() {
+            // The build folder is closed to other users: run a copy.
+            let copy = root.join("feedfold");
+            std::fs::copy(&bin, &copy).expect("copy binary");
+            bin = copy;
+        }
+    }
+    let config_text = std::fs::read_to_string(setup.config()).expect("config");
+    for (folder, folder_mode) in [("copy", 0o777), ("state", 0o555)] {
+        let dir = root.join(folder);
+        std::fs::create_dir(&dir).expect("mkdir");
+        let db = dir.join("ff.db");
+        std::fs::write(&db, &original).expect("copy db");
+        std::fs::write(dir.join("feedfold.toml"), &config_text).expect("config");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(folder_mode))
+            .expect("chmod");
+        let config = dir.join("feedfold.toml");
+        let commands: [&[&str]; 5] = [
+            &["stories"],
+            &["status"],
+            &["feeds"],
+            &["story", "1"],
+            &["search", "harbour"],
+        ];
+        for args in commands {
+            let root_out = common::feedfold(&config, args);
+            let nobody_out = as_nobody(&bin, &config, args);
+            for (who, out) in [("root", Some(root_out)), ("nobody", nobody_out)] {
+                let Some(out) = out else { continue };
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success(),
+                    "{folder}: {args:?} as {who}: {stderr}"
+                );
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                if args[0] != "feeds" {
+                    assert!(
+                        stdout.contains("Harbour strike ends") || args[0] == "status",
+                        "{folder}: {args:?} as {who}: {stdout}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            std::fs::read(&db).expect("db"),
+            original,
+            "{folder}: file changed"
+        );
+        if folder_mode == 0o555 {
+            for leftover in ["ff.db-wal", "ff.db-shm"] {
+                assert!(
+                    !dir.join(leftover).exists(),
+                    "{folder}: {leftover} created in a read-only folder"
+                );
+            }
+        }
+    }
+}
+
+/// Each story's copies (sorted entry ids), by story id.
+fn groupings(conn: &Connection) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut map: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    let mut stmt = conn
+        .prepare("SELECT story_id, entry_id FROM story_sources ORDER BY story_id, entry_id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .expect("query");
+    for row in rows {
+        let (story, entry) = row.expect("row");
+        map.entry(story).or_default().push(entry);
+    }
+    map
+}
+
+/// Issue 22 item 1: `refold` keeps story ids. Refolding with the same
+/// settings changes nothing; stricter settings split near copies off into
+/// new stories with new ids while each story keeps its id with its
+/// canonical copy; the old settings again bring back the first groupings
+/// under their first ids.
+#[test]
+fn refold_keeps_story_ids_and_gives_new_ids_only_to_new_groupings() {
+    let room = Newsroom::start(30, "");
+    room.poll();
+    let conn = room.conn();
+    let before = groupings(&conn);
+    let canonical: std::collections::BTreeMap<i64, i64> = conn
+        .prepare("SELECT story_id, entry_id FROM story_sources WHERE relation = 'canonical'")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    let max_before = *before.keys().last().expect("stories");
+    assert!(
+        before.values().any(|copies| copies.len() > 1),
+        "nothing folded"
+    );
+
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    assert_eq!(
+        groupings(&conn),
+        before,
+        "same settings, same stories, same ids"
+    );
+
+    // Near copies no longer fold: they become stories of their own.
+    room.write_config("[dedup]\njaccard_min = 0.999\ncontainment_min = 0.999\n");
+    room.ok(&["refold"]);
+    let strict = groupings(&conn);
+    assert!(
+        strict.len() > before.len(),
+        "the stricter settings split nothing"
+    );
+    for (id, copies) in &strict {
+        match before.get(id) {
+            // A story keeps its id with its canonical copy.
+            Some(_) => assert!(
+                copies.contains(&canonical[id]),
+                "story {id} lost its canonical copy"
+            ),
+            None => assert!(*id > max_before, "story {id} reuses an id from before"),
+        }
+    }
+    assert!(
+        before.keys().all(|id| strict.contains_key(id)),
+        "a story lost its id"
+    );
+    assert_lineage_consistent(&conn);
+
+    room.write_config("");
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    assert_eq!(
+        groupings(&conn),
+        before,
+        "the first groupings under their first ids"
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM refold_origin"), 0);
 }

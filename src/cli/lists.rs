@@ -12,7 +12,9 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::FeedsAction;
-use crate::config::{normalize_feed_url, validate_tag, Config, ListFormat};
+use crate::config::{
+    normalize_feed_url, read_toml_list, validate_tag, Config, FeedConfig, ListFormat,
+};
 use crate::listedit::{self, NewFeed};
 use crate::opml;
 
@@ -144,16 +146,54 @@ fn same_path(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Says so when the file just edited is not one the config reads.
-fn warn_if_not_included(config: &Config, target: &Path) {
-    let read = same_path(&config.path, target) || config.lists.iter().any(|l| same_path(l, target));
-    if !read {
-        eprintln!(
-            "note: {} is not included by {}; add it to `include` for feedfold to read it",
-            target.display(),
-            config.path.display()
-        );
+/// Whether the config reads `target` (the main file or an included list).
+fn is_read(config: &Config, target: &Path) -> bool {
+    same_path(&config.path, target) || config.lists.iter().any(|l| same_path(l, target))
+}
+
+/// The feeds the edit must not list again: the config's, plus those already
+/// in `target` when the config does not read it yet (a list written by an
+/// earlier `--into` and not included since).
+fn listed_feeds(config: &Config, target: &Path) -> Result<Vec<FeedConfig>> {
+    let mut feeds = config.feeds.clone();
+    if !is_read(config, target) {
+        feeds.extend(read_toml_list(target)?);
     }
+    Ok(feeds)
+}
+
+/// Says so when the file just edited is not one the config reads, with the
+/// exact `include` line that would make it read.
+fn warn_if_not_included(config: &Config, target: &Path) {
+    if is_read(config, target) {
+        return;
+    }
+    eprintln!(
+        "note: {} is not included by {}, so feedfold does not read it; put this line in {} (before its first table): {}",
+        target.display(),
+        config.path.display(),
+        config.path.display(),
+        include_line(config, target)
+    );
+}
+
+/// `include = [...]` with the config's patterns and `target`, relative to
+/// the config's folder when it lies inside it (as patterns are read).
+fn include_line(config: &Config, target: &Path) -> String {
+    let folder = config.path.parent().unwrap_or(Path::new(""));
+    let absolute = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let target = absolute(target);
+    let shown = match target.strip_prefix(absolute(folder)) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => target.clone(),
+    };
+    let mut patterns: Vec<String> = config.include.iter().map(|i| i.pattern.clone()).collect();
+    patterns.push(shown.to_string_lossy().into_owned());
+    let quoted: Vec<String> = patterns
+        .into_iter()
+        .map(|p| toml::Value::String(p).to_string())
+        .collect();
+    format!("include = [{}]", quoted.join(", "))
 }
 
 fn add(
@@ -165,14 +205,17 @@ fn add(
 ) -> Result<()> {
     let config = load(config_path)?;
     let url = normalize_feed_url(url).map_err(anyhow::Error::msg)?;
-    if let Some(f) = config.feed(&url) {
-        bail!("{url} is already listed at {}", f.origin);
-    }
     let mut checked = Vec::new();
     for tag in tags {
         opml::push_tag(&mut checked, validate_tag(tag).map_err(anyhow::Error::msg)?);
     }
     let target = target(&config, into)?;
+    if let Some(f) = listed_feeds(&config, &target)?
+        .iter()
+        .find(|f| f.url == url)
+    {
+        bail!("{url} is already listed at {}", f.origin);
+    }
     let backup = Backup::of(&target)?;
     let feed = NewFeed {
         url: url.clone(),
@@ -225,7 +268,9 @@ fn import(config_path: &Path, file: &Path, into: Option<PathBuf>) -> Result<()> 
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(format!("checking {}", file.display()));
-    let plan = listedit::plan_import(&doc, &config, || bar.inc(1));
+    let mut seen = config.clone();
+    seen.feeds = listed_feeds(&config, &target)?;
+    let plan = listedit::plan_import(&doc, &seen, || bar.inc(1));
     bar.finish_and_clear();
 
     if !plan.feeds.is_empty() {

@@ -75,7 +75,8 @@ pub struct ParsedEntry {
     pub guid: Option<String>,
     /// Link to the article.
     pub url: Option<String>,
-    /// Headline (may contain HTML in some feeds).
+    /// Headline as plain text: markup stripped and character references
+    /// decoded ([`plain_title`]), whatever the feed sent.
     pub title: Option<String>,
     /// Summary / description (HTML).
     pub summary: Option<String>,
@@ -301,7 +302,7 @@ fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
     ParsedFeed {
         title: feed
             .title
-            .map(|t| t.content.trim().to_string())
+            .and_then(|t| plain_title(t.content.trim()))
             .filter(|t| !t.is_empty()),
         site_url: feed
             .links
@@ -332,7 +333,7 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
         .or(e.links.first())
         .map(|l| l.href.trim().to_string())
         .filter(|u| !u.is_empty());
-    let title = e.title.map(|t| t.content).filter(|t| !t.trim().is_empty());
+    let raw_title = e.title.map(|t| t.content).filter(|t| !t.trim().is_empty());
     let summary = e
         .summary
         .map(|t| t.content)
@@ -345,7 +346,7 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
         identity: String::new(),
         guid,
         url,
-        title,
+        title: raw_title,
         summary,
         content,
         authors: e
@@ -358,8 +359,33 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
         updated: e.updated,
         analysis: None,
     };
+    // The identity hashes the title as the feed sent it, as it did before
+    // titles were made plain: an item known by that hash keeps its row.
     entry.identity = identity(&entry);
+    entry.title = entry.title.as_deref().and_then(plain_title);
     entry
+}
+
+/// A headline as plain text, the form every title is stored and shown in.
+///
+/// Feeds send headlines as HTML more often than the formats allow: Atom
+/// `type="html"` titles, CDATA with `<span>`s, and references escaped twice
+/// (`Principal&amp;#8217;s` arrives as `Principal&#8217;s`). A title with a
+/// `<` or `&` goes through the HTML-to-text converter the dedup and search
+/// steps use (tags dropped, references decoded) and its HTML whitespace,
+/// paragraph breaks included, becomes single spaces; any other title is
+/// kept as it is. `None` when nothing but markup was there.
+pub fn plain_title(raw: &str) -> Option<String> {
+    if !raw.contains(['<', '&']) {
+        return (!raw.trim().is_empty()).then(|| raw.to_string());
+    }
+    let text = crate::dedup::html_to_text(raw);
+    // HTML whitespace only: a no-break space the feed chose stays.
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// guid, else URL, else a hash of title and body: the same item gets the same
@@ -417,6 +443,34 @@ mod tests {
         assert!(ids[2].starts_with("hash:"), "{}", ids[2]);
         assert_eq!(a.entries[0].summary.as_deref(), Some("<p>Body</p>"));
         assert!(a.entries[0].published.is_some());
+    }
+
+    /// Issue 22 item 2: titles are plain text whatever markup or escaping
+    /// the feed used; identities stay what they were.
+    #[test]
+    fn titles_are_plain_text() {
+        let doc = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title type="html">Site &amp;amp; &lt;b&gt;News&lt;/b&gt;</title>
+<entry><id>a</id><title type="html">Principal&amp;#8217;s &lt;em&gt;Office&lt;/em&gt;</title></entry>
+<entry><id>b</id><title type="text">AT&amp;T &lt; Verizon</title></entry>
+</feed>"#;
+        let feed = parse(doc.as_bytes(), None, "https://x.example/").expect("atom");
+        assert_eq!(feed.title.as_deref(), Some("Site & News"));
+        let titles: Vec<_> = feed.entries.iter().map(|e| e.title.as_deref()).collect();
+        assert_eq!(
+            titles,
+            [Some("Principal\u{2019}s Office"), Some("AT&T < Verizon")]
+        );
+        let rss = "<rss version=\"2.0\"><channel><title>T</title><item><title><![CDATA[Price <span class='webrupee'>\u{20b9}</span>100\n  <br/> cut]]></title><description>no guid, no link</description></item><item><title><![CDATA[<img src=x>]]></title><guid>c</guid></item></channel></rss>";
+        let feed = parse(rss.as_bytes(), None, "https://x.example/").expect("rss");
+        assert_eq!(
+            feed.entries[0].title.as_deref(),
+            Some("Price \u{20b9}100 cut")
+        );
+        assert_eq!(feed.entries[1].title, None);
+        // The hash identity of an item without guid or link is the raw title's.
+        let mut raw = feed.entries[0].clone();
+        raw.title = Some("Price <span class='webrupee'>\u{20b9}</span>100\n  <br/> cut".into());
+        assert_eq!(feed.entries[0].identity, identity(&raw));
     }
 
     #[test]

@@ -349,6 +349,9 @@ pub struct RefoldReport {
     pub stories_before: usize,
     /// Stories after.
     pub stories_after: usize,
+    /// Stories after that continue none from before (new groupings): they
+    /// have new ids, every other refolded story kept its own.
+    pub new_ids: usize,
 }
 
 /// Entries re-folded per transaction: small enough that the daemon's writer
@@ -409,6 +412,16 @@ impl Store {
         // the next refold finishes.
         self.flush_band_keys()?;
         let tx = self.conn.transaction().map_err(e)?;
+        // Where each entry was before, for the ids at the end; an
+        // interrupted refold's rows stay, so its ids from before come back.
+        tx.execute(
+            "INSERT OR IGNORE INTO refold_origin (entry_id, story_id, canonical)
+             SELECT se.entry_id, se.story_id, se.relation = 'canonical'
+             FROM story_entry se JOIN entry e ON e.id = se.entry_id
+             WHERE COALESCE(e.window_at, 0) >= ?1",
+            [from],
+        )
+        .map_err(e)?;
         tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
             .map_err(e)?;
         tx.execute(
@@ -437,9 +450,113 @@ impl Store {
             report.entries += batch.len();
             progress(report.entries, total);
         }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        report.new_ids = restore_story_ids(&tx).map_err(e)?;
+        tx.execute("DELETE FROM refold_origin", []).map_err(e)?;
+        tx.commit().map_err(e)?;
         report.stories_after = count_stories(&self.conn).map_err(e)?;
         Ok(report)
     }
+}
+
+/// Gives the stories a refold rebuilt the ids of the stories they continue
+/// (the rule of docs/SCHEMA.md, "Story ids and refold"); returns how many
+/// are new groupings. Runs in one transaction at the end of the refold.
+///
+/// A story continues the old story whose canonical copy it holds; one that
+/// holds several takes the one with most copies in it (then the lowest id),
+/// and an old story whose canonical copy went to a story that took another
+/// id passes to the story holding most (more than half) of its copies. An
+/// id still held by a story the refold did not touch stays with it. A
+/// story that continues none keeps the id it was built under, or gets a
+/// fresh one if that id goes to another.
+fn restore_story_ids(tx: &Transaction) -> rusqlite::Result<usize> {
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    // (story now, story before, copies from it, holds its canonical copy)
+    let pieces: Vec<(i64, i64, i64, bool)> = tx
+        .prepare(
+            "SELECT se.story_id, o.story_id, COUNT(*), MAX(o.canonical)
+             FROM refold_origin o JOIN story_entry se ON se.entry_id = o.entry_id
+             GROUP BY se.story_id, o.story_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut old_size: HashMap<i64, i64> = HashMap::new();
+    for &(_, old, copies, _) in &pieces {
+        *old_size.entry(old).or_default() += copies;
+    }
+    let rebuilt: BTreeSet<i64> = pieces.iter().map(|p| p.0).collect();
+    let held_elsewhere = |id: i64| -> rusqlite::Result<bool> {
+        Ok(!rebuilt.contains(&id)
+            && tx
+                .prepare_cached("SELECT 1 FROM story WHERE id = ?1")?
+                .exists([id])?)
+    };
+    // Canonical claims first, then majorities; more copies first.
+    let mut claims: Vec<(u8, i64, i64, i64)> = pieces
+        .iter()
+        .filter_map(|&(now, old, copies, canonical)| {
+            let rank = if canonical {
+                0
+            } else if copies * 2 > old_size[&old] {
+                1
+            } else {
+                return None;
+            };
+            Some((rank, -copies, old, now))
+        })
+        .collect();
+    claims.sort_unstable();
+    let mut continues: HashMap<i64, i64> = HashMap::new();
+    let mut taken: HashSet<i64> = HashSet::new();
+    for (_, _, old, now) in claims {
+        if continues.contains_key(&now) || taken.contains(&old) || held_elsewhere(old)? {
+            continue;
+        }
+        continues.insert(now, old);
+        taken.insert(old);
+    }
+    let mut next: i64 = tx.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM story), 0),
+                    COALESCE((SELECT MAX(story_id) FROM refold_origin), 0)) + 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut moves: Vec<(i64, i64)> = Vec::new();
+    let mut new_ids = 0;
+    for &now in &rebuilt {
+        let id = match continues.get(&now) {
+            Some(&old) => old,
+            None => {
+                new_ids += 1;
+                if taken.contains(&now) {
+                    next += 1;
+                    next - 1
+                } else {
+                    now
+                }
+            }
+        };
+        if id != now {
+            moves.push((now, id));
+        }
+    }
+    // Two passes through negative ids, so that swapped ids never collide;
+    // the lineage follows its story, checked at commit.
+    tx.pragma_update(None, "defer_foreign_keys", true)?;
+    for pass in [0, 1] {
+        for &(now, id) in &moves {
+            let (from, to) = if pass == 0 { (now, -now) } else { (-now, id) };
+            tx.prepare_cached("UPDATE story SET id = ?2 WHERE id = ?1")?
+                .execute([from, to])?;
+            tx.prepare_cached("UPDATE story_entry SET story_id = ?2 WHERE story_id = ?1")?
+                .execute([from, to])?;
+        }
+    }
+    Ok(new_ids)
 }
 
 /// Refolds a batch of (entry, feed) pairs inside `tx`; each feed's

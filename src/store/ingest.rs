@@ -573,7 +573,7 @@ mod tests {
         let hits = store
             .search(
                 &crate::store::SearchQuery::Words("searchable".into()),
-                None,
+                &crate::store::TimeFilter::default(),
                 10,
             )
             .expect("search");

@@ -27,6 +27,7 @@ pub mod fold;
 pub mod ingest;
 mod keyfilter;
 pub mod limits;
+pub mod lock;
 pub mod politeness;
 pub mod query;
 pub mod retention;
@@ -43,7 +44,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
-pub use query::{FeedRow, SourceRow, StoryRow};
+pub use query::{FeedRow, SourceRow, StoryRow, TimeFilter};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 pub use status::{disk_size, FeedHealth, StatusReport};
@@ -89,6 +90,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_band_filter.sql",
         include_str!("../../migrations/0009_band_filter.sql"),
+    ),
+    (
+        "0010_plain_titles.sql",
+        include_str!("../../migrations/0010_plain_titles.sql"),
+    ),
+    (
+        "0011_refold_origin.sql",
+        include_str!("../../migrations/0011_refold_origin.sql"),
     ),
 ];
 
@@ -192,9 +201,37 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// A read-only open in a folder the user cannot write, of a database
+    /// whose `-wal` file holds changes: they cannot be read without the
+    /// WAL index, which cannot be created there.
+    #[error("database {path}: cannot read it: its folder is not writable, so SQLite cannot create the WAL index (-shm) that the changes in its -wal file need; read it while the daemon runs (which keeps the index), after it stops (which folds the -wal into the file), or from a copy in a writable folder")]
+    UnreadableWal {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
+    /// Another daemon holds the database (see [`lock`]).
+    #[error("another feedfold daemon{} is already running on database {}; stop it first (it holds {})", holder(.pid, .command), .database.display(), .lock.display())]
+    DaemonRunning {
+        /// The database file.
+        database: PathBuf,
+        /// The lock file beside it.
+        lock: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file.
+        pid: Option<u32>,
+        /// The holder's command line, when it can be read.
+        command: Option<String>,
+    },
+    /// The daemon's lock file could not be created or locked.
+    #[error("lock file {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The system error.
+        source: std::io::Error,
+    },
     /// A full-text query SQLite's FTS5 cannot parse.
     #[error("invalid search query {query:?}: {message}")]
     BadQuery {
@@ -203,6 +240,15 @@ pub enum StoreError {
         /// FTS5's complaint.
         message: String,
     },
+}
+
+/// " (pid 42: feedfold run)" for [`StoreError::DaemonRunning`].
+fn holder(pid: &Option<u32>, command: &Option<String>) -> String {
+    match (pid, command) {
+        (Some(pid), Some(command)) => format!(" (pid {pid}: {command})"),
+        (Some(pid), None) => format!(" (pid {pid})"),
+        _ => String::new(),
+    }
 }
 
 /// A connection to the feedfold database.
@@ -257,21 +303,67 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database for reading only (CLI queries).
+    /// Opens an existing database for reading only (the CLI's read
+    /// commands), so that they work on a file the user may only read: a
+    /// copy, another user's file, a service's state folder.
+    ///
+    /// SQLite reads a WAL database through its `-shm` index, which a reader
+    /// creates when it is missing (and leaves behind, being unable to
+    /// checkpoint); in a folder the user cannot write, that fails. So:
+    /// - no `-wal` file: no connection is writing (a writer keeps one from
+    ///   its first read to its close, which checkpoints and deletes it), and
+    ///   everything is in the main file: it is opened `immutable`, which
+    ///   needs no index and creates no file;
+    /// - a `-wal` file: read through the index as SQLite does, which works
+    ///   beside a running daemon, whose `-shm` a reader may use read-only;
+    /// - that failing for want of the index with an empty `-wal` (left by
+    ///   some other read-only reader), `immutable` again; with changes in
+    ///   the `-wal`, there is no safe way to read them, and the error says so.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|source| StoreError::Sqlite {
+        if wal_file(path).is_none() {
+            return Store::open_read_only_as(path, true);
+        }
+        match Store::open_read_only_as(path, false) {
+            Err(e) if needs_wal_index(&e) && wal_is_empty(path) => {
+                Store::open_read_only_as(path, true)
+            }
+            Err(e) if needs_wal_index(&e) => Err(StoreError::UnreadableWal {
+                path: path.to_path_buf(),
+            }),
+            other => other,
+        }
+    }
+
+    fn open_read_only_as(path: &Path, immutable: bool) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = if immutable {
+            let absolute = path.canonicalize().map_err(|e| {
+                sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(e.to_string()),
+                ))
+            })?;
+            // A file: URI percent-encodes whatever the path holds.
+            let uri = url::Url::from_file_path(&absolute).map_err(|()| {
+                sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some("not an absolute path".to_string()),
+                ))
+            })?;
+            Connection::open_with_flags(format!("{uri}?mode=ro&immutable=1"), flags)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(sqlite)?;
         let store = Store {
             checkpointer: None,
             conn,
@@ -280,7 +372,11 @@ impl Store {
             bands: bands::BandBuffer::default(),
         };
         store.configure(false)?;
-        let version = store.user_version()?;
+        // Reading the header is where a missing WAL index shows.
+        let version = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
         if version > SCHEMA_VERSION {
             return Err(store.too_new(version));
         }
@@ -467,8 +563,66 @@ fn after_migration(tx: &rusqlite::Transaction, name: &str) -> rusqlite::Result<(
         // Index the entries stored before full-text search existed: the
         // plain text comes from the HTML converter, which SQL cannot call.
         "0005_search.sql" => search::index_all(tx).map(drop),
+        // Make the titles stored before plain text, as the parser now does.
+        "0010_plain_titles.sql" => plain_titles(tx),
         _ => Ok(()),
     }
+}
+
+/// Rewrites stored entry and feed titles that hold markup or character
+/// references as [`crate::parse::plain_title`] makes them. A title changed
+/// here no longer matches its entry's `content_hash`, so the next poll that
+/// still lists the item stores it once more as an edit (same text, same
+/// story), which is cheaper than rebuilding every hash here.
+fn plain_titles(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    for (select, update) in [
+        (
+            "SELECT id, title FROM entry WHERE title GLOB '*[<&]*'",
+            "UPDATE entry SET title = ?2 WHERE id = ?1",
+        ),
+        (
+            "SELECT id, feed_title FROM feed WHERE feed_title GLOB '*[<&]*'",
+            "UPDATE feed SET feed_title = ?2 WHERE id = ?1",
+        ),
+    ] {
+        let rows: Vec<(i64, String)> = tx
+            .prepare(select)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut update = tx.prepare(update)?;
+        for (id, raw) in rows {
+            let plain = crate::parse::plain_title(&raw);
+            if plain.as_deref() != Some(raw.as_str()) {
+                update.execute(rusqlite::params![id, plain])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a read-only open failed for want of the WAL index (`-shm`),
+/// which a reader cannot create in a folder it may not write.
+fn needs_wal_index(e: &StoreError) -> bool {
+    let StoreError::Sqlite { source, .. } = e else {
+        return false;
+    };
+    matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// The size of the database's `-wal` file; `None` when there is none.
+fn wal_file(db: &Path) -> Option<u64> {
+    let mut wal = db.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).ok().map(|m| m.len())
+}
+
+/// Whether the database's `-wal` file is missing or empty: everything
+/// committed is then in the main file.
+fn wal_is_empty(db: &Path) -> bool {
+    wal_file(db).is_none_or(|len| len == 0)
 }
 
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.
@@ -681,6 +835,49 @@ mod tests {
             .expect("backfilled");
         assert_eq!(title, "Embassy talks resume");
         assert_eq!(body.trim(), "Envoys met in Istanbul.");
+    }
+
+    /// Issue 22 item 2: titles stored raw before migration 0010 come out
+    /// plain; plain ones are untouched.
+    #[test]
+    fn migration_10_makes_stored_titles_plain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ff.db");
+        let conn = Connection::open(&path).expect("open");
+        for (name, sql) in MIGRATIONS
+            .iter()
+            .take_while(|(n, _)| migration_version(n) < 10)
+        {
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 9;
+             INSERT INTO feed (id, url, feed_title, added_at)
+             VALUES (1, 'https://a.example/rss', 'A &amp; B', '2025-01-01T00:00:00Z');
+             INSERT INTO entry (id, feed_id, identity, title, first_seen_at, last_seen_at,
+                                content_hash, fingerprint, fingerprint_version)
+             VALUES (1, 1, 'guid:1', 'Principal&#8217;s Office', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2),
+                    (2, 1, 'guid:2', '<span class=''webrupee''>₹</span>5 fare', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2),
+                    (3, 1, 'guid:3', 'Plain  title', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 2);",
+        )
+        .expect("old rows");
+        drop(conn);
+        let store = Store::open(&path).expect("migrate");
+        let titles: Vec<String> = store
+            .conn
+            .prepare("SELECT title FROM entry ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("titles");
+        assert_eq!(
+            titles,
+            ["Principal\u{2019}s Office", "₹5 fare", "Plain  title"]
+        );
+        let feed: String = store
+            .conn
+            .query_row("SELECT feed_title FROM feed", [], |r| r.get(0))
+            .expect("feed title");
+        assert_eq!(feed, "A & B");
     }
 
     #[test]

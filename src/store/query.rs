@@ -54,6 +54,36 @@ pub struct FeedRow {
     pub status: String,
 }
 
+impl FeedRow {
+    /// A feed listed in the config that the database does not hold yet
+    /// (before the first poll, or added since the daemon last read the
+    /// lists): status `new`, nothing fetched.
+    pub fn never_polled(url: &str, title: Option<String>) -> FeedRow {
+        FeedRow {
+            url: url.to_string(),
+            title,
+            active: true,
+            last_fetch_at: None,
+            last_status: None,
+            last_error: None,
+            error_count: 0,
+            next_due_at: None,
+            entries: 0,
+            fetch_url: None,
+            interval_secs: None,
+            interval_reason: None,
+            backoff_until: None,
+            retry_after_until: None,
+            host_throttled_until: None,
+            disabled: false,
+            disabled_reason: None,
+            pending_redirect: None,
+            pending_redirect_count: 0,
+            status: "new".to_string(),
+        }
+    }
+}
+
 /// One row of the public `stories` view.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StoryRow {
@@ -116,24 +146,56 @@ pub(super) fn story_row(r: &Row) -> rusqlite::Result<StoryRow> {
     })
 }
 
-/// The query behind `feedfold stories` (`?1` the cut-off, `?2` the limit).
-pub fn stories_sql(with_since: bool) -> String {
-    stories_sql_tagged(with_since, 0)
+/// Which stories a listing keeps, by time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeFilter {
+    /// Published at or after this time (`--since`). A story's published
+    /// time is its canonical copy's, or when feedfold first saw it if the
+    /// feed gave no date.
+    pub published_since: Option<DateTime<Utc>>,
+    /// First seen by feedfold at or after this time (`--seen-since`).
+    pub seen_since: Option<DateTime<Utc>>,
 }
 
-/// The query behind `feedfold stories --tag …` with `tags` tags bound from
-/// `?3` on. Filters are added only when asked for: without a cut-off the
-/// query walks the `story_published` index backwards and stops after `limit`
-/// rows, where an always-true `OR` would make SQLite read and sort every
-/// story first.
-pub fn stories_sql_tagged(with_since: bool, tags: usize) -> String {
+impl TimeFilter {
+    /// Stories published since `since` (all with `None`).
+    pub fn published(since: Option<DateTime<Utc>>) -> TimeFilter {
+        TimeFilter {
+            published_since: since,
+            seen_since: None,
+        }
+    }
+
+    /// The two cut-offs as stored times; `''` (before any time) when unset.
+    pub(super) fn bounds(&self) -> (String, String) {
+        let text = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_default();
+        (text(self.published_since), text(self.seen_since))
+    }
+}
+
+/// The query behind `feedfold stories` (`?1` the published cut-off, `?2`
+/// the limit).
+pub fn stories_sql(with_since: bool) -> String {
+    stories_sql_tagged(with_since, false, 0)
+}
+
+/// The query behind `feedfold stories [--since] [--seen-since] [--tag …]`:
+/// `?1` the published cut-off, `?2` the limit, `?3` the first-seen cut-off,
+/// tags bound from `?4` on. Filters are added only when asked for: without
+/// a cut-off the query walks the `story_published` index backwards and
+/// stops after `limit` rows, where an always-true `OR` would make SQLite
+/// read and sort every story first.
+pub fn stories_sql_tagged(with_since: bool, with_seen_since: bool, tags: usize) -> String {
     let mut filters = Vec::new();
     if with_since {
-        filters.push("(published_at >= ?1 OR first_seen_at >= ?1)".to_string());
+        filters.push("published_at >= ?1".to_string());
+    }
+    if with_seen_since {
+        filters.push("first_seen_at >= ?3".to_string());
     }
     if tags > 0 {
         let marks = (0..tags)
-            .map(|i| format!("?{}", i + 3))
+            .map(|i| format!("?{}", i + 4))
             .collect::<Vec<_>>()
             .join(", ");
         filters.push(format!(
@@ -231,28 +293,38 @@ impl Store {
         Ok(rows)
     }
 
-    /// Stories published (or first seen) since `since`, newest first.
+    /// Stories published since `since`, newest first.
     pub fn stories(
         &self,
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<StoryRow>, StoreError> {
-        self.stories_tagged(since, limit, &[])
+        self.stories_tagged(&TimeFilter::published(since), limit, &[])
     }
 
-    /// Like [`Store::stories`], keeping only stories that a feed with one of
-    /// `tags` carried (tags compare ignoring case); no tags keeps every story.
+    /// Stories that pass `filter`, newest first, keeping only stories that
+    /// a feed with one of `tags` carried (tags compare ignoring case); no
+    /// tags keeps every story.
     pub fn stories_tagged(
         &self,
-        since: Option<DateTime<Utc>>,
+        filter: &TimeFilter,
         limit: usize,
         tags: &[String],
     ) -> Result<Vec<StoryRow>, StoreError> {
-        let sql = stories_sql_tagged(since.is_some(), tags.len());
-        let since = since.map(format_time).unwrap_or_default();
+        let sql = stories_sql_tagged(
+            filter.published_since.is_some(),
+            filter.seen_since.is_some(),
+            tags.len(),
+        );
+        let (published, seen) = filter.bounds();
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&since, &limit];
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&published, &limit];
+        // SQLite counts parameters up to the highest number used: `?3` is
+        // bound whenever tags (from `?4`) or the first-seen filter are there.
+        if filter.seen_since.is_some() || !tags.is_empty() {
+            values.push(&seen);
+        }
         values.extend(tags.iter().map(|t| t as &dyn rusqlite::ToSql));
         let rows = stmt
             .query_map(values.as_slice(), story_row)

@@ -5,11 +5,11 @@
 //! call inside their own transactions: an entry and its index row are always
 //! committed together, so a reader never finds one without the other.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::{format_time, EntryId, Store, StoreError};
+use super::query::TimeFilter;
+use super::{EntryId, Store, StoreError};
 use crate::dedup::html_to_text;
 
 /// Weights of the `title` and `body` columns in bm25: a word in the headline
@@ -231,7 +231,8 @@ pub(crate) fn index_all(conn: &Connection) -> rusqlite::Result<usize> {
 }
 
 /// The query behind `feedfold search`: `?1` the FTS5 query, `?2` the
-/// cut-off time (`''` for none), `?3` the limit.
+/// published cut-off (`''` for none), `?3` the limit, `?4` the first-seen
+/// cut-off (`''` for none).
 pub fn search_sql() -> String {
     // `best` keeps, per story, the copy with the lowest bm25 (SQLite returns
     // the bare columns of the row that gave MIN). The snippet is made only
@@ -250,7 +251,7 @@ pub fn search_sql() -> String {
              SELECT s.story_id, s.title, s.url, s.published_at, s.source_count, s.origin_agency,
                     b.entry_id, b.score
              FROM best b JOIN stories s ON s.story_id = b.story_id
-             WHERE s.published_at >= ?2 OR s.first_seen_at >= ?2
+             WHERE s.published_at >= ?2 AND s.first_seen_at >= ?4
              ORDER BY b.score, s.story_id LIMIT ?3
          )
          SELECT t.story_id, t.title, t.url, t.published_at, t.source_count, t.origin_agency,
@@ -263,12 +264,12 @@ pub fn search_sql() -> String {
 
 impl Store {
     /// Canonical stories whose copies match `query`, best first, one row per
-    /// story however many of its copies matched; only stories published or
-    /// first seen since `since`.
+    /// story however many of its copies matched; only stories that pass
+    /// `filter`.
     pub fn search(
         &self,
         query: &SearchQuery,
-        since: Option<DateTime<Utc>>,
+        filter: &TimeFilter,
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let Some(fts) = query.to_fts() else {
@@ -277,7 +278,7 @@ impl Store {
                 message: "nothing to search for".to_string(),
             });
         };
-        let since = since.map(format_time).unwrap_or_default();
+        let (published, seen) = filter.bounds();
         let sql = search_sql();
         let bad_query = |e: rusqlite::Error| match fts5_complaint(&e) {
             Some(message) => StoreError::BadQuery {
@@ -288,7 +289,7 @@ impl Store {
         };
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![fts, since, limit as i64], |r| {
+            .query_map(params![fts, published, limit as i64, seen], |r| {
                 Ok(SearchHit {
                     story_id: r.get(0)?,
                     title: r.get(1)?,
@@ -328,21 +329,83 @@ impl Store {
     }
 }
 
-/// FTS5's own message when SQLite rejected the query text (not the database).
+/// Why SQLite rejected the query text, in the user's words; `None` when
+/// the failure is the database's (I/O, corruption, locks).
+///
+/// Every syntax problem of a `MATCH` string surfaces while the statement
+/// runs as the generic SQLITE_ERROR, with FTS5's message or none at all (an
+/// unterminated string came through as a bare "SQL logic error"); the
+/// database's own failures carry codes of their own. So the code decides,
+/// and the message only picks the sentence.
 fn fts5_complaint(e: &rusqlite::Error) -> Option<String> {
-    let rusqlite::Error::SqliteFailure(_, Some(msg)) = e else {
+    let rusqlite::Error::SqliteFailure(failure, message) = e else {
         return None;
     };
-    let query_error = msg.starts_with("fts5:")
-        || msg.starts_with("no such column")
-        || msg.contains("unknown special query")
-        || msg.contains("malformed MATCH expression");
-    query_error.then(|| msg.clone())
+    if failure.code != rusqlite::ErrorCode::Unknown {
+        return None;
+    }
+    Some(explain_fts5(message.as_deref().unwrap_or("")))
+}
+
+/// One sentence for an FTS5 complaint.
+fn explain_fts5(message: &str) -> String {
+    const HINT: &str = "(FTS5 syntax: words, \"a phrase\", prefix*, AND, OR, NOT, NEAR(…), title: or body:; without --fts words are searched as typed)";
+    let what = if message.contains("unterminated string") {
+        "a double quote is not closed".to_string()
+    } else if message.contains("unknown special query") {
+        "`*` must end a word (`export*`); it cannot stand alone or start the query".to_string()
+    } else if let Some(column) = message.strip_prefix("no such column: ") {
+        format!("`{column}:` is not a column; the columns are `title:` and `body:`")
+    } else if let Some(near) = message
+        .strip_prefix("fts5: syntax error near ")
+        .map(|n| n.trim_matches('"'))
+    {
+        if near.is_empty() {
+            "the query ends too early (an operator or a bracket is missing its other side)"
+                .to_string()
+        } else {
+            format!("syntax error near `{near}`")
+        }
+    } else if message.is_empty() {
+        "FTS5 cannot read it".to_string()
+    } else {
+        message.trim_start_matches("fts5: ").to_string()
+    };
+    format!("{what} {HINT}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 22 item 5: every FTS5 syntax problem is a query error with a
+    /// sentence, whatever message (or none) SQLite gave.
+    #[test]
+    fn every_fts5_syntax_error_is_a_query_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("ff.db")).expect("open");
+        for (query, says) in [
+            ("\"unbalanced", "double quote is not closed"),
+            ("*", "`*` must end a word"),
+            ("embassy AND (", "ends too early"),
+            ("x:y", "`x:` is not a column"),
+            ("a NEAR(", "ends too early"),
+            ("AND", "syntax error near `AND`"),
+        ] {
+            let e = store
+                .search(
+                    &SearchQuery::Fts(query.to_string()),
+                    &TimeFilter::default(),
+                    5,
+                )
+                .expect_err(query);
+            let StoreError::BadQuery { query: q, message } = &e else {
+                panic!("{query}: not a query error: {e}");
+            };
+            assert_eq!(q, query);
+            assert!(message.contains(says), "{query}: {message}");
+        }
+    }
 
     #[test]
     fn plain_words_are_quoted_so_punctuation_is_not_syntax() {

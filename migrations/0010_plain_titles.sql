@@ -1,0 +1,7 @@
+-- Titles are plain text (issue 22): the parser strips markup and decodes
+-- character references in entry and feed titles (parse::plain_title), so the
+-- views, the CLI and everything built on them show `Principal’s Office`, not
+-- `Principal&#8217;s Office`. The schema does not change: the titles stored
+-- before are cleaned by that same function, in Rust, inside this migration's
+-- transaction (store::after_migration), since SQL cannot parse HTML. The raw
+-- form is not kept.
