@@ -437,7 +437,38 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
         eprintln!("feedfold: {name}: the poll stopped early; feeds not started were left for the next poll");
         std::process::exit(128 + number);
     }
+    if summary.failed > 0 && summary.ok + summary.not_modified == 0 {
+        // A timer unit only sees the exit code: a pass in which every feed
+        // failed (no network, a dead proxy) must show as a failed run.
+        eprintln!(
+            "feedfold: no feed could be polled ({} failed); `feedfold feeds` shows why",
+            summary.failed
+        );
+        std::process::exit(1);
+    }
+    if summary.ok + summary.failed + summary.not_modified + summary.deferred == 0 {
+        println!("{}", nothing_due(&config)?);
+    }
     Ok(())
+}
+
+/// What `poll` says when no feed was due: which feed is due next, and when.
+fn nothing_due(config: &Config) -> Result<String> {
+    let next = Store::open_read_only(&config.database)?.next_due()?;
+    Ok(match next {
+        None => "nothing to poll: no active feed in the config".to_string(),
+        Some((feed, at)) => {
+            let when = match at.as_deref().and_then(parse_time) {
+                Some(t) => format!(
+                    "at {} (in {})",
+                    local(at.as_deref()),
+                    output::rough_duration((t - Utc::now()).to_std().unwrap_or_default())
+                ),
+                None => "now".to_string(),
+            };
+            format!("nothing was due; next due: {feed}, {when} (`feedfold poll --all` polls every feed now)")
+        }
+    })
 }
 
 /// A one-shot poll's signals. First SIGTERM/SIGINT: start no more feeds,

@@ -93,7 +93,7 @@ fn retry_after_as_an_http_date_is_honoured_for_503() {
     );
     let url = server.url("/busy");
     let setup = Setup::new(&[(&url, None)]);
-    setup.ok(&["poll"]);
+    setup.poll_all_failing(&["poll"]);
     let r = row(&setup, &url);
     assert!(
         r["last_error"].as_str().expect("error").contains("503"),
@@ -615,7 +615,7 @@ fn failures_back_off_exponentially_and_never_drop_the_feed() {
     );
     let mut windows = Vec::new();
     for _ in 0..5 {
-        setup.ok(&["poll", "--all"]);
+        setup.poll_all_failing(&["poll", "--all"]);
         let r = row(&setup, &url);
         windows.push(secs_between(&r["last_fetch_at"], &r["backoff_until"]));
         assert_eq!(r["disabled"], false);

@@ -231,6 +231,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// The active, not disabled feed due soonest: its title (else URL) and
+    /// next due time (`None`: due now). `None` when no feed is polled at all.
+    pub fn next_due(&self) -> Result<Option<(String, Option<String>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(title, feed_title, url), MAX(next_due_at, COALESCE(retry_after_until, ''))
+                 FROM feed WHERE active = 1 AND disabled_at IS NULL
+                 ORDER BY 2 IS NOT NULL, 2 LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Stories published (or first seen) since `since`, newest first.
     pub fn stories(
         &self,

@@ -1,0 +1,79 @@
+//! What a new user meets first, through the real binary (issue 22, rough
+//! edges 10–15): exit codes a timer can alert on, error messages in the
+//! user's words, tables that fit the terminal, feed states named the same
+//! everywhere, a story's text, and the offline demo.
+
+mod common;
+
+use common::{rss, Route, Server, Setup};
+
+const RSS_TYPE: &str = "application/rss+xml";
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn one_item_feed(title: &str) -> String {
+    rss(
+        title,
+        &[(
+            "g1",
+            "Grain talks resume in Istanbul",
+            "https://example.org/1",
+            "Thu, 27 Feb 2025 10:00:00 GMT",
+            "<p>Envoys met in Istanbul on Thursday to resume talks on grain exports.</p>",
+        )],
+    )
+}
+
+#[test]
+fn poll_exits_1_when_every_feed_failed_and_0_when_one_worked() {
+    let server = Server::start();
+    server.route("/down.rss", Route::status(500));
+    server.route("/missing.rss", Route::status(404));
+    let failing = Setup::new(&[
+        (&server.url("/down.rss"), None),
+        (&server.url("/missing.rss"), None),
+    ]);
+    let out = failing.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0 ok, 2 failed"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no feed could be polled (2 failed)"),
+        "{}",
+        stderr(&out)
+    );
+
+    server.route("/up.rss", Route::ok(RSS_TYPE, one_item_feed("Up")));
+    let mixed = Setup::new(&[
+        (&server.url("/down.rss"), None),
+        (&server.url("/up.rss"), None),
+    ]);
+    let out = mixed.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 ok, 1 failed"), "{}", stdout(&out));
+}
+
+#[test]
+fn poll_with_nothing_due_says_which_feed_is_due_next() {
+    let server = Server::start();
+    server.route("/up.rss", Route::ok(RSS_TYPE, one_item_feed("Up")));
+    let setup = Setup::new(&[(&server.url("/up.rss"), Some("Up Daily"))]);
+    setup.ok(&["poll"]);
+    let out = setup.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0 ok, 0 failed"), "{text}");
+    assert!(
+        text.contains("nothing was due; next due: Up Daily, at "),
+        "{text}"
+    );
+    assert!(
+        text.contains("(in 30 minutes)") || text.contains("(in 29 minutes)"),
+        "{text}"
+    );
+}
