@@ -777,8 +777,8 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
     let f = &report.feeds;
     writeln!(
         out,
-        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched, {} disabled; {} inactive",
-        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.disabled, f.inactive
+        "Feeds     {} active: {} ok, {} failing ({} waiting to retry), {} new, {} disabled; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.new, f.disabled, f.inactive
     )?;
     writeln!(
         out,
@@ -815,6 +815,10 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
             ]);
         }
         writeln!(out, "{t}")?;
+        let more = f.failing - report.failing_feeds.len() as i64;
+        if more > 0 {
+            writeln!(out, "and {more} more (`feedfold feeds` lists them all)")?;
+        }
     }
     Ok(())
 }

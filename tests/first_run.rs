@@ -77,3 +77,62 @@ fn poll_with_nothing_due_says_which_feed_is_due_next() {
         "{text}"
     );
 }
+
+#[test]
+fn status_lists_the_first_failing_feeds_and_counts_the_rest_in_the_words_of_feeds() {
+    let server = Server::start();
+    server.route("/ok.rss", Route::ok(RSS_TYPE, one_item_feed("Ok")));
+    server.route("/old.rss", Route::ok(RSS_TYPE, one_item_feed("Old")));
+    server.route("/gone.rss", Route::status(410));
+    let mut urls = vec![
+        server.url("/ok.rss"),
+        server.url("/old.rss"),
+        server.url("/gone.rss"),
+    ];
+    for i in 0..7 {
+        let path = format!("/down{i}.rss");
+        server.route(&path, Route::status(500));
+        urls.push(server.url(&path));
+    }
+    let list: Vec<(&str, Option<&str>)> = urls.iter().map(|u| (u.as_str(), None)).collect();
+    let setup = Setup::new(&list);
+    setup.ok(&["poll"]);
+    // Dropping a feed from the config makes it inactive at the next run.
+    let config = std::fs::read_to_string(setup.config()).expect("config");
+    let without = config.replace(&format!("[[feed]]\nurl = \"{}\"\n", urls[1]), "");
+    assert_ne!(config, without);
+    std::fs::write(setup.config(), without).expect("write config");
+    setup.ok(&["poll"]);
+
+    let out = setup.ok(&["status"]);
+    assert!(
+        out.contains(
+            "9 active: 1 ok, 7 failing (7 waiting to retry), 0 new, 1 disabled; 1 inactive"
+        ),
+        "{out}"
+    );
+    let failing: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Failing feeds"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(failing.len(), 6, "5 feeds and the rest counted: {out}");
+    assert!(
+        failing[5].starts_with("and 2 more (`feedfold feeds` lists them all)"),
+        "{out}"
+    );
+
+    // `status --json` counts feeds with the words `feeds --json` uses.
+    let feeds = setup.json_lines(&["feeds", "--json"]);
+    let status = &setup.json_lines(&["status", "--json"])[0];
+    for word in ["ok", "failing", "new", "disabled", "inactive"] {
+        let n = feeds.iter().filter(|f| f["status"] == word).count();
+        assert_eq!(status["feeds"][word], n, "{word}: {status}");
+    }
+    assert_eq!(status["feeds"]["failing"], 7);
+    assert_eq!(status["feeds"]["backoff"], 7);
+    let listed = status["failing_feeds"].as_array().expect("failing_feeds");
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|f| f["status"] == "failing"), "{status}");
+}

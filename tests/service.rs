@@ -756,7 +756,7 @@ fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
     let out = setup.ok(&["status"]);
     assert!(
         out.contains(
-            "3 active: 2 ok, 0 failing, 1 in backoff, 0 never fetched, 0 disabled; 0 inactive"
+            "3 active: 2 ok, 1 failing (1 waiting to retry), 0 new, 0 disabled; 0 inactive"
         ),
         "{out}"
     );

@@ -50,7 +50,8 @@ pub struct FeedRow {
     pub pending_redirect: Option<String>,
     /// How many consecutive fetches saw it (the feed moves at 3).
     pub pending_redirect_count: i64,
-    /// `ok`, `failing`, `new` (never fetched) or `inactive` (not in the config).
+    /// The `status` of the `feeds` view: `ok`, `failing`, `new` (never
+    /// fetched), `disabled` (gone) or `inactive` (not in the config).
     pub status: String,
 }
 
