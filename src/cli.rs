@@ -50,6 +50,9 @@ pub struct Cli {
         default_value = "auto"
     )]
     pub log_format: LogFormat,
+    /// Print tables at full width instead of wrapping them to the terminal.
+    #[arg(long, global = true)]
+    pub wide: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -200,6 +203,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs the parsed command; `logging` takes the config's log filter once read.
 pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
+    output::set_wide(cli.wide);
     match cli.command {
         Command::Run => run_daemon(&cli.config, logging).await,
         Command::Poll { all } => poll(&cli.config, all, logging).await,
@@ -577,7 +581,10 @@ fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
 }
 
 fn feeds(config_path: &Path, json: bool) -> Result<()> {
-    let rows = open_read_only(config_path)?.feeds()?;
+    let mut rows = open_read_only(config_path)?.feeds()?;
+    // Failing feeds first (stable: by URL within each group): they are what
+    // a person runs `feeds` to find.
+    rows.sort_by_key(|r| (!r.active, r.status != "failing"));
     Ok(output::print(&rows, json)?)
 }
 
@@ -610,14 +617,13 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
     if !r.active {
         name.push_str(" (inactive)");
     }
+    let every = |secs: i64| output::frequency(Duration::from_secs(secs.unsigned_abs()));
     let interval = match (r.interval_secs, &r.interval_reason) {
-        (Some(secs), Some(why)) => format!(
-            "{} ({why})",
-            humantime::format_duration(Duration::from_secs(secs.unsigned_abs()))
-        ),
-        (Some(secs), None) => {
-            humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
-        }
+        // Reasons written since issue 22 say how often ("…; checked daily");
+        // older ones and the pinned note do not.
+        (Some(_), Some(why)) if why.contains("checked ") => why.clone(),
+        (Some(secs), Some(why)) => format!("{} ({why})", every(secs)),
+        (Some(secs), None) => every(secs),
         (None, _) => "-".to_string(),
     };
     let next_due = if r.disabled {
@@ -684,7 +690,7 @@ fn stories(
             r.title.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
+    writeln!(std::io::stdout().lock(), "{}", output::fitted(t))?;
     Ok(())
 }
 
@@ -740,7 +746,7 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
             s.entry_url.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
+    writeln!(std::io::stdout().lock(), "{}", output::fitted(t))?;
     Ok(())
 }
 
@@ -801,7 +807,7 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
                 s.title.clone().unwrap_or_default(),
             ]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(out, "{}", output::fitted(t))?;
     }
     if !report.failing_feeds.is_empty() {
         writeln!(out, "\nFailing feeds")?;
@@ -814,7 +820,7 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
                 r.last_error.clone().unwrap_or_default(),
             ]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(out, "{}", output::fitted(t))?;
         let more = f.failing - report.failing_feeds.len() as i64;
         if more > 0 {
             writeln!(out, "and {more} more (`feedfold feeds` lists them all)")?;

@@ -577,7 +577,11 @@ fn the_interval_follows_the_publishing_rate_and_what_the_feed_asks() {
     assert!(setup.ok(&["poll"]).contains("7 ok"));
 
     let expect = [
-        ("/hourly", 30 * 60, "an item every 1h"),
+        (
+            "/hourly",
+            30 * 60,
+            "an item every 1 hour (over 10 items); checked every 30 minutes",
+        ),
         ("/ttl", 3 * 3600, "<ttl>"),
         ("/sy", 24 * 3600, "sy:updatePeriod"),
         ("/maxage", 2 * 3600, "max-age"),
@@ -598,7 +602,7 @@ fn the_interval_follows_the_publishing_rate_and_what_the_feed_asks() {
     }
     let table = setup.ok(&["feeds"]);
     assert!(
-        table.contains("3h (the feed's <ttl> asks for 3h)"),
+        table.contains("checked every 3 hours, as the feed's <ttl> asks"),
         "{table}"
     );
 }

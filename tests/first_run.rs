@@ -136,3 +136,87 @@ fn status_lists_the_first_failing_feeds_and_counts_the_rest_in_the_words_of_feed
     assert_eq!(listed.len(), 5);
     assert!(listed.iter().all(|f| f["status"] == "failing"), "{status}");
 }
+
+/// Runs `feedfold -c CONFIG args…` as if in a terminal `columns` wide.
+fn in_terminal(setup: &Setup, columns: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .arg("-c")
+        .arg(setup.config())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("COLUMNS", columns)
+        .output()
+        .expect("run feedfold");
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn widest_line(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn feeds_fit_the_terminal_list_failing_feeds_first_and_explain_intervals_plainly() {
+    let server = Server::start();
+    // A feed whose newest item is years old: the interval reason says so
+    // in words, not as "9years 8months 3days…".
+    let old_items: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            (
+                format!("old{i}"),
+                format!("Mon, 0{} Feb 2016 10:00:00 GMT", i + 1),
+            )
+        })
+        .collect();
+    let items: Vec<(&str, &str, &str, &str, &str)> = old_items
+        .iter()
+        .map(|(g, d)| {
+            (
+                g.as_str(),
+                "An archived report on the harvest",
+                "https://example.org/old",
+                d.as_str(),
+                "<p>Farmers in the valley brought in a record harvest of wheat and rice this season.</p>",
+            )
+        })
+        .collect();
+    server.route("/a-quiet.rss", Route::ok(RSS_TYPE, rss("Quiet", &items)));
+    let long_error = format!("/z-down-{}.rss", "x".repeat(80));
+    server.route(&long_error, Route::status(500));
+    let setup = Setup::new(&[
+        (
+            &server.url("/a-quiet.rss"),
+            Some("A very quiet archive feed with a long title"),
+        ),
+        (&server.url(&long_error), None),
+    ]);
+    setup.ok(&["poll"]);
+
+    let narrow = in_terminal(&setup, "70", &["feeds"]);
+    assert!(widest_line(&narrow) <= 70, "wider than 70:\n{narrow}");
+    let wide = in_terminal(&setup, "70", &["--wide", "feeds"]);
+    assert!(widest_line(&wide) > 100, "--wide keeps whole rows:\n{wide}");
+    // Piped without $COLUMNS: whole rows, for grep.
+    let piped = setup.ok(&["feeds"]);
+    assert_eq!(piped.lines().count(), 3, "{piped}");
+
+    // The failing feed comes first, in the table and in JSON, though its
+    // URL sorts last.
+    assert!(
+        piped.lines().nth(1).expect("row").contains("z-down"),
+        "{piped}"
+    );
+    let rows = setup.json_lines(&["feeds", "--json"]);
+    assert_eq!(rows[0]["status"], "failing");
+    assert_eq!(rows[1]["status"], "ok");
+    // JSON keeps full values whatever the terminal.
+    assert!(rows[0]["url"].as_str().expect("url").ends_with(&long_error));
+
+    let reason = rows[1]["interval_reason"].as_str().expect("reason");
+    let years = reason
+        .strip_prefix("quiet for ")
+        .and_then(|r| r.strip_suffix(" years; checked daily, the poll.max_interval"))
+        .and_then(|n| n.parse::<u32>().ok());
+    assert!(years.is_some_and(|y| y >= 9), "{reason}");
+    assert!(piped.contains(reason), "{piped}");
+}

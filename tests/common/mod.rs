@@ -458,6 +458,8 @@ pub fn feedfold(config: &Path, args: &[&str]) -> Output {
         .arg(config)
         .args(args)
         .env("RUST_LOG", "warn")
+        // Tables wrap to $COLUMNS; tests read whole rows.
+        .env_remove("COLUMNS")
         .output()
         .expect("run feedfold")
 }
