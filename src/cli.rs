@@ -786,15 +786,19 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
         "Feeds     {} active: {} ok, {} failing ({} waiting to retry), {} new, {} disabled; {} inactive",
         f.active, f.ok, f.failing, f.backoff, f.new, f.disabled, f.inactive
     )?;
+    let n = |count: i64, noun: &str| output::count(count.unsigned_abs(), noun);
     writeln!(
         out,
-        "Today     {} items, {} stories",
-        report.entries_today, report.stories_today
+        "Today     {}, {}",
+        n(report.entries_today, "item"),
+        n(report.stories_today, "story")
     )?;
     writeln!(
         out,
-        "Last 24h  {} items, {} stories, {} folded copies",
-        report.entries_24h, report.stories_24h, report.folded_24h
+        "Last 24h  {}, {}, {}",
+        n(report.entries_24h, "item"),
+        n(report.stories_24h, "story"),
+        n(report.folded_24h, "folded copy")
     )?;
     if !report.top_stories.is_empty() {
         writeln!(out, "\nMost syndicated stories, last 24 h")?;

@@ -229,14 +229,24 @@ pub fn rough_duration(d: Duration) -> String {
     count(secs / unit, name)
 }
 
-/// `1 feed`, `3 feeds`: a number with its noun, plural when it is not 1.
-/// Nouns ending in `s`, `x`, `ch` or `sh` take `es` (`1 batch`, `2 batches`).
+/// `1 feed`, `3 feeds`: a number with its noun (the last word is the one
+/// made plural), plural when the number is not 1. `batch` → `batches`,
+/// `new entry` → `new entries`; other irregular nouns are not handled.
 pub fn count(n: u64, noun: &str) -> String {
     if n == 1 {
         return format!("1 {noun}");
     }
-    let es = ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end));
-    format!("{n} {noun}{}", if es { "es" } else { "s" })
+    let plural = if ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end)) {
+        format!("{noun}es")
+    } else if let Some(stem) = noun
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else {
+        format!("{noun}s")
+    };
+    format!("{n} {plural}")
 }
 
 /// An optional cell: the text, or empty.
@@ -310,6 +320,9 @@ mod tests {
         assert_eq!(count(2, "batch"), "2 batches");
         assert_eq!(count(0, "feed"), "0 feeds");
         assert_eq!(count(1, "feed"), "1 feed");
+        assert_eq!(count(3, "folded copy"), "3 folded copies");
+        assert_eq!(count(2, "day"), "2 days");
+        assert_eq!(count(2, "invalid URL"), "2 invalid URLs");
     }
 
     #[test]

@@ -491,10 +491,7 @@ fn an_html_page_leads_to_the_feed_it_announces() {
     let page = server.url("/blog/");
     let setup = Setup::new(&[(&page, None)]);
     let out = setup.ok(&["poll"]);
-    assert!(
-        out.contains("1 ok") && out.contains("1 new entries"),
-        "{out}"
-    );
+    assert!(out.contains("1 ok") && out.contains("1 new entry"), "{out}");
     let r = row(&setup, &page);
     assert_eq!(r["fetch_url"], server.url("/blog/feed.xml").as_str());
     assert_eq!(r["last_error"], Value::Null);

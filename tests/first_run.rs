@@ -220,3 +220,138 @@ fn feeds_fit_the_terminal_list_failing_feeds_first_and_explain_intervals_plainly
     assert!(years.is_some_and(|y| y >= 9), "{reason}");
     assert!(piped.contains(reason), "{piped}");
 }
+
+/// Runs `feedfold -c CONFIG args…` in `dir`, expecting exit code 2 with
+/// one line on stderr; returns that line.
+fn one_line_error(config: &std::path::Path, args: &[&str]) -> String {
+    let out = common::feedfold(config, args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    text.trim_end().to_string()
+}
+
+/// Rust's own renderings, which mean nothing to a user.
+fn assert_plain(message: &str) {
+    for debug in [
+        "Some(",
+        "None",
+        "TextPos",
+        "{ ",
+        "i64",
+        "u64",
+        "usize",
+        "f64",
+        "Error code",
+        "ParseSchedule",
+        "disk I/O error",
+    ] {
+        assert!(!message.contains(debug), "{debug:?} in: {message}");
+    }
+}
+
+#[test]
+fn errors_are_one_plain_sentence_with_each_cause_said_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write config");
+        p
+    };
+
+    // A file that is not a database: said once, not three times.
+    std::fs::write(dir.path().join("notes.txt"), "shopping list\n".repeat(100)).expect("write");
+    let not_db = config("not_db.toml", "database = \"notes.txt\"\n");
+    for args in [&["stories"][..], &["poll"][..]] {
+        let e = one_line_error(&not_db, args);
+        assert!(e.contains("notes.txt is not an SQLite database"), "{e}");
+        assert!(!e.contains("file is not a database"), "said once: {e}");
+        assert_plain(&e);
+    }
+
+    // A folder given as the database.
+    std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+    let folder = config("folder.toml", "database = \"data\"\n");
+    for args in [&["stories"][..], &["poll"][..]] {
+        let e = one_line_error(&folder, args);
+        assert!(e.contains("data is a folder, not a file"), "{e}");
+        assert!(e.contains("feedfold.db"), "suggests a file name: {e}");
+        assert_plain(&e);
+    }
+
+    // Config values of the wrong type, in words.
+    let e = one_line_error(
+        &config(
+            "many.toml",
+            "database = \"ff.db\"\n[poll]\nconcurrency = \"many\"\n",
+        ),
+        &["check"],
+    );
+    assert!(
+        e.ends_with(
+            "many.toml:3: poll.concurrency: expected a whole number, found the text \"many\""
+        ),
+        "{e}"
+    );
+    let e = one_line_error(
+        &config(
+            "tags.toml",
+            "[[feed]]\nurl = \"https://a.example/\"\ntags = \"x\"\n",
+        ),
+        &["check"],
+    );
+    assert!(e.contains("expected a list, found the text \"x\""), "{e}");
+
+    // A bad cron expression says what is wrong with it.
+    let e = one_line_error(
+        &config(
+            "cron.toml",
+            "database = \"ff.db\"\n[poll]\nschedule = \"0 */5 * * *\"\n",
+        ),
+        &["check"],
+    );
+    assert!(
+        e.contains("invalid cron expression \"0 */5 * * *\" (pattern must have 6 or 7 fields"),
+        "{e}"
+    );
+    assert_plain(&e);
+
+    // A damaged OPML list: a note in words, not the parser's debug output.
+    std::fs::write(
+        dir.path().join("subs.opml"),
+        "<opml version=\"2.0\"><body><outline xmlUrl=\"https://a.example/\" text=\"A\"></body></opml>",
+    )
+    .expect("write opml");
+    let listing = config(
+        "opml.toml",
+        "database = \"ff.db\"\ninclude = [\"subs.opml\"]\n",
+    );
+    let out = common::feedfold(&listing, &["check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("mismatched XML tag"),
+        "{}",
+        stderr(&out)
+    );
+    assert_plain(&stderr(&out));
+    // Counts agree with their nouns.
+    assert!(
+        stdout(&out).contains("valid; 1 feed (0 in the file, 1 from 1 list file)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = common::feedfold(&listing, &["prune"]);
+    assert!(stdout(&out).ends_with("in 1 batch\n"), "{}", stdout(&out));
+
+    // The daemon's warning for a failed fetch has no `status=None`.
+    let server = Server::start();
+    server.route("/down.rss", Route::status(503));
+    let setup = Setup::new(&[
+        ("http://127.0.0.1:9/refused.rss", None),
+        (&server.url("/down.rss"), None),
+    ]);
+    let out = setup.run(&["poll"]);
+    let log = stderr(&out);
+    assert!(log.contains("status=503"), "{log}");
+    assert_plain(&log);
+}

@@ -762,7 +762,7 @@ fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
     );
     assert!(out.contains("Today     3 items, 2 stories"), "{out}");
     assert!(
-        out.contains("Last 24h  3 items, 2 stories, 1 folded copies"),
+        out.contains("Last 24h  3 items, 2 stories, 1 folded copy"),
         "{out}"
     );
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");

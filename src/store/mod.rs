@@ -177,6 +177,12 @@ pub enum StoreError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database path names a folder.
+    #[error("database {} is a folder, not a file: set `database` to a file in it, e.g. {}", .0.display(), .0.join("feedfold.db").display())]
+    IsFolder(PathBuf),
+    /// The file is not an SQLite database (or is damaged beyond reading).
+    #[error("database {0} is not an SQLite database (another kind of file, or one damaged beyond repair): check `database` in the config")]
+    NotADatabase(PathBuf),
     /// The database file does not exist (read-only open).
     #[error("database {0} does not exist yet; run `feedfold poll` or `feedfold run` first")]
     Missing(PathBuf),
@@ -205,6 +211,15 @@ pub enum StoreError {
     },
 }
 
+/// A folder given as the database: SQLite would report `disk I/O error` or
+/// `unable to open database file`, which sends people looking at the disk.
+fn refuse_folder(path: &Path) -> Result<(), StoreError> {
+    if path.is_dir() {
+        return Err(StoreError::IsFolder(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// A connection to the feedfold database.
 pub struct Store {
     /// Declared before `conn` so that it stops first: the writer's
@@ -220,6 +235,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database for writing and migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        refuse_folder(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite {
                 path: path.to_path_buf(),
@@ -259,6 +275,7 @@ impl Store {
 
     /// Opens an existing database for reading only (CLI queries).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        refuse_folder(path)?;
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
