@@ -703,29 +703,54 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         struct Out<'a> {
             #[serde(flatten)]
             story: &'a crate::store::StoryRow,
+            /// The canonical copy's plain text.
+            text: Option<&'a str>,
             sources: &'a [crate::store::SourceRow],
         }
         println!(
             "{}",
             serde_json::to_string(&Out {
                 story: &story,
+                text: canonical_text(&sources),
                 sources: &sources
             })?
         );
         return Ok(());
     }
-    println!(
+    print_story(&mut std::io::stdout().lock(), &story, &sources)
+}
+
+/// The story's text: its canonical copy's.
+fn canonical_text(sources: &[crate::store::SourceRow]) -> Option<&str> {
+    sources
+        .iter()
+        .find(|s| s.relation == "canonical")
+        .and_then(|s| s.text.as_deref())
+}
+
+/// One story for people: its headline and facts, its text wrapped to the
+/// terminal, and its lineage as a table.
+fn print_story(
+    out: &mut impl Write,
+    story: &crate::store::StoryRow,
+    sources: &[crate::store::SourceRow],
+) -> Result<()> {
+    writeln!(
+        out,
         "Story {}: {}",
         story.story_id,
         story.title.as_deref().unwrap_or("(untitled)")
-    );
-    println!("URL:       {}", story.url.as_deref().unwrap_or("-"));
-    println!("Published: {}", local(Some(&story.published_at)));
-    println!("Sources:   {}", story.source_count);
+    )?;
+    writeln!(out, "URL:       {}", story.url.as_deref().unwrap_or("-"))?;
+    writeln!(out, "Published: {}", local(Some(&story.published_at)))?;
+    writeln!(out, "Sources:   {}", story.source_count)?;
     if let Some(a) = &story.origin_agency {
-        println!("Agency:    {a}");
+        writeln!(out, "Agency:    {a}")?;
     }
-    println!();
+    if let Some(text) = canonical_text(sources).filter(|t| !t.trim().is_empty()) {
+        writeln!(out, "\n{}", output::wrap(text, output::text_width()))?;
+    }
+    writeln!(out)?;
     let mut t = table(&[
         "RELATION",
         "SCORE",
@@ -735,7 +760,7 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         "HEADLINE",
         "URL",
     ]);
-    for s in &sources {
+    for s in sources {
         t.add_row(vec![
             s.relation.clone(),
             format!("{:.3}", s.similarity),
@@ -746,7 +771,7 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
             s.entry_url.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(std::io::stdout().lock(), "{}", output::fitted(t))?;
+    writeln!(out, "{}", output::fitted(t))?;
     Ok(())
 }
 

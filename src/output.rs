@@ -132,6 +132,19 @@ pub fn width() -> Option<u16> {
     columns.or_else(terminal_width).filter(|&w| w >= MIN_WIDTH)
 }
 
+/// The width running text (a story) is wrapped to: the terminal's, at
+/// most [`TEXT_MAX_WIDTH`] (longer lines are hard to read), else 80; `None`
+/// (one line per paragraph) with `--wide`.
+pub fn text_width() -> Option<usize> {
+    if WIDE.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(width().map_or(80, |w| usize::from(w).min(TEXT_MAX_WIDTH)))
+}
+
+/// The widest running text is wrapped to.
+const TEXT_MAX_WIDTH: usize = 100;
+
 /// Narrower than this, wrapping helps nobody: print rows whole.
 const MIN_WIDTH: u16 = 20;
 
@@ -249,6 +262,37 @@ pub fn count(n: u64, noun: &str) -> String {
     format!("{n} {plural}")
 }
 
+/// `text` with each line (a paragraph) wrapped at word boundaries to at
+/// most `width` characters, paragraphs separated by a blank line; `None`
+/// keeps each paragraph on one line. A word longer than `width` gets a line
+/// of its own.
+pub fn wrap(text: &str, width: Option<usize>) -> String {
+    let paragraphs = text.lines().map(str::trim).filter(|p| !p.is_empty());
+    let Some(width) = width else {
+        return paragraphs.collect::<Vec<_>>().join("\n\n");
+    };
+    let mut out = String::new();
+    for paragraph in paragraphs {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        let mut line_len = 0;
+        for word in paragraph.split_whitespace() {
+            let len = word.chars().count();
+            if line_len > 0 && line_len + 1 + len > width {
+                out.push('\n');
+                line_len = 0;
+            } else if line_len > 0 {
+                out.push(' ');
+                line_len += 1;
+            }
+            out.push_str(word);
+            line_len += len;
+        }
+    }
+    out
+}
+
 /// An optional cell: the text, or empty.
 pub fn or_empty(s: Option<&str>) -> String {
     s.unwrap_or_default().to_string()
@@ -312,6 +356,20 @@ mod tests {
                 (exact, often)
             );
         }
+    }
+
+    #[test]
+    fn text_wraps_at_word_boundaries_paragraph_by_paragraph() {
+        let text = "One two three four five six.\n\n  \nSeven eight nine.";
+        assert_eq!(
+            wrap(text, Some(10)),
+            "One two\nthree four\nfive six.\n\nSeven\neight\nnine."
+        );
+        assert_eq!(
+            wrap(text, None),
+            "One two three four five six.\n\nSeven eight nine."
+        );
+        assert_eq!(wrap("abcdefghijkl mn", Some(5)), "abcdefghijkl\nmn");
     }
 
     #[test]

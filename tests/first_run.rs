@@ -355,3 +355,89 @@ fn errors_are_one_plain_sentence_with_each_cause_said_once() {
     assert!(log.contains("status=503"), "{log}");
     assert_plain(&log);
 }
+
+#[test]
+fn a_story_shows_its_text_and_sql_users_can_read_every_copy() {
+    let server = Server::start();
+    let body = "<p>ANKARA, Turkey (Wire) &#8212; Grain envoys from six countries met in Ankara on \
+        Thursday to resume talks on the safe passage of grain ships through the Black Sea, \
+        officials said.</p><p>The talks follow a month-long pause after a dispute over \
+        inspections of ships at Istanbul, according to the ministry of trade.</p>";
+    server.route(
+        "/wire.rss",
+        Route::ok(
+            RSS_TYPE,
+            rss(
+                "Wire",
+                &[(
+                    "w1",
+                    "Grain envoys resume Black Sea talks",
+                    "https://wire.example/1",
+                    "Thu, 27 Feb 2025 10:00:00 GMT",
+                    body,
+                )],
+            ),
+        ),
+    );
+    let setup = Setup::new(&[(&server.url("/wire.rss"), Some("Wire"))]);
+    setup.ok(&["poll"]);
+
+    let shown = in_terminal(&setup, "60", &["story", "1"]);
+    assert!(widest_line(&shown) <= 60, "{shown}");
+    let flat = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Grain envoys from six countries met in Ankara on Thursday to resume talks"),
+        "the text, wrapped: {shown}"
+    );
+    assert!(
+        !shown.contains("<p>") && !shown.contains("&#8212;"),
+        "{shown}"
+    );
+    // Paragraphs stay apart.
+    assert!(
+        shown.contains("officials said.\n\nThe talks follow"),
+        "{shown}"
+    );
+
+    let json = &setup.json_lines(&["story", "1", "--json"])[0];
+    let text = json["text"].as_str().expect("text in story --json");
+    assert!(
+        text.starts_with("ANKARA, Turkey (Wire) — Grain envoys"),
+        "{text}"
+    );
+    assert!(text.contains("officials said.\nThe talks follow"), "{text}");
+    assert_eq!(json["sources"][0]["text"], text);
+
+    // The public view keeps its columns, in order, and adds `text`.
+    let conn = rusqlite::Connection::open(setup.db()).expect("open");
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('story_sources')")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("columns");
+    assert_eq!(
+        columns,
+        [
+            "story_id",
+            "entry_id",
+            "feed_url",
+            "feed_title",
+            "entry_url",
+            "entry_title",
+            "published_at",
+            "fetched_at",
+            "relation",
+            "similarity",
+            "credited_agency",
+            "feed_id",
+            "text"
+        ]
+    );
+    let from_sql: String = setup.sql(
+        "SELECT ss.text FROM stories s JOIN story_sources ss
+         ON ss.story_id = s.story_id AND ss.relation = 'canonical' WHERE s.story_id = 1",
+    );
+    assert_eq!(from_sql, text);
+}

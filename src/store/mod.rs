@@ -90,6 +90,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_band_filter.sql",
         include_str!("../../migrations/0009_band_filter.sql"),
     ),
+    (
+        "0011_story_text.sql",
+        include_str!("../../migrations/0011_story_text.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.

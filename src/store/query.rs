@@ -99,6 +99,8 @@ pub struct SourceRow {
     pub similarity: f64,
     /// Agencies the copy's text credits.
     pub credited_agency: Option<String>,
+    /// The copy's plain text (content, else summary; one paragraph per line).
+    pub text: Option<String>,
 }
 
 pub(super) const STORY_COLUMNS: &str =
@@ -156,7 +158,7 @@ pub fn stories_sql_tagged(with_since: bool, tags: usize) -> String {
 /// The query behind `feedfold story` (the lineage part).
 pub const LINEAGE_SQL: &str =
     "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
-        relation, similarity, credited_agency
+        relation, similarity, credited_agency, text
  FROM story_sources WHERE story_id = ?1
  ORDER BY COALESCE(published_at, fetched_at), entry_id";
 
@@ -301,6 +303,7 @@ impl Store {
                     relation: r.get(7)?,
                     similarity: r.get(8)?,
                     credited_agency: r.get(9)?,
+                    text: r.get(10)?,
                 })
             })
             .map_err(|e| self.err(e))?;
