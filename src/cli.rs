@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod demo;
 mod lists;
 
 use crate::config::Config;
@@ -145,6 +146,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fold a few bundled sample feeds, served on 127.0.0.1, into a scratch
+    /// database and show the result: no config and no network needed.
+    Demo {
+        /// Keep the database in this new file instead of a scratch folder.
+        #[arg(long, value_name = "PATH")]
+        database: Option<PathBuf>,
+    },
     /// Delete what `[retention]` no longer keeps, then free the space.
     Prune {
         /// Also rewrite the whole file once (VACUUM): frees all space now and
@@ -231,6 +239,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
             json,
         } => search(&cli.config, &query.join(" "), since, limit, fts, json),
         Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
+        Command::Demo { database } => demo::demo(database, logging).await,
     }
 }
 

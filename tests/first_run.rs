@@ -441,3 +441,97 @@ fn a_story_shows_its_text_and_sql_users_can_read_every_copy() {
     );
     assert_eq!(from_sql, text);
 }
+
+#[test]
+fn the_demo_folds_the_bundled_wire_story_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let config = dir.path().join("unused.toml");
+    let out = common::feedfold(
+        &config,
+        &["demo", "--database", db.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("feeds: 4 ok, 0 failed"), "{text}");
+    assert!(
+        text.contains("2 folded from copies in several feeds"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Story 1: Black Sea states agree to joint rescue drills after Istanbul talks"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Officials from five Black Sea states"),
+        "the story's text: {text}"
+    );
+
+    // The agency's story and its three republished copies are one story.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let (story, sources, agency): (i64, i64, String) = conn
+        .query_row(
+            "SELECT story_id, source_count, origin_agency FROM stories
+             WHERE title LIKE 'Black Sea states agree%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the wire story");
+    assert_eq!((sources, agency.as_str()), (4, "AFP"));
+    let feeds: Vec<String> = conn
+        .prepare("SELECT feed_title FROM story_sources WHERE story_id = ?1 ORDER BY published_at")
+        .expect("prepare")
+        .query_map([story], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("lineage");
+    assert_eq!(
+        feeds,
+        [
+            "AFP World (sample)",
+            "APP (sample)",
+            "UrduPoint (sample)",
+            "The Daily Ledger (sample)"
+        ]
+    );
+    let tulips: i64 = conn
+        .query_row(
+            "SELECT source_count FROM stories WHERE title LIKE 'Warm winter%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the second wire story");
+    assert_eq!(tulips, 2);
+    let stories: i64 = conn
+        .query_row("SELECT COUNT(*) FROM stories", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stories, 5, "9 items, 5 stories");
+
+    // A database that exists is never written to.
+    let again = common::feedfold(
+        &config,
+        &["demo", "--database", db.to_str().expect("utf-8")],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Without --database, the scratch folder goes when the demo ends.
+    let out = common::feedfold(&config, &["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let scratch = text
+        .split_once("polling them into ")
+        .and_then(|(_, rest)| rest.split_once('…'))
+        .map(|(path, _)| std::path::PathBuf::from(path))
+        .expect("the scratch database path");
+    assert!(
+        !scratch.exists() && !scratch.parent().expect("folder").exists(),
+        "{text}"
+    );
+}
