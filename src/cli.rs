@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod demo;
 mod lists;
 
 use crate::config::Config;
@@ -50,6 +51,9 @@ pub struct Cli {
         default_value = "auto"
     )]
     pub log_format: LogFormat,
+    /// Print tables at full width instead of wrapping them to the terminal.
+    #[arg(long, global = true)]
+    pub wide: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -150,6 +154,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fold a few bundled sample feeds, served on 127.0.0.1, into a scratch
+    /// database and show the result: no config and no network needed.
+    Demo {
+        /// Keep the database in this new file instead of a scratch folder.
+        #[arg(long, value_name = "PATH")]
+        database: Option<PathBuf>,
+    },
     /// Delete what `[retention]` no longer keeps, then free the space.
     Prune {
         /// Also rewrite the whole file once (VACUUM): frees all space now and
@@ -204,6 +215,7 @@ pub enum FeedsAction {
 
 /// Runs the parsed command; `logging` takes the config's log filter once read.
 pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
+    output::set_wide(cli.wide);
     match cli.command {
         Command::Run => run_daemon(&cli.config, logging).await,
         Command::Poll { all } => poll(&cli.config, all, logging).await,
@@ -245,6 +257,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
             search(&cli.config, &query.join(" "), &filter, limit, fts, json)
         }
         Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
+        Command::Demo { database } => demo::demo(database, logging).await,
     }
 }
 
@@ -460,7 +473,38 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
         eprintln!("feedfold: {name}: the poll stopped early; feeds not started were left for the next poll");
         std::process::exit(128 + number);
     }
+    if summary.failed > 0 && summary.ok + summary.not_modified == 0 {
+        // A timer unit only sees the exit code: a pass in which every feed
+        // failed (no network, a dead proxy) must show as a failed run.
+        eprintln!(
+            "feedfold: no feed could be polled ({} failed); `feedfold feeds` shows why",
+            summary.failed
+        );
+        std::process::exit(1);
+    }
+    if summary.ok + summary.failed + summary.not_modified + summary.deferred == 0 {
+        println!("{}", nothing_due(&config)?);
+    }
     Ok(())
+}
+
+/// What `poll` says when no feed was due: which feed is due next, and when.
+fn nothing_due(config: &Config) -> Result<String> {
+    let next = Store::open_read_only(&config.database)?.next_due()?;
+    Ok(match next {
+        None => "nothing to poll: no active feed in the config".to_string(),
+        Some((feed, at)) => {
+            let when = match at.as_deref().and_then(parse_time) {
+                Some(t) => format!(
+                    "at {} (in {})",
+                    local(at.as_deref()),
+                    output::rough_duration((t - Utc::now()).to_std().unwrap_or_default())
+                ),
+                None => "now".to_string(),
+            };
+            format!("nothing was due; next due: {feed}, {when} (`feedfold poll --all` polls every feed now)")
+        }
+    })
 }
 
 /// A one-shot poll's signals. First SIGTERM/SIGINT: start no more feeds,
@@ -575,6 +619,9 @@ fn feeds(config_path: &Path, json: bool) -> Result<()> {
     for f in config.feeds.iter().filter(|f| !known.contains(&f.url)) {
         rows.push(FeedRow::never_polled(&f.url, f.title.clone()));
     }
+    // Failing feeds first (stable: by URL within each group): they are what
+    // a person runs `feeds` to find.
+    rows.sort_by_key(|r| (!r.active, r.status != "failing"));
     Ok(output::print(&rows, json)?)
 }
 
@@ -607,14 +654,13 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
     if !r.active {
         name.push_str(" (inactive)");
     }
+    let every = |secs: i64| output::frequency(Duration::from_secs(secs.unsigned_abs()));
     let interval = match (r.interval_secs, &r.interval_reason) {
-        (Some(secs), Some(why)) => format!(
-            "{} ({why})",
-            humantime::format_duration(Duration::from_secs(secs.unsigned_abs()))
-        ),
-        (Some(secs), None) => {
-            humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
-        }
+        // Reasons written since issue 22 say how often ("…; checked daily");
+        // older ones and the pinned note do not.
+        (Some(_), Some(why)) if why.contains("checked ") => why.clone(),
+        (Some(secs), Some(why)) => format!("{} ({why})", every(secs)),
+        (Some(secs), None) => every(secs),
         (None, _) => "-".to_string(),
     };
     let next_due = if r.disabled {
@@ -678,7 +724,7 @@ fn stories(
             r.title.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
+    writeln!(std::io::stdout().lock(), "{}", output::fitted(t))?;
     Ok(())
 }
 
@@ -691,29 +737,54 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         struct Out<'a> {
             #[serde(flatten)]
             story: &'a crate::store::StoryRow,
+            /// The canonical copy's plain text.
+            text: Option<&'a str>,
             sources: &'a [crate::store::SourceRow],
         }
         println!(
             "{}",
             serde_json::to_string(&Out {
                 story: &story,
+                text: canonical_text(&sources),
                 sources: &sources
             })?
         );
         return Ok(());
     }
-    println!(
+    print_story(&mut std::io::stdout().lock(), &story, &sources)
+}
+
+/// The story's text: its canonical copy's.
+fn canonical_text(sources: &[crate::store::SourceRow]) -> Option<&str> {
+    sources
+        .iter()
+        .find(|s| s.relation == "canonical")
+        .and_then(|s| s.text.as_deref())
+}
+
+/// One story for people: its headline and facts, its text wrapped to the
+/// terminal, and its lineage as a table.
+fn print_story(
+    out: &mut impl Write,
+    story: &crate::store::StoryRow,
+    sources: &[crate::store::SourceRow],
+) -> Result<()> {
+    writeln!(
+        out,
         "Story {}: {}",
         story.story_id,
         story.title.as_deref().unwrap_or("(untitled)")
-    );
-    println!("URL:       {}", story.url.as_deref().unwrap_or("-"));
-    println!("Published: {}", local(Some(&story.published_at)));
-    println!("Sources:   {}", story.source_count);
+    )?;
+    writeln!(out, "URL:       {}", story.url.as_deref().unwrap_or("-"))?;
+    writeln!(out, "Published: {}", local(Some(&story.published_at)))?;
+    writeln!(out, "Sources:   {}", story.source_count)?;
     if let Some(a) = &story.origin_agency {
-        println!("Agency:    {a}");
+        writeln!(out, "Agency:    {a}")?;
     }
-    println!();
+    if let Some(text) = canonical_text(sources).filter(|t| !t.trim().is_empty()) {
+        writeln!(out, "\n{}", output::wrap(text, output::text_width()))?;
+    }
+    writeln!(out)?;
     let mut t = table(&[
         "RELATION",
         "SCORE",
@@ -723,7 +794,7 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
         "HEADLINE",
         "URL",
     ]);
-    for s in &sources {
+    for s in sources {
         t.add_row(vec![
             s.relation.clone(),
             format!("{:.3}", s.similarity),
@@ -734,7 +805,7 @@ fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
             s.entry_url.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(std::io::stdout().lock(), "{t}")?;
+    writeln!(out, "{}", output::fitted(t))?;
     Ok(())
 }
 
@@ -771,18 +842,22 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
     let f = &report.feeds;
     writeln!(
         out,
-        "Feeds     {} active: {} ok, {} failing, {} in backoff, {} never fetched, {} disabled; {} inactive",
-        f.active, f.ok, f.failing, f.backoff, f.never_fetched, f.disabled, f.inactive
+        "Feeds     {} active: {} ok, {} failing ({} waiting to retry), {} new, {} disabled; {} inactive",
+        f.active, f.ok, f.failing, f.backoff, f.new, f.disabled, f.inactive
+    )?;
+    let n = |count: i64, noun: &str| output::count(count.unsigned_abs(), noun);
+    writeln!(
+        out,
+        "Today     {}, {}",
+        n(report.entries_today, "item"),
+        n(report.stories_today, "story")
     )?;
     writeln!(
         out,
-        "Today     {} items, {} stories",
-        report.entries_today, report.stories_today
-    )?;
-    writeln!(
-        out,
-        "Last 24h  {} items, {} stories, {} folded copies",
-        report.entries_24h, report.stories_24h, report.folded_24h
+        "Last 24h  {}, {}, {}",
+        n(report.entries_24h, "item"),
+        n(report.stories_24h, "story"),
+        n(report.folded_24h, "folded copy")
     )?;
     if !report.top_stories.is_empty() {
         writeln!(out, "\nMost syndicated stories, last 24 h")?;
@@ -795,7 +870,7 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
                 s.title.clone().unwrap_or_default(),
             ]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(out, "{}", output::fitted(t))?;
     }
     if !report.failing_feeds.is_empty() {
         writeln!(out, "\nFailing feeds")?;
@@ -808,7 +883,11 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
                 r.last_error.clone().unwrap_or_default(),
             ]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(out, "{}", output::fitted(t))?;
+        let more = f.failing - report.failing_feeds.len() as i64;
+        if more > 0 {
+            writeln!(out, "and {more} more (`feedfold feeds` lists them all)")?;
+        }
     }
     Ok(())
 }

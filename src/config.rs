@@ -720,7 +720,7 @@ impl<'a> Source<'a> {
             path: self.path.to_path_buf(),
             line,
             key,
-            message: e.message().trim().to_string(),
+            message: plain_type_words(e.message().trim()),
         }
     }
 
@@ -1022,11 +1022,58 @@ impl Source<'_> {
 fn validate_cron(expr: &str) -> Result<(), String> {
     tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
         .map(drop)
-        .map_err(|e| {
+        .map_err(|_| {
+            // The scheduler only says `ParseSchedule`; croner, which it
+            // parses with (same settings), says what is wrong.
+            let why = croner::parser::CronParser::builder()
+                .seconds(croner::parser::Seconds::Required)
+                .dom_and_dow(true)
+                .build()
+                .parse(expr)
+                .err()
+                .map(|e| {
+                    let e = e.to_string();
+                    let e = ["Invalid pattern: ", "Component error: "]
+                        .iter()
+                        .find_map(|p| e.strip_prefix(p))
+                        .unwrap_or(&e);
+                    format!(" ({})", e.trim_end_matches('.').to_lowercase())
+                })
+                .unwrap_or_default();
             format!(
-                "invalid cron expression {expr:?} ({e:?}); expected six fields with seconds first, e.g. \"0 */5 * * * *\""
+                "invalid cron expression {expr:?}{why}; expected six fields with seconds first, e.g. \"0 */5 * * * *\""
             )
         })
+}
+
+/// A serde type error in the user's words: `invalid type: string "many",
+/// expected i64` becomes `expected a whole number, found the text "many"`.
+fn plain_type_words(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, words) in [
+        ("i64", "a whole number"),
+        ("u64", "a whole number"),
+        ("usize", "a whole number"),
+        ("u32", "a whole number"),
+        ("u16", "a whole number"),
+        ("u8", "a whole number"),
+        ("f64", "a number"),
+        ("a sequence", "a list"),
+    ] {
+        m = m.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    let Some((found, expected)) = m
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    else {
+        return m;
+    };
+    let found = found
+        .replacen("string ", "the text ", 1)
+        .replacen("floating point ", "the number ", 1)
+        .replacen("integer ", "the number ", 1)
+        .replace('`', "");
+    format!("expected {expected}, found {found}")
 }
 
 impl FeedConfig {

@@ -42,10 +42,36 @@ fn main() -> ExitCode {
         // `feedfold stories | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("feedfold: {e:#}");
+            eprintln!("feedfold: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes as one line, each said once. Our error types
+/// print their cause in their own message (`database x.db: file is not a
+/// database`) and also return it as their `source`, and rusqlite's error
+/// has SQLite's raw `Error code 26: …` as its source: `{:#}` printed the
+/// same words three times. A cause whose words are already on the line is
+/// left out.
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        // SQLite's raw form repeats the message it comes with.
+        let words = match text.strip_prefix("Error code ") {
+            Some(rest) => rest.split_once(": ").map_or(rest, |(_, w)| w),
+            None => &text,
+        };
+        if line.contains(words) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -137,7 +137,7 @@ impl Metrics {
         );
         r.register(
             "feeds",
-            "Feeds by state (ok, failing, backoff, never_fetched, disabled, inactive), read at scrape time",
+            "Feeds by state, as in the feeds view (ok, failing, new, disabled, inactive), read at scrape time",
             m.feeds.clone(),
         );
         r.register(
@@ -202,8 +202,7 @@ fn set_feed_health(h: &FeedHealth) {
     for (state, n) in [
         ("ok", h.ok),
         ("failing", h.failing),
-        ("backoff", h.backoff),
-        ("never_fetched", h.never_fetched),
+        ("new", h.new),
         ("disabled", h.disabled),
         ("inactive", h.inactive),
     ] {

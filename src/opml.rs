@@ -124,7 +124,8 @@ pub fn read(bytes: &[u8]) -> OpmlDocument {
 
 fn describe(e: &opml::Error) -> String {
     match e {
-        opml::Error::XmlError(x) => format!("XML error: {x:?}"),
+        // The wrapper's own message is only "Failed to process XML file".
+        opml::Error::XmlError(x) => x.to_string(),
         other => other.to_string(),
     }
 }

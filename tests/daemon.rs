@@ -89,7 +89,7 @@ fn the_same_agency_story_in_two_formats_folds_into_one_story() {
     let out = setup.ok(&["poll"]);
     assert!(out.contains("2 ok, 0 failed"), "{out}");
     assert!(
-        out.contains("3 new entries, 2 new stories, 1 folded copies"),
+        out.contains("3 new entries, 2 new stories, 1 folded copy"),
         "{out}"
     );
 

@@ -93,7 +93,7 @@ fn retry_after_as_an_http_date_is_honoured_for_503() {
     );
     let url = server.url("/busy");
     let setup = Setup::new(&[(&url, None)]);
-    setup.ok(&["poll"]);
+    setup.poll_all_failing(&["poll"]);
     let r = row(&setup, &url);
     assert!(
         r["last_error"].as_str().expect("error").contains("503"),
@@ -491,10 +491,7 @@ fn an_html_page_leads_to_the_feed_it_announces() {
     let page = server.url("/blog/");
     let setup = Setup::new(&[(&page, None)]);
     let out = setup.ok(&["poll"]);
-    assert!(
-        out.contains("1 ok") && out.contains("1 new entries"),
-        "{out}"
-    );
+    assert!(out.contains("1 ok") && out.contains("1 new entry"), "{out}");
     let r = row(&setup, &page);
     assert_eq!(r["fetch_url"], server.url("/blog/feed.xml").as_str());
     assert_eq!(r["last_error"], Value::Null);
@@ -577,7 +574,11 @@ fn the_interval_follows_the_publishing_rate_and_what_the_feed_asks() {
     assert!(setup.ok(&["poll"]).contains("7 ok"));
 
     let expect = [
-        ("/hourly", 30 * 60, "an item every 1h"),
+        (
+            "/hourly",
+            30 * 60,
+            "an item every 1 hour (over 10 items); checked every 30 minutes",
+        ),
         ("/ttl", 3 * 3600, "<ttl>"),
         ("/sy", 24 * 3600, "sy:updatePeriod"),
         ("/maxage", 2 * 3600, "max-age"),
@@ -598,7 +599,7 @@ fn the_interval_follows_the_publishing_rate_and_what_the_feed_asks() {
     }
     let table = setup.ok(&["feeds"]);
     assert!(
-        table.contains("3h (the feed's <ttl> asks for 3h)"),
+        table.contains("checked every 3 hours, as the feed's <ttl> asks"),
         "{table}"
     );
 }
@@ -615,7 +616,7 @@ fn failures_back_off_exponentially_and_never_drop_the_feed() {
     );
     let mut windows = Vec::new();
     for _ in 0..5 {
-        setup.ok(&["poll", "--all"]);
+        setup.poll_all_failing(&["poll", "--all"]);
         let r = row(&setup, &url);
         windows.push(secs_between(&r["last_fetch_at"], &r["backoff_until"]));
         assert_eq!(r["disabled"], false);

@@ -191,10 +191,10 @@ fn check_validates_config_and_lists_without_touching_the_database() {
     );
     let out = f.ok(&["check"]);
     assert!(
-        out.contains("valid; 2 feeds (1 in the file, 1 from 1 list files)"),
+        out.contains("valid; 2 feeds (1 in the file, 1 from 1 list file)"),
         "{out}"
     );
-    assert!(out.contains("b.toml: 1 feeds"), "{out}");
+    assert!(out.contains("b.toml: 1 feed"), "{out}");
 
     f.write(
         "feeds.d/b.toml",
@@ -322,7 +322,7 @@ fn import_saves_what_it_can_and_reports_the_rest_by_line() {
     assert!(out.contains("not valid OPML"), "{out}");
     assert!(
         out.contains("imported 2 feeds into")
-            && out.contains("2 duplicates skipped, 1 invalid URLs, 1 recovered"),
+            && out.contains("2 duplicates skipped, 1 invalid URL, 1 recovered"),
         "{out}"
     );
     let text = f.read("feedfold.toml");

@@ -818,13 +818,13 @@ fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
     let out = setup.ok(&["status"]);
     assert!(
         out.contains(
-            "3 active: 2 ok, 0 failing, 1 in backoff, 0 never fetched, 0 disabled; 0 inactive"
+            "3 active: 2 ok, 1 failing (1 waiting to retry), 0 new, 0 disabled; 0 inactive"
         ),
         "{out}"
     );
     assert!(out.contains("Today     3 items, 2 stories"), "{out}");
     assert!(
-        out.contains("Last 24h  3 items, 2 stories, 1 folded copies"),
+        out.contains("Last 24h  3 items, 2 stories, 1 folded copy"),
         "{out}"
     );
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");

@@ -29,7 +29,7 @@ fn refused_poll(url: &str) -> String {
     let mut text = std::fs::read_to_string(refused.config()).expect("config");
     text.push_str("\n[fetch]\nallow_private_networks = false\n");
     std::fs::write(refused.config(), text).expect("write config");
-    let out = refused.ok(&["poll"]);
+    let out = refused.poll_all_failing(&["poll"]);
     assert!(out.contains("0 ok, 1 failed"), "{out}");
     let rows = refused.json_lines(&["feeds", "--json"]);
     rows[0]["last_error"]

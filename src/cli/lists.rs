@@ -17,6 +17,7 @@ use crate::config::{
 };
 use crate::listedit::{self, NewFeed};
 use crate::opml;
+use crate::output::count;
 
 /// Lists at least this long get a progress bar while they are checked.
 const PROGRESS_FROM: usize = 50;
@@ -50,12 +51,12 @@ pub fn check(config_path: &Path) -> Result<()> {
         .count();
     writeln!(
         out,
-        "{}: valid; {} feeds ({} in the file, {} from {} list files)",
+        "{}: valid; {} ({} in the file, {} from {})",
         config.path.display(),
-        config.feeds.len(),
+        count(config.feeds.len() as u64, "feed"),
         config.feeds.len() - from_lists,
         from_lists,
-        config.lists.len()
+        count(config.lists.len() as u64, "list file")
     )?;
     for list in &config.lists {
         let n = config
@@ -63,7 +64,7 @@ pub fn check(config_path: &Path) -> Result<()> {
             .iter()
             .filter(|f| &f.origin.path == list)
             .count();
-        writeln!(out, "  {}: {n} feeds", list.display())?;
+        writeln!(out, "  {}: {}", list.display(), count(n as u64, "feed"))?;
     }
     for inc in &config.include {
         let matched = config.lists.iter().any(|l| {
@@ -289,16 +290,17 @@ fn import(config_path: &Path, file: &Path, into: Option<PathBuf>) -> Result<()> 
         writeln!(out, "{}:{line}: {message}", file.display())?;
     }
     let repaired_lines = doc.repairs.iter().filter(|n| n.line > 0).count();
+    let n = |n: usize, noun: &str| count(n as u64, noun);
     writeln!(
         out,
-        "imported {} feeds into {}; {} duplicates skipped, {} invalid URLs, {} recovered from damaged outlines, {} outlines lost; {} lines repaired",
-        plan.feeds.len(),
+        "imported {} into {}; {} skipped, {}, {} recovered from damaged outlines, {} lost; {} repaired",
+        n(plan.feeds.len(), "feed"),
         target.display(),
-        plan.duplicates,
-        plan.invalid,
+        n(plan.duplicates, "duplicate"),
+        n(plan.invalid, "invalid URL"),
         doc.recovered.len(),
-        plan.lost,
-        repaired_lines
+        n(plan.lost, "outline"),
+        n(repaired_lines, "line")
     )?;
     Ok(())
 }

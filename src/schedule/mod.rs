@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::config::{PollConfig, RetentionConfig};
 use crate::dedup;
@@ -54,6 +54,14 @@ pub enum ScheduleError {
     Store(#[from] StoreError),
 }
 
+/// A tokio-cron-scheduler failure as a sentence saying what failed. The
+/// library names its errors only by variant (`CantAdd`); that name is kept
+/// in parentheses for a bug report. Cron expressions are checked when the
+/// config is read, with a message of their own.
+fn cron_failed(what: &'static str) -> impl Fn(JobSchedulerError) -> ScheduleError {
+    move |e| ScheduleError::Cron(format!("{what} (tokio-cron-scheduler error {e:?})"))
+}
+
 /// Totals of one poll pass, printed by `feedfold poll` and logged per tick.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PollSummary {
@@ -72,10 +80,16 @@ pub struct PollSummary {
 
 impl fmt::Display for PollSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = |count: usize, noun: &str| crate::output::count(count as u64, noun);
         write!(
             f,
-            "feeds: {} ok, {} failed, {} not modified; {} new entries, {} new stories, {} folded copies",
-            self.ok, self.failed, self.not_modified, self.ingest.new_entries, self.ingest.new_stories, self.ingest.folded
+            "feeds: {} ok, {} failed, {} not modified; {}, {}, {}",
+            self.ok,
+            self.failed,
+            self.not_modified,
+            n(self.ingest.new_entries, "new entry"),
+            n(self.ingest.new_stories, "new story"),
+            n(self.ingest.folded, "folded copy")
         )?;
         if self.deferred > 0 {
             write!(f, "; {} deferred (server asked to wait)", self.deferred)?;
@@ -343,7 +357,7 @@ impl Poller {
             }
             FeedOutcome::NotModified { .. } => Kind::NotModified,
             FeedOutcome::Failed { error } => {
-                tracing::warn!(feed = %feed.url, status = ?exchange.status, "fetch failed: {error}");
+                tracing::warn!(feed = %feed.url, status = exchange.status, "fetch failed: {error}");
                 Kind::Failed
             }
         };
@@ -726,7 +740,7 @@ pub async fn run(
     let busy = Arc::new(AtomicBool::new(false));
     let mut scheduler = JobScheduler::new()
         .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+        .map_err(cron_failed("could not create the cron scheduler"))?;
     let mut poll_rx = poller.poll.subscribe();
     let mut schedule = poll_rx.borrow_and_update().schedule.clone();
     let mut job = add_tick_job(&scheduler, &schedule, &busy, &tick_tx).await?;
@@ -736,16 +750,16 @@ pub async fn run(
             let _ = prune_tx.try_send(());
             Box::pin(async {})
         })
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+        .map_err(cron_failed("retention.schedule was refused"))?;
         scheduler
             .add(prune_job)
             .await
-            .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+            .map_err(cron_failed("could not add the retention job"))?;
     }
     scheduler
         .start()
         .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+        .map_err(cron_failed("could not start the cron scheduler"))?;
     let _ = tick_tx.try_send(());
     liveness.ready(&format!("scheduler started (schedule {schedule:?})"));
 
@@ -896,11 +910,11 @@ async fn add_tick_job(
             let _ = tx.try_send(());
         })
     })
-    .map_err(|e| ScheduleError::Cron(format!("{e:?}")))?;
+    .map_err(cron_failed("poll.schedule was refused"))?;
     scheduler
         .add(job)
         .await
-        .map_err(|e| ScheduleError::Cron(format!("{e:?}")))
+        .map_err(cron_failed("could not add the poll job"))
 }
 
 /// Runs one prune (`[retention]`) through the writer and logs its summary.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::fetch::{Freshness, FreshnessSource};
+use crate::output::{frequency, rough_duration};
 
 /// The most recent items whose dates measure a feed's publishing rate.
 pub const RATE_ITEMS: usize = 20;
@@ -89,27 +90,42 @@ pub fn interval(
     if let Some(every) = pinned {
         return Interval {
             every,
-            reason: "pinned by the feed's interval in the config".to_string(),
+            reason: format!("checked {}, pinned in the config", frequency(every)),
         };
     }
     let mut chosen = match typical_gap(dates, now) {
         Some((gap, items)) => {
             let half = gap / 2;
             let every = half.clamp(limits.min, limits.max);
-            let basis = format!("an item every {} (over {items} items)", human(gap));
-            let reason = if every > half {
-                format!("{basis}; raised to poll.min_interval")
-            } else if every < half {
-                format!("{basis}; lowered to poll.max_interval")
+            // Measured spans are rounded ("9 years"): their exact figure
+            // to the second says less than their size.
+            let basis = if silence(dates, now) == gap {
+                format!("quiet for {}", rough_duration(gap))
             } else {
-                format!("{basis}: half that")
+                format!("an item every {} (over {items} items)", rough_duration(gap))
             };
-            Interval { every, reason }
+            let bound = if every > half {
+                ", the poll.min_interval"
+            } else if every < half {
+                ", the poll.max_interval"
+            } else {
+                ""
+            };
+            Interval {
+                every,
+                reason: format!("{basis}; checked {}{bound}", frequency(every)),
+            }
         }
-        None => Interval {
-            every: limits.default.clamp(limits.min, limits.max),
-            reason: "poll.interval (too few dated items to measure a rate)".to_string(),
-        },
+        None => {
+            let every = limits.default.clamp(limits.min, limits.max);
+            Interval {
+                every,
+                reason: format!(
+                    "too few dated items to measure a rate; checked {}, the poll.interval",
+                    frequency(every)
+                ),
+            }
+        }
     };
     let freshness = asks.freshness.map(|f| {
         let what = match f.source {
@@ -129,11 +145,22 @@ pub fn interval(
         if ask > chosen.every {
             chosen = Interval {
                 every: ask,
-                reason: format!("{what} asks for {}", human(ask)),
+                reason: format!("checked {}, as {what} asks", frequency(ask)),
             };
         }
     }
     chosen
+}
+
+/// How long ago the newest of `dates` was published (times in the future
+/// count as now); zero without dates.
+fn silence(dates: &[DateTime<Utc>], now: DateTime<Utc>) -> Duration {
+    dates
+        .iter()
+        .map(|d| (*d).min(now))
+        .max()
+        .and_then(|newest| (now - newest).to_std().ok())
+        .unwrap_or_default()
 }
 
 /// The typical gap between publications and how many publication times it
@@ -162,8 +189,7 @@ pub fn typical_gap(dates: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<(Durat
         .collect();
     gaps.sort_unstable();
     let median = *gaps.get(gaps.len() / 2)?;
-    let silence = (now - events[0]).to_std().unwrap_or_default();
-    Some((median.max(silence), events.len()))
+    Some((median.max(silence(dates, now)), events.len()))
 }
 
 /// The delay before retrying a feed after `failures` consecutive failures
@@ -314,7 +340,10 @@ mod tests {
             &Asks::default(),
         );
         assert_eq!(iv.every, H);
-        assert!(iv.reason.contains("an item every 2h"), "{}", iv.reason);
+        assert_eq!(
+            iv.reason,
+            "an item every 2 hours (over 10 items); checked hourly"
+        );
         // One long silence in the middle does not move the median.
         let mut dates = every(2 * H, 10, MIN);
         dates.push(dates[9] - chrono::TimeDelta::days(30));
@@ -357,6 +386,10 @@ mod tests {
             &Asks::default(),
         );
         assert_eq!(iv.every, LIMITS.max);
+        assert_eq!(
+            iv.reason,
+            "quiet for 10 days; checked daily, the poll.max_interval"
+        );
     }
 
     #[test]
@@ -400,7 +433,10 @@ mod tests {
         };
         let iv = interval(None, &LIMITS, &fast, now(), &asks);
         assert_eq!(iv.every, 2 * H);
-        assert_eq!(iv.reason, "the feed's sy:updatePeriod asks for 2h");
+        assert_eq!(
+            iv.reason,
+            "checked every 2 hours, as the feed's sy:updatePeriod asks"
+        );
         let iv = interval(
             None,
             &LIMITS,
@@ -416,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             (iv.every, iv.reason.as_str()),
-            (3 * H, "Expires asks for 3h")
+            (3 * H, "checked every 3 hours, as Expires asks")
         );
         // A ttl above max_interval is honoured, up to a week.
         let iv = interval(

@@ -271,6 +271,7 @@ pub(super) fn err(path: &std::path::Path, source: rusqlite::Error) -> StoreError
     match source.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path },
         Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase(path),
         _ => StoreError::Sqlite { path, source },
     }
 }

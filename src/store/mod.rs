@@ -99,6 +99,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_refold_origin.sql",
         include_str!("../../migrations/0011_refold_origin.sql"),
     ),
+    (
+        "0012_story_text.sql",
+        include_str!("../../migrations/0012_story_text.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.
@@ -186,6 +190,12 @@ pub enum StoreError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database path names a folder.
+    #[error("database {} is a folder, not a file: set `database` to a file in it, e.g. {}", .0.display(), .0.join("feedfold.db").display())]
+    IsFolder(PathBuf),
+    /// The file is not an SQLite database (or is damaged beyond reading).
+    #[error("database {0} is not an SQLite database (another kind of file, or one damaged beyond repair): check `database` in the config")]
+    NotADatabase(PathBuf),
     /// The database file does not exist (read-only open).
     #[error("database {0} does not exist yet; run `feedfold poll` or `feedfold run` first")]
     Missing(PathBuf),
@@ -251,6 +261,15 @@ fn holder(pid: &Option<u32>, command: &Option<String>) -> String {
     }
 }
 
+/// A folder given as the database: SQLite would report `disk I/O error` or
+/// `unable to open database file`, which sends people looking at the disk.
+fn refuse_folder(path: &Path) -> Result<(), StoreError> {
+    if path.is_dir() {
+        return Err(StoreError::IsFolder(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// A connection to the feedfold database.
 pub struct Store {
     /// Declared before `conn` so that it stops first: the writer's
@@ -266,6 +285,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database for writing and migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        refuse_folder(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite {
                 path: path.to_path_buf(),
@@ -320,6 +340,7 @@ impl Store {
     ///   some other read-only reader), `immutable` again; with changes in
     ///   the `-wal`, there is no safe way to read them, and the error says so.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        refuse_folder(path)?;
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }

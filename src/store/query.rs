@@ -50,7 +50,8 @@ pub struct FeedRow {
     pub pending_redirect: Option<String>,
     /// How many consecutive fetches saw it (the feed moves at 3).
     pub pending_redirect_count: i64,
-    /// `ok`, `failing`, `new` (never fetched) or `inactive` (not in the config).
+    /// The `status` of the `feeds` view: `ok`, `failing`, `new` (never
+    /// fetched), `disabled` (gone) or `inactive` (not in the config).
     pub status: String,
 }
 
@@ -128,6 +129,8 @@ pub struct SourceRow {
     pub similarity: f64,
     /// Agencies the copy's text credits.
     pub credited_agency: Option<String>,
+    /// The copy's plain text (content, else summary; one paragraph per line).
+    pub text: Option<String>,
 }
 
 pub(super) const STORY_COLUMNS: &str =
@@ -217,7 +220,7 @@ pub fn stories_sql_tagged(with_since: bool, with_seen_since: bool, tags: usize) 
 /// The query behind `feedfold story` (the lineage part).
 pub const LINEAGE_SQL: &str =
     "SELECT entry_id, feed_url, feed_title, entry_url, entry_title, published_at, fetched_at,
-        relation, similarity, credited_agency
+        relation, similarity, credited_agency, text
  FROM story_sources WHERE story_id = ?1
  ORDER BY COALESCE(published_at, fetched_at), entry_id";
 
@@ -293,7 +296,22 @@ impl Store {
         Ok(rows)
     }
 
-    /// Stories published since `since`, newest first.
+    /// The active, not disabled feed due soonest: its title (else URL) and
+    /// next due time (`None`: due now). `None` when no feed is polled at all.
+    pub fn next_due(&self) -> Result<Option<(String, Option<String>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(title, feed_title, url), MAX(next_due_at, COALESCE(retry_after_until, ''))
+                 FROM feed WHERE active = 1 AND disabled_at IS NULL
+                 ORDER BY 2 IS NOT NULL, 2 LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stories published (or first seen) since `since`, newest first.
     pub fn stories(
         &self,
         since: Option<DateTime<Utc>>,
@@ -357,6 +375,7 @@ impl Store {
                     relation: r.get(7)?,
                     similarity: r.get(8)?,
                     credited_agency: r.get(9)?,
+                    text: r.get(10)?,
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -100,18 +100,18 @@ impl std::ops::AddAssign for PruneReport {
 
 impl std::fmt::Display for PruneReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: usize, noun: &str| crate::output::count(count as u64, noun);
         write!(
             f,
-            "pruned {} stories, {} entries ({} canonical copies promoted), {} fetch log rows; \
-             {} tombstones added, {} expired; {} pages freed in {} batches",
-            self.stories,
-            self.entries,
-            self.promoted,
-            self.fetches,
-            self.tombstones_added,
+            "pruned {}, {} ({} promoted), {}; {} added, {} expired; {} freed in {}",
+            n(self.stories, "story"),
+            n(self.entries, "entry"),
+            n(self.promoted, "canonical copy"),
+            n(self.fetches, "fetch log row"),
+            n(self.tombstones_added, "tombstone"),
             self.tombstones_expired,
-            self.freed_pages,
-            self.batches
+            n(usize::try_from(self.freed_pages).unwrap_or(0), "page"),
+            n(self.batches, "batch")
         )
     }
 }

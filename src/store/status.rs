@@ -10,21 +10,24 @@ use serde::Serialize;
 use super::query::{story_row, FeedRow, StoryRow, STORY_COLUMNS};
 use super::{format_time, Store, StoreError};
 
-/// How the active feeds are doing. Every active feed is in exactly one of
-/// `ok`, `failing`, `backoff`, `never_fetched` and `disabled`.
+/// How the feeds are doing, in the words of the `status` column of the
+/// `feeds` view (and `feeds --json`): every active feed is in exactly one of
+/// `ok`, `failing`, `new` and `disabled`; `backoff` counts the failing feeds
+/// that wait before their next try.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FeedHealth {
     /// Active feeds.
     pub active: i64,
     /// Active feeds whose last fetch succeeded (200 or 304).
     pub ok: i64,
-    /// Active feeds whose last fetch failed and that are due again now.
+    /// Active feeds whose last fetch failed (the `failing` status), whether
+    /// due again now or waiting.
     pub failing: i64,
-    /// Active feeds whose last fetch failed and that wait before the next
-    /// try (next due time in the future).
+    /// Those of the failing feeds that wait before the next try (next due
+    /// time in the future): a subset of `failing`.
     pub backoff: i64,
-    /// Active feeds not fetched yet.
-    pub never_fetched: i64,
+    /// Active feeds not fetched yet (the `new` status).
+    pub new: i64,
     /// Active feeds feedfold stopped polling because the server said they
     /// are gone for good (410) or kept answering with permanent errors; the
     /// `feeds` view shows them as `disabled`, with the reason.
@@ -56,12 +59,14 @@ pub struct StatusReport {
     pub last_fetch_at: Option<String>,
     /// Stories of the last 24 hours carried by the most feeds, most first.
     pub top_stories: Vec<StoryRow>,
-    /// Failing feeds (including those in backoff), most errors first.
+    /// The first [`DASHBOARD_ROWS`] failing feeds (status `failing`, those
+    /// in backoff included), most errors first; `feeds.failing` counts them
+    /// all.
     pub failing_feeds: Vec<FeedRow>,
 }
 
 /// Stories and failing feeds listed in the dashboard.
-const DASHBOARD_ROWS: i64 = 5;
+pub const DASHBOARD_ROWS: i64 = 5;
 
 /// Bytes the database occupies on disk: the main file plus its write-ahead
 /// log, which holds recent writes until a checkpoint.
@@ -96,7 +101,7 @@ impl Store {
                 "SELECT
                     COALESCE(SUM(active), 0),
                     COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count = 0), 0),
-                    COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count > 0 AND (next_due_at IS NULL OR next_due_at <= ?1)), 0),
+                    COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count > 0), 0),
                     COALESCE(SUM(live AND last_fetch_at IS NOT NULL AND error_count > 0 AND next_due_at > ?1), 0),
                     COALESCE(SUM(live AND last_fetch_at IS NULL), 0),
                     COALESCE(SUM(NOT active), 0),
@@ -109,7 +114,7 @@ impl Store {
                         ok: r.get(1)?,
                         failing: r.get(2)?,
                         backoff: r.get(3)?,
-                        never_fetched: r.get(4)?,
+                        new: r.get(4)?,
                         inactive: r.get(5)?,
                         disabled: r.get(6)?,
                     })
@@ -153,7 +158,7 @@ impl Store {
         let mut failing_feeds: Vec<FeedRow> = self
             .feeds()?
             .into_iter()
-            .filter(|f| f.active && f.error_count > 0)
+            .filter(|f| f.status == "failing")
             .collect();
         failing_feeds.sort_by_key(|f| std::cmp::Reverse(f.error_count));
         failing_feeds.truncate(DASHBOARD_ROWS as usize);
@@ -222,9 +227,9 @@ mod tests {
             FeedHealth {
                 active: 5,
                 ok: 1,
-                failing: 1,
+                failing: 2,
                 backoff: 1,
-                never_fetched: 1,
+                new: 1,
                 inactive: 1,
                 disabled: 1,
             }

@@ -425,6 +425,20 @@ impl Setup {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// Runs a `poll` in which every feed must fail: exit code 1 (so that a
+    /// timer unit notices), the summary still on stdout.
+    pub fn poll_all_failing(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "feedfold {args:?} should fail: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
     pub fn sql<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
         let conn = rusqlite::Connection::open(self.db()).expect("open db");
         conn.query_row(sql, [], |r| r.get(0)).expect(sql)
@@ -444,6 +458,8 @@ pub fn feedfold(config: &Path, args: &[&str]) -> Output {
         .arg(config)
         .args(args)
         .env("RUST_LOG", "warn")
+        // Tables wrap to $COLUMNS; tests read whole rows.
+        .env_remove("COLUMNS")
         .output()
         .expect("run feedfold")
 }
