@@ -78,6 +78,9 @@ pub enum Kind {
     Repost,
     /// A stand-alone item (hard negative: it must stay alone).
     Single,
+    /// A copy under an outlet's house style (`grammar` corpus; what it
+    /// carries is recorded per element).
+    Styled,
 }
 
 impl Kind {
@@ -116,6 +119,7 @@ impl fmt::Display for Kind {
             Kind::Seed => "seed-app-copy",
             Kind::Repost => "template-repost",
             Kind::Single => "single",
+            Kind::Styled => "house-style",
         };
         f.write_str(s)
     }

@@ -13,11 +13,16 @@
 //!   STORY ids are event clusters: a merge across STORY ids is a false merge,
 //!   while recall against them is not a goal (outlets' own headlines are not
 //!   copies).
+//! * `grammar`: the same texts copied by outlets whose house styles are
+//!   drawn from a grammar (see [`grammar`]), with registration walls,
+//!   episodes, templated reports and same-event pairs as hard negatives;
+//!   recall is reported per house-style element.
 //!
 //! The texts stay in `shared/`: nothing here copies them into the repository.
 
 pub mod data;
 pub mod gen;
+pub mod grammar;
 pub mod metrics;
 pub mod replay;
 
@@ -68,6 +73,42 @@ impl KindRecall {
     }
 }
 
+/// Recall of copies carrying one house-style element (a copy counts toward
+/// every element it carries), or of copies carrying a number of them at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementRecall {
+    /// The element's name (or "N elements at once").
+    pub element: String,
+    /// Copies carrying it.
+    pub copies: usize,
+    /// Copies folded into the same story as their original.
+    pub recalled: usize,
+    /// A row about combinations (how many elements at once), not one element.
+    pub combination: bool,
+}
+
+impl ElementRecall {
+    /// recalled / copies (1 when there are none).
+    pub fn recall(&self) -> f64 {
+        if self.copies == 0 {
+            1.0
+        } else {
+            self.recalled as f64 / self.copies as f64
+        }
+    }
+}
+
+/// A family of hard negatives and how many of them were merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NegativeMerges {
+    /// The family ("templated reports", "same-event pairs", …).
+    pub family: String,
+    /// Items (or pairs, for same-event pairs) in the corpus.
+    pub total: usize,
+    /// Of those, items merged with another gold story (pairs merged).
+    pub merged: usize,
+}
+
 /// Scores of one corpus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorpusReport {
@@ -92,6 +133,10 @@ pub struct CorpusReport {
     pub adjudicated_false_merge_rate: f64,
     /// Recall per kind of copy.
     pub kinds: Vec<KindRecall>,
+    /// Recall per house-style element (`grammar` corpus; empty elsewhere).
+    pub elements: Vec<ElementRecall>,
+    /// Hard negatives merged, per family (`grammar` corpus; empty elsewhere).
+    pub negatives: Vec<NegativeMerges>,
     /// Candidates verified per item.
     pub candidates_per_item: f64,
     /// Replay throughput (items/s) in this build.
@@ -139,10 +184,11 @@ pub fn run_eval_with(
     let (uci, uci_titles) = uci_corpus(shared_dedup_dir)?;
     let (mut uci_report, predicted) = evaluate("uci-titles", &uci, cfg, Vec::new());
     adjudicate_uci(&mut uci_report, &uci, &uci_titles, &predicted, cfg);
+    let grammar_report = grammar::run_grammar(shared_dedup_dir, seed, cfg)?;
     Ok(EvalReport {
         seed,
         config: cfg.clone(),
-        corpora: vec![wire_report, uci_report],
+        corpora: vec![wire_report, uci_report, grammar_report],
     })
 }
 
@@ -386,6 +432,8 @@ fn evaluate(
         false_merge_rate,
         adjudicated_false_merge_rate: false_merge_rate,
         kinds: kinds.into_values().collect(),
+        elements: Vec::new(),
+        negatives: Vec::new(),
         candidates_per_item: outcome.candidates as f64 / items.len().max(1) as f64,
         items_per_second: items.len() as f64 / elapsed.max(1e-9),
         notes,
@@ -545,6 +593,31 @@ impl fmt::Display for EvalReport {
                         k.recall()
                     )?;
                 }
+            }
+            if !c.elements.is_empty() {
+                writeln!(
+                    f,
+                    "  {:<22} {:>7} {:>9} {:>7}",
+                    "recall by element", "copies", "recalled", "recall"
+                )?;
+                for e in &c.elements {
+                    writeln!(
+                        f,
+                        "  {:<22} {:>7} {:>9} {:>7.4}",
+                        e.element,
+                        e.copies,
+                        e.recalled,
+                        e.recall()
+                    )?;
+                }
+            }
+            if !c.negatives.is_empty() {
+                let merged: Vec<String> = c
+                    .negatives
+                    .iter()
+                    .map(|n| format!("{} {} merged (of {})", n.merged, n.family, n.total))
+                    .collect();
+                writeln!(f, "  hard negatives: {}", merged.join("; "))?;
             }
             for n in &c.notes {
                 writeln!(f, "  note: {n}")?;
