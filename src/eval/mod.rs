@@ -21,6 +21,7 @@
 //! The texts stay in `shared/`: nothing here copies them into the repository.
 
 pub mod data;
+pub mod feeds;
 pub mod gen;
 pub mod grammar;
 pub mod metrics;
