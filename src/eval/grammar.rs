@@ -1789,7 +1789,8 @@ pub fn grammar_corpus(dir: &Path, seed: u64) -> Result<GrammarCorpus, EvalError>
             let (note, added) = *rng.pick(&UPDATE_NOTES);
             let mut body = vec![note.to_string()];
             body.extend(original.iter().cloned());
-            let at = 1 + rng.below(body.len().max(2) - 1);
+            // After the lede: the note, the lede, then anywhere below.
+            let at = 2 + rng.below(body.len().saturating_sub(1).max(1));
             body.insert(at.min(body.len()), added.to_string());
             push(
                 &mut c,
@@ -2026,18 +2027,24 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
         }
     }
     let recalled = |i: usize| original_story.get(&items[i].gold) == Some(&predicted[i]);
-    let mut per: BTreeMap<Element, (usize, usize)> = BTreeMap::new();
+    // Per element: copies, recalled, copies with it alone, recalled alone.
+    let mut per: BTreeMap<Element, (usize, usize, usize, usize)> = BTreeMap::new();
     let mut by_count: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
         if matches!(item.kind, Kind::Original | Kind::Single) {
             continue;
         }
         let hit = recalled(i);
+        let only = corpus.elements[i].count_ones() == 1;
         for e in Element::ALL {
             if corpus.carries(i, e) {
                 let r = per.entry(e).or_default();
                 r.0 += 1;
                 r.1 += usize::from(hit);
+                if only {
+                    r.2 += 1;
+                    r.3 += usize::from(hit);
+                }
             }
         }
         let bits = corpus.elements[i];
@@ -2053,12 +2060,16 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
     }
     report.elements = per
         .into_iter()
-        .map(|(e, (copies, recalled))| ElementRecall {
-            element: e.to_string(),
-            copies,
-            recalled,
-            combination: false,
-        })
+        .map(
+            |(e, (copies, recalled, alone, alone_recalled))| ElementRecall {
+                element: e.to_string(),
+                copies,
+                recalled,
+                combination: false,
+                alone,
+                alone_recalled,
+            },
+        )
         .chain(
             by_count
                 .into_iter()
@@ -2071,6 +2082,8 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
                     copies,
                     recalled,
                     combination: true,
+                    alone: 0,
+                    alone_recalled: 0,
                 }),
         )
         .collect();
