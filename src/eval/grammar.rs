@@ -1789,9 +1789,15 @@ pub fn grammar_corpus(dir: &Path, seed: u64) -> Result<GrammarCorpus, EvalError>
             let (note, added) = *rng.pick(&UPDATE_NOTES);
             let mut body = vec![note.to_string()];
             body.extend(original.iter().cloned());
-            // After the lede: the note, the lede, then anywhere below.
-            let at = 2 + rng.below(body.len().saturating_sub(1).max(1));
-            body.insert(at.min(body.len()), added.to_string());
+            // After the lede: the note, the lede, then anywhere below. The
+            // added paragraphs are English: other languages' updates get
+            // the note and lose their last paragraph instead.
+            if story.lang == "en" {
+                let at = 2 + rng.below(body.len().saturating_sub(1).max(1));
+                body.insert(at.min(body.len()), added.to_string());
+            } else if body.len() > 2 {
+                body.pop();
+            }
             push(
                 &mut c,
                 Item {
