@@ -1197,6 +1197,71 @@ fn restyle_numbers(text: &str, style: NumberStyle) -> String {
     t
 }
 
+static PERCENT_INTL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d+(?:,\d+)?)(?:\s?%|\s(?:Prozent|por ciento|pour cent|per cento|procent)\b)")
+        .expect("percent pattern")
+});
+
+/// The word for "percent" where `lang` writes one after the number.
+fn percent_word(lang: &str) -> Option<&'static str> {
+    match lang {
+        "de" => Some("Prozent"),
+        "es" => Some("por ciento"),
+        "fr" => Some("pour cent"),
+        "it" => Some("per cento"),
+        "pl" => Some("procent"),
+        _ => None,
+    }
+}
+
+/// Restyles numbers and percentages of a text in a language that groups
+/// thousands with a dot and writes decimals with a comma ("15.000",
+/// "2,5 %"): thousands as `15.000`, `15000` or `15 000`; percentages as
+/// `5%`, `5 %` or the language's word.
+fn restyle_numbers_intl(text: &str, style: NumberStyle, lang: &str) -> String {
+    let mut t = text.to_string();
+    if style.percent > 0 && percent_word(lang).is_some() {
+        let word = percent_word(lang).unwrap_or("%");
+        t = PERCENT_INTL
+            .replace_all(&t, |c: &Captures| {
+                let v = &c[1];
+                match style.percent {
+                    1 => format!("{v}%"),
+                    2 => format!("{v} %"),
+                    _ => format!("{v} {word}"),
+                }
+            })
+            .into_owned();
+    }
+    if style.thousands > 0 && lang != "zh" && lang != "ar" {
+        t = NUMBER
+            .replace_all(&t, |c: &Captures| {
+                let s = &c[0];
+                let grouped = s.contains('.')
+                    && s.split('.').enumerate().all(|(i, g)| {
+                        g.chars().all(|ch| ch.is_ascii_digit())
+                            && if i == 0 {
+                                (1..=3).contains(&g.len())
+                            } else {
+                                g.len() == 3
+                            }
+                    });
+                let plain = s.len() >= 5 && s.chars().all(|ch| ch.is_ascii_digit());
+                if !(grouped || plain) {
+                    return s.to_string();
+                }
+                let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+                match style.thousands {
+                    1 | 3 => group(&digits, "."),
+                    2 => digits,
+                    _ => group(&digits, " "),
+                }
+            })
+            .into_owned();
+    }
+    t
+}
+
 fn money(form: usize, sym: &str, scale: &str, value: &str) -> String {
     let short = match scale {
         "billion" => "bn",
@@ -1242,10 +1307,14 @@ fn styled_copy(
     let mut paras = story.src.paragraphs.clone();
     let english = story.lang == "en";
 
-    if let (Some(ns), true) = (style.numbers, english) {
+    if let Some(ns) = style.numbers {
         let before = paras.clone();
         for p in paras.iter_mut() {
-            *p = restyle_numbers(p, ns);
+            *p = if english {
+                restyle_numbers(p, ns)
+            } else {
+                restyle_numbers_intl(p, ns, story.lang)
+            };
         }
         if paras != before {
             elements |= Element::Numbers.bit();
@@ -1720,8 +1789,15 @@ pub fn grammar_corpus(dir: &Path, seed: u64) -> Result<GrammarCorpus, EvalError>
             let (note, added) = *rng.pick(&UPDATE_NOTES);
             let mut body = vec![note.to_string()];
             body.extend(original.iter().cloned());
-            let at = 1 + rng.below(body.len().max(2) - 1);
-            body.insert(at.min(body.len()), added.to_string());
+            // After the lede: the note, the lede, then anywhere below. The
+            // added paragraphs are English: other languages' updates get
+            // the note and lose their last paragraph instead.
+            if story.lang == "en" {
+                let at = 2 + rng.below(body.len().saturating_sub(1).max(1));
+                body.insert(at.min(body.len()), added.to_string());
+            } else if body.len() > 2 {
+                body.pop();
+            }
             push(
                 &mut c,
                 Item {
@@ -1957,18 +2033,24 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
         }
     }
     let recalled = |i: usize| original_story.get(&items[i].gold) == Some(&predicted[i]);
-    let mut per: BTreeMap<Element, (usize, usize)> = BTreeMap::new();
+    // Per element: copies, recalled, copies with it alone, recalled alone.
+    let mut per: BTreeMap<Element, (usize, usize, usize, usize)> = BTreeMap::new();
     let mut by_count: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
         if matches!(item.kind, Kind::Original | Kind::Single) {
             continue;
         }
         let hit = recalled(i);
+        let only = corpus.elements[i].count_ones() == 1;
         for e in Element::ALL {
             if corpus.carries(i, e) {
                 let r = per.entry(e).or_default();
                 r.0 += 1;
                 r.1 += usize::from(hit);
+                if only {
+                    r.2 += 1;
+                    r.3 += usize::from(hit);
+                }
             }
         }
         let bits = corpus.elements[i];
@@ -1984,12 +2066,16 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
     }
     report.elements = per
         .into_iter()
-        .map(|(e, (copies, recalled))| ElementRecall {
-            element: e.to_string(),
-            copies,
-            recalled,
-            combination: false,
-        })
+        .map(
+            |(e, (copies, recalled, alone, alone_recalled))| ElementRecall {
+                element: e.to_string(),
+                copies,
+                recalled,
+                combination: false,
+                alone,
+                alone_recalled,
+            },
+        )
         .chain(
             by_count
                 .into_iter()
@@ -2002,6 +2088,8 @@ pub fn run_grammar(dir: &Path, seed: u64, cfg: &DedupConfig) -> Result<CorpusRep
                     copies,
                     recalled,
                     combination: true,
+                    alone: 0,
+                    alone_recalled: 0,
                 }),
         )
         .collect();
@@ -2082,6 +2170,24 @@ mod tests {
                 short
             ),
             "Rs1.5bn for 12.500 homes, up 7% since Feb. 3, in 2025."
+        );
+    }
+
+    #[test]
+    fn numbers_restyle_in_dot_grouping_languages() {
+        let style = NumberStyle {
+            thousands: 2,
+            percent: 3,
+            money: 0,
+            months: 0,
+        };
+        assert_eq!(
+            restyle_numbers_intl(
+                "bis zu 15.000 Menschen, 2,5 % mehr, am 13.01.2022",
+                style,
+                "de"
+            ),
+            "bis zu 15000 Menschen, 2,5 Prozent mehr, am 13.01.2022"
         );
     }
 

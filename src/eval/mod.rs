@@ -21,6 +21,7 @@
 //! The texts stay in `shared/`: nothing here copies them into the repository.
 
 pub mod data;
+pub mod feeds;
 pub mod gen;
 pub mod grammar;
 pub mod metrics;
@@ -85,6 +86,10 @@ pub struct ElementRecall {
     pub recalled: usize,
     /// A row about combinations (how many elements at once), not one element.
     pub combination: bool,
+    /// Copies carrying this element and no other (0 for combination rows).
+    pub alone: usize,
+    /// Of those, copies folded with their original.
+    pub alone_recalled: usize,
 }
 
 impl ElementRecall {
@@ -597,13 +602,22 @@ impl fmt::Display for EvalReport {
             if !c.elements.is_empty() {
                 writeln!(
                     f,
-                    "  {:<22} {:>7} {:>9} {:>7}",
-                    "recall by element", "copies", "recalled", "recall"
+                    "  {:<22} {:>7} {:>9} {:>7}   {:>6} {:>7}",
+                    "recall by element", "copies", "recalled", "recall", "alone", "recall"
                 )?;
                 for e in &c.elements {
+                    let alone = if e.alone == 0 {
+                        String::new()
+                    } else {
+                        format!(
+                            "   {:>6} {:>7.4}",
+                            e.alone,
+                            e.alone_recalled as f64 / e.alone as f64
+                        )
+                    };
                     writeln!(
                         f,
-                        "  {:<22} {:>7} {:>9} {:>7.4}",
+                        "  {:<22} {:>7} {:>9} {:>7.4}{alone}",
                         e.element,
                         e.copies,
                         e.recalled,
