@@ -145,47 +145,138 @@ pub struct Disagreement {
     pub names: usize,
 }
 
-/// Aligns two token sequences and counts the places where, between
-/// stretches both texts share, each puts a *different* number (or name).
-///
-/// Only the aligned region counts: what lies before the first anchor or
-/// after the last one (a byline, a dateline of any shape, a trailer) and
-/// long one-sided stretches inside it (captions, cross-links, highlight
-/// boxes, dropped paragraphs) are additions or cuts, never disagreements.
-/// A short gap present on both sides is an edit; when both sides of it
-/// carry a number, the texts disagree there (a changed toll, another day's
-/// price) — which is what keeps templated reports apart.
-pub fn disagreement(a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
-    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a.hashes, &b.hashes);
-    let is_anchor =
-        |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
-    let (Some(first), Some(last)) = (
-        ops.iter().position(is_anchor),
-        ops.iter().rposition(is_anchor),
-    ) else {
-        return Disagreement::default();
-    };
-    let mut out = Disagreement::default();
-    let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
-    for op in &ops[first..=last] {
-        if is_anchor(op) {
-            if let Some((ga, gb)) = gap.take() {
-                out.add(edit(a, b, ga, gb));
-            }
-            continue;
+/// Where two token sequences correspond: the edit script of a diff
+/// (similar's Myers), computed once per pair and read by both the copy test
+/// ([`Alignment::cut_core`]) and the facts test ([`Alignment::disagreement`]).
+pub struct Alignment {
+    ops: Vec<similar::DiffOp>,
+}
+
+/// The aligned region of a pair: from the first anchor to the end of the
+/// last one, on each side, and the tokens the anchors cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Core {
+    /// The region in the first text.
+    pub a: std::ops::Range<usize>,
+    /// The region in the second text.
+    pub b: std::ops::Range<usize>,
+    /// Tokens inside equal runs of at least [`ANCHOR_TOKENS`].
+    pub matched: usize,
+}
+
+/// A cut may carry this many tokens of its own before and after the text
+/// it shares (a byline, a dateline, an editor's note, a trailer); more, and
+/// the shared text is a passage of another story, not its lede.
+const EDGE_TOKENS: usize = 40;
+
+impl Alignment {
+    /// Aligns `a` with `b`.
+    pub fn new(a: &Prepared, b: &Prepared) -> Self {
+        Alignment {
+            ops: similar::capture_diff_slices(similar::Algorithm::Myers, &a.hashes, &b.hashes),
         }
-        // A short equal run ("in", "of the") inside a replaced stretch is
-        // chance: the gap goes on through it.
-        let (_, old, new) = op.as_tag_tuple();
-        gap = Some(match gap.take() {
-            Some((ga, gb)) => (
-                ga.start.min(old.start)..ga.end.max(old.end),
-                gb.start.min(new.start)..gb.end.max(new.end),
-            ),
-            None => (old, new),
-        });
     }
-    out
+
+    fn anchors(&self, anchor: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.ops.iter().filter_map(move |op| match *op {
+            similar::DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } if len >= anchor => Some((old_index, new_index, len)),
+            _ => None,
+        })
+    }
+
+    /// The aligned region (`None` when no run of [`ANCHOR_TOKENS`] is shared).
+    pub fn core(&self) -> Option<Core> {
+        let mut anchors = self.anchors(ANCHOR_TOKENS);
+        let (a0, b0, len0) = anchors.next()?;
+        let mut core = Core {
+            a: a0..a0 + len0,
+            b: b0..b0 + len0,
+            matched: len0,
+        };
+        for (a, b, len) in anchors {
+            core.a.end = a + len;
+            core.b.end = b + len;
+            core.matched += len;
+        }
+        Some(core)
+    }
+
+    /// Is the shorter text a cut of the other's opening, wrapped in text of
+    /// its own? Its aligned region must start and end within
+    /// [`EDGE_TOKENS`] of its edges (and start after fewer tokens than it
+    /// shares), begin within [`EDGE_TOKENS`] of the
+    /// other's start, be mostly shared (60 %: a caption may sit inside) and
+    /// hold at least `min_shared` shared tokens and 40 % of the shorter
+    /// text. Returns the share of the region that is shared.
+    pub fn cut_core(&self, a: &Prepared, b: &Prepared, min_shared: usize) -> Option<f64> {
+        let core = self.core()?;
+        let (short, short_len, long) = if a.tokens <= b.tokens {
+            (&core.a, a.tokens, &core.b)
+        } else {
+            (&core.b, b.tokens, &core.a)
+        };
+        // What comes before the shared text is a byline or a dateline:
+        // shorter than the text it introduces.
+        let fits = short.start <= EDGE_TOKENS.min(core.matched)
+            && short_len - short.end <= EDGE_TOKENS
+            && long.start <= EDGE_TOKENS
+            && core.matched >= min_shared
+            && 10 * core.matched >= 4 * short_len;
+        let share = core.matched as f64 / short.len().max(1) as f64;
+        (fits && share >= 0.6).then_some(share)
+    }
+
+    /// Counts the places where, between stretches both texts share, each
+    /// puts a *different* number (or name).
+    ///
+    /// Only the aligned region counts: what lies before the first anchor or
+    /// after the last one (a byline, a dateline of any shape, a trailer)
+    /// and long one-sided stretches inside it (captions, cross-links,
+    /// highlight boxes, dropped paragraphs) are additions or cuts, never
+    /// disagreements. A short gap present on both sides is an edit; when
+    /// both sides of it carry a number, the texts disagree there (a changed
+    /// toll, another day's price) — which is what keeps templated reports
+    /// apart.
+    pub fn disagreement(&self, a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
+        let is_anchor = |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
+        let ops = &self.ops;
+        let (Some(first), Some(last)) = (
+            ops.iter().position(is_anchor),
+            ops.iter().rposition(is_anchor),
+        ) else {
+            return Disagreement::default();
+        };
+        let mut out = Disagreement::default();
+        let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
+        for op in &ops[first..=last] {
+            if is_anchor(op) {
+                if let Some((ga, gb)) = gap.take() {
+                    out.add(edit(a, b, ga, gb));
+                }
+                continue;
+            }
+            // A short equal run ("in", "of the") inside a replaced stretch
+            // is chance: the gap goes on through it.
+            let (_, old, new) = op.as_tag_tuple();
+            gap = Some(match gap.take() {
+                Some((ga, gb)) => (
+                    ga.start.min(old.start)..ga.end.max(old.end),
+                    gb.start.min(new.start)..gb.end.max(new.end),
+                ),
+                None => (old, new),
+            });
+        }
+        out
+    }
+}
+
+/// [`Alignment::disagreement`] of a fresh alignment of `a` and `b`.
+pub fn disagreement(a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
+    Alignment::new(a, b).disagreement(a, b, anchor)
 }
 
 impl Disagreement {
@@ -220,8 +311,8 @@ fn edit(
 /// Do the numbers and names of the two texts agree where they align?
 /// Names are not judged when more than half of either lead is capitalised
 /// (text in capitals or headline case marks every word a name).
-pub fn facts_agree(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
-    let d = disagreement(a, b, ANCHOR_TOKENS);
+pub fn facts_agree(alignment: &Alignment, a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> bool {
+    let d = alignment.disagreement(a, b, ANCHOR_TOKENS);
     if d.numbers > cfg.max_number_mismatch {
         return false;
     }
@@ -246,17 +337,28 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
         return None;
     }
     let s = scores(&a.shingles, &b.shingles);
-    let similarity = if s.jaccard >= cfg.jaccard_min {
-        s.jaccard
+    let on_shingles = if s.jaccard >= cfg.jaccard_min {
+        Some(s.jaccard)
     } else if s.containment >= cfg.containment_min && s.smaller >= cfg.containment_min_shingles {
-        s.containment
+        Some(s.containment)
     } else if is_lede_of(a, b, cfg) || is_lede_of(b, a, cfg) {
         // Too short for bag containment, but it is the other's opening.
-        s.containment
+        Some(s.containment)
     } else {
-        return None;
+        None
     };
-    facts_agree(a, b, cfg).then_some(similarity)
+    // Below this share of shared shingles, no cut is worth aligning for.
+    if on_shingles.is_none() && s.containment < 0.25 {
+        return None;
+    }
+    let alignment = Alignment::new(a, b);
+    let similarity = match on_shingles {
+        Some(sim) => sim,
+        // A cut of the other's opening inside text of its own (a byline and
+        // dateline before it, an editor's note and trailer after it).
+        None => alignment.cut_core(a, b, cfg.containment_min_shingles)?,
+    };
+    facts_agree(&alignment, a, b, cfg).then_some(similarity)
 }
 
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
@@ -298,13 +400,11 @@ fn headline_tokens(title: &str) -> Vec<u64> {
         .collect();
     let mut start = 0;
     while let Some(t) = tokens.get(start) {
-        if reissue.contains(&t.hash) {
-            start += 1;
-        } else if t.number && start > 0 {
-            start += 1;
-        } else {
+        // "UPDATE 1": the word, then perhaps its number.
+        if !(reissue.contains(&t.hash) || t.number && start > 0) {
             break;
         }
+        start += 1;
     }
     tokens[start..].iter().map(|t| t.hash).collect()
 }

@@ -88,18 +88,32 @@ pub(super) enum Folded {
     Joined,
 }
 
+/// An entry just inserted, as folding needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Newcomer {
+    /// The entry.
+    pub entry: EntryId,
+    /// Its feed: items of one feed fold only under one headline.
+    pub feed: FeedId,
+    /// Its time on the candidate window (published, else first seen).
+    pub window_at: i64,
+}
+
 /// Finds the story a freshly inserted entry belongs to and links it; indexes
 /// its band keys for the entries that come after it.
 pub(super) fn fold_new_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     bands: &mut BandBuffer,
-    entry: EntryId,
-    feed: FeedId,
+    new: Newcomer,
     a: &Analysis,
-    window_at: i64,
     now: &str,
 ) -> rusqlite::Result<Folded> {
+    let Newcomer {
+        entry,
+        feed,
+        window_at,
+    } = new;
     let deciding = Instant::now();
     let candidates = candidates(tx, cfg, bands, a, entry, window_at)?;
     let verdict = dedup::decide(a, feed.0, &candidates, cfg);
@@ -620,16 +634,12 @@ fn refold_entry(
         model,
     );
     store_analysis(tx, entry, &a)?;
-    fold_new_entry(
-        tx,
-        cfg,
-        bands,
+    let new = Newcomer {
         entry,
-        FeedId(feed),
-        &a,
-        window_at.unwrap_or(0),
-        now,
-    )?;
+        feed: FeedId(feed),
+        window_at: window_at.unwrap_or(0),
+    };
+    fold_new_entry(tx, cfg, bands, new, &a, now)?;
     Ok(())
 }
 

@@ -426,8 +426,12 @@ fn upsert_entry(
                 .index
                 .add(id, a.plain_title.clone(), a.plain_body.clone());
             ctx.observe(&a);
-            let folded =
-                fold::fold_new_entry(tx, cfg, pending.bands, id, feed, &a, window_at, &now)?;
+            let new = fold::Newcomer {
+                entry: id,
+                feed,
+                window_at,
+            };
+            let folded = fold::fold_new_entry(tx, cfg, pending.bands, new, &a, &now)?;
             Ok(IngestReport {
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),

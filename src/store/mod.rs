@@ -359,10 +359,7 @@ impl Store {
     }
 
     fn open_read_only_as(path: &Path, immutable: bool) -> Result<Store, StoreError> {
-        let sqlite = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sqlite = |source| feeds::err(path, source);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
