@@ -124,6 +124,12 @@ fn month(w: &str) -> Option<&'static str> {
 /// "12.500" and "12500" alike), a decimal comma made a point ("1,5" is
 /// "1.5"), leading zeros and an ordinal suffix dropped ("06", "6th", "6").
 pub fn canonical_number(n: &str) -> Cow<'_, str> {
+    // A space inside a number is a thousands separator (the tokenizer only
+    // joins groups of three).
+    if n.contains([' ', '\u{A0}', '\u{202F}']) {
+        let joined = n.replace([' ', '\u{A0}', '\u{202F}'], "");
+        return Cow::Owned(canonical_number(&joined).into_owned());
+    }
     let digits_end = n
         .bytes()
         .position(|b| !(b.is_ascii_digit() || b == b'.' || b == b','))
@@ -171,6 +177,7 @@ mod tests {
         assert_eq!(canonical_number("06"), "6");
         assert_eq!(canonical_number("27th"), "27");
         assert_eq!(canonical_number("0.25"), "0.25");
+        assert_eq!(canonical_number("34 730"), "34730");
     }
 
     #[test]
@@ -183,6 +190,7 @@ mod tests {
             ("a $3m grant", "a $ 3 million grant"),
             ("on Feb. 27 in Istanbul", "on February 27 in Istanbul"),
             ("on 27th Feb, 2025", "on 27 February 2025"),
+            ("more than 232 000 cases", "more than 232,000 cases"),
         ] {
             assert_eq!(hashes(a), hashes(b), "{a:?} vs {b:?}");
         }

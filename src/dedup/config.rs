@@ -27,12 +27,14 @@ pub struct DedupConfig {
     /// headlines ("Business Highlights", "Titanfall review") repeat across
     /// unrelated items.
     pub min_tokens: usize,
-    /// Length of the lead, in tokens, whose numbers and names must occur
-    /// in the other text.
+    /// Length of the lead, in tokens, in which text in capitals is
+    /// recognised (more than half of it capitalised: names are not judged).
     pub lead_tokens: usize,
-    /// Numbers in one lead missing from the other that are still tolerated.
+    /// Places where two aligned texts carry different numbers that are
+    /// still tolerated.
     pub max_number_mismatch: usize,
-    /// Names (capitalised tokens) in one lead missing from the other that are still tolerated.
+    /// Places where two aligned texts carry different names (capitalised
+    /// tokens of the first 80) that are still tolerated.
     pub max_name_mismatch: usize,
     /// Stories whose best scores are within this margin are tied; the
     /// headline similarity breaks the tie.
@@ -52,7 +54,7 @@ impl Default for DedupConfig {
             min_tokens: 6,
             lead_tokens: 40,
             max_number_mismatch: 0,
-            max_name_mismatch: 1,
+            max_name_mismatch: 0,
             tie_margin: 0.02,
             boilerplate_min_items: super::boilerplate::DEFAULT_MIN_ITEMS,
         }

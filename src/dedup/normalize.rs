@@ -341,11 +341,16 @@ fn is_unit_sign(c: char) -> bool {
 /// number otherwise start a word of their own ("1.5bn" is "1.5" "bn").
 fn number_end(text: &str, mut end: usize) -> usize {
     let bytes = text.as_bytes();
+    // The first digit, one byte long, is just before `end`.
+    let start = end - 1;
     loop {
         match bytes.get(end) {
             Some(b) if b.is_ascii_digit() => end += 1,
             Some(b'.' | b',') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => end += 1,
-            _ => break,
+            _ => match thousands_space(text, start, end) {
+                Some(next) => end = next,
+                None => break,
+            },
         }
     }
     let letters = text[end..]
@@ -360,6 +365,29 @@ fn number_end(text: &str, mut end: usize) -> usize {
         end += letters;
     }
     end
+}
+
+/// A space used as a thousands separator ("34 730", "5\u{202F}000"): after
+/// a first group of one to three digits (or a previous such group), a
+/// space, no-break space or narrow no-break space, then exactly three digits
+/// and no more. Returns where the group after the space ends.
+fn thousands_space(text: &str, start: usize, end: usize) -> Option<usize> {
+    let sep = text[end..].chars().next()?;
+    if !matches!(sep, ' ' | '\u{A0}' | '\u{202F}') {
+        return None;
+    }
+    let group = &text[start..end];
+    let last_group = group.rsplit([' ', '\u{A0}', '\u{202F}']).next()?;
+    if !(1..=3).contains(&last_group.len()) || !last_group.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let after = end + sep.len_utf8();
+    let digits = text.as_bytes()[after..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let next = text[after + digits..].chars().next();
+    (digits == 3 && !next.is_some_and(char::is_alphanumeric)).then_some(after + 3)
 }
 
 /// End of a word token starting before byte `end`: letters (and the digits

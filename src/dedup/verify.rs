@@ -207,8 +207,7 @@ impl Alignment {
 
     /// Is the shorter text a cut of the other's opening, wrapped in text of
     /// its own? Its aligned region must start and end within
-    /// [`EDGE_TOKENS`] of its edges (and start after fewer tokens than it
-    /// shares), begin within [`EDGE_TOKENS`] of the
+    /// [`EDGE_TOKENS`] of its edges, begin within [`EDGE_TOKENS`] of the
     /// other's start, be mostly shared (60 %: a caption may sit inside) and
     /// hold at least `min_shared` shared tokens and 40 % of the shorter
     /// text. Returns the share of the region that is shared.
@@ -221,7 +220,7 @@ impl Alignment {
         };
         // What comes before the shared text is a byline or a dateline:
         // shorter than the text it introduces.
-        let fits = short.start <= EDGE_TOKENS.min(core.matched)
+        let fits = short.start <= EDGE_TOKENS
             && short_len - short.end <= EDGE_TOKENS
             && long.start <= EDGE_TOKENS
             && core.matched >= min_shared
@@ -286,7 +285,10 @@ impl Disagreement {
     }
 }
 
-/// What one gap of an alignment (`ga` in `a`, `gb` in `b`) changes.
+/// What one gap of an alignment (`ga` in `a`, `gb` in `b`) changes: a
+/// disagreement when both sides carry numbers (names) and neither side's
+/// are all among the other's ("$1 million" against "1 million dollars"
+/// moves a word, not the number).
 fn edit(
     a: &Prepared,
     b: &Prepared,
@@ -296,15 +298,28 @@ fn edit(
     if ga.is_empty() || gb.is_empty() || ga.len() > MAX_EDIT_TOKENS || gb.len() > MAX_EDIT_TOKENS {
         return Disagreement::default();
     }
-    let carries = |p: &Prepared, r: &std::ops::Range<usize>, flag: u8| {
-        p.kinds
-            .get(r.clone())
-            .is_some_and(|k| k.iter().any(|&k| k & flag != 0))
+    let carried = |p: &Prepared, r: &std::ops::Range<usize>, flag: u8| {
+        let mut v: Vec<u64> = r
+            .clone()
+            .filter(|&i| p.kinds.get(i).is_some_and(|&k| k & flag != 0))
+            .filter_map(|i| p.hashes.get(i).copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     };
-    let both = |flag| usize::from(carries(a, &ga, flag) && carries(b, &gb, flag));
+    // Disagreeing means neither side's set holds the other's: "Feb 27"
+    // against "27 Feb 2025" adds a year, "President Trump" against "US
+    // President Donald Trump" adds words; "112,415" against "113,020"
+    // replaces the number.
+    let differ = |flag| {
+        let (x, y) = (carried(a, &ga, flag), carried(b, &gb, flag));
+        let within = |p: &[u64], q: &[u64]| p.iter().all(|h| q.binary_search(h).is_ok());
+        usize::from(!x.is_empty() && !y.is_empty() && !within(&x, &y) && !within(&y, &x))
+    };
     Disagreement {
-        numbers: both(NUMBER),
-        names: both(NAME),
+        numbers: differ(NUMBER),
+        names: differ(NAME),
     }
 }
 
