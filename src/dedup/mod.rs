@@ -21,6 +21,7 @@ pub mod fingerprint;
 pub mod fold;
 pub mod html;
 pub mod normalize;
+pub mod template;
 pub mod verify;
 
 pub use boilerplate::BoilerplateModel;
@@ -195,6 +196,10 @@ pub fn analyze_with(
         credits,
     } = credit::strip_and_credit(paragraphs);
     boilerplate::strip_known(&mut paragraphs);
+    // The template keys are read before the cut, so that the model keeps
+    // counting the feed's template in every item.
+    let template_keys = template::keys(&paragraphs);
+    template::strip_learned(&mut paragraphs, model);
 
     let sentences: Vec<&str> = paragraphs.iter().flat_map(|p| split_sentences(p)).collect();
     let mut buf = String::new();
@@ -208,6 +213,7 @@ pub fn analyze_with(
         .enumerate()
         .filter(|&(i, _)| i < boilerplate::HEAD_SENTENCES || i + boilerplate::TAIL_SENTENCES >= n)
         .map(|(_, &k)| k)
+        .chain(template_keys)
         .collect();
     let mut body_cased = String::with_capacity(body_plain.len());
     for (s, k) in sentences.iter().zip(&keys) {
