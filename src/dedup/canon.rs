@@ -24,12 +24,23 @@ pub struct CanonToken {
     pub name: bool,
 }
 
-/// The tokens of `text` with numbers, units and months in one spelling.
+/// The tokens of `text`, a lower-case (normalised) text, with numbers,
+/// units and months in one spelling.
 pub fn canonical_tokens(text: &str) -> Canonical<'_> {
     Canonical {
         inner: tokens_of(text).peekable(),
         after_number: false,
         buf: String::new(),
+        cased: false,
+    }
+}
+
+/// [`canonical_tokens`] of a text that kept its case (names are marked,
+/// hashes are of the lower-cased tokens).
+pub fn canonical_tokens_cased(text: &str) -> Canonical<'_> {
+    Canonical {
+        cased: true,
+        ..canonical_tokens(text)
     }
 }
 
@@ -40,6 +51,8 @@ pub struct Canonical<'a> {
     after_number: bool,
     /// Lower-casing scratch space, reused so that no token allocates.
     buf: String,
+    /// The text kept its case: tokens are lower-cased before hashing.
+    cased: bool,
 }
 
 impl Iterator for Canonical<'_> {
@@ -55,15 +68,21 @@ impl Iterator for Canonical<'_> {
                 name: false,
             });
         }
-        self.buf.clear();
-        if t.text.is_ascii() {
-            self.buf.push_str(t.text);
-            self.buf.make_ascii_lowercase();
+        // Stored texts are lower case already: their words need no copy.
+        let lower = if !self.cased || t.text.bytes().all(|b| b.is_ascii_lowercase()) {
+            t.text
         } else {
-            self.buf.extend(t.text.chars().flat_map(char::to_lowercase));
-        }
+            self.buf.clear();
+            if t.text.is_ascii() {
+                self.buf.push_str(t.text);
+                self.buf.make_ascii_lowercase();
+            } else {
+                self.buf.extend(t.text.chars().flat_map(char::to_lowercase));
+            }
+            self.buf.as_str()
+        };
         let next_is_number = self.inner.peek().is_some_and(|n| n.number);
-        let word = match self.buf.as_str() {
+        let word = match lower {
             "per"
                 if self
                     .inner
@@ -164,7 +183,7 @@ mod tests {
     use super::*;
 
     fn hashes(text: &str) -> Vec<u64> {
-        canonical_tokens(text).map(|t| t.hash).collect()
+        canonical_tokens_cased(text).map(|t| t.hash).collect()
     }
 
     #[test]

@@ -353,10 +353,12 @@ pub fn signature(token_hashes: &[u64], full_shingles: &[u64], facts: Vec<Fact>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::canon::canonical_tokens;
+    use crate::dedup::canon::{canonical_tokens, canonical_tokens_cased};
 
     fn sig(text: &str) -> Signature {
-        let hashes: Vec<u64> = canonical_tokens(text).map(|t| t.hash).collect();
+        let hashes: Vec<u64> = canonical_tokens(&text.to_lowercase())
+            .map(|t| t.hash)
+            .collect();
         signature(
             &hashes,
             &shingles(&hashes),

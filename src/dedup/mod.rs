@@ -196,10 +196,7 @@ pub fn analyze_with(
         credits,
     } = credit::strip_and_credit(paragraphs);
     boilerplate::strip_known(&mut paragraphs);
-    // The template keys are read before the cut, so that the model keeps
-    // counting the feed's template in every item.
-    let template_keys = template::keys(&paragraphs);
-    template::strip_learned(&mut paragraphs, model);
+    let template_keys = template::strip_learned(&mut paragraphs, model);
 
     let sentences: Vec<&str> = paragraphs.iter().flat_map(|p| split_sentences(p)).collect();
     let mut buf = String::new();
@@ -231,7 +228,7 @@ pub fn analyze_with(
     let text = lowercase(&body_cased);
     // Facts come from the lead only (the iterator stops there), and from
     // the cased text: the stored one has lost the capitals of names.
-    let facts = fingerprint::lead_facts(canon::canonical_tokens(&body_cased));
+    let facts = fingerprint::lead_facts(canon::canonical_tokens_cased(&body_cased));
     let prepared = Prepared::from_text(&text, facts.clone());
     let signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
     Analysis {

@@ -6,6 +6,8 @@
 //! leads must agree, which is what separates two templated reports ("the
 //! KSE-100 closed at 112,000" on two days) and two outlets' rewrites.
 
+use std::sync::LazyLock;
+
 use super::canon::canonical_tokens;
 use super::config::DedupConfig;
 use super::fingerprint::{self, Fact, FactKind, Signature};
@@ -408,15 +410,17 @@ const REISSUE_WORDS: &[&str] = &[
 fn headline_tokens(title: &str) -> Vec<u64> {
     // "… | The Star": the outlet's name after the headline.
     let title = title.rsplit_once(" | ").map_or(title, |(head, _)| head);
+    static REISSUE: LazyLock<Vec<u64>> = LazyLock::new(|| {
+        REISSUE_WORDS
+            .iter()
+            .map(|w| fingerprint::token_hash(w))
+            .collect()
+    });
     let tokens: Vec<_> = canonical_tokens(title).collect();
-    let reissue: Vec<u64> = REISSUE_WORDS
-        .iter()
-        .map(|w| fingerprint::token_hash(w))
-        .collect();
     let mut start = 0;
     while let Some(t) = tokens.get(start) {
         // "UPDATE 1": the word, then perhaps its number.
-        if !(reissue.contains(&t.hash) || t.number && start > 0) {
+        if !(REISSUE.contains(&t.hash) || t.number && start > 0) {
             break;
         }
         start += 1;
@@ -435,6 +439,10 @@ pub fn same_headline(a: &str, b: &str) -> bool {
 /// market reports): the marks of a series, whose items are different
 /// stories even when their bodies are the series' repeated text.
 pub fn headlines_differ_in_numbers(a: &str, b: &str) -> bool {
+    let has_digit = |t: &str| t.bytes().any(|c| c.is_ascii_digit());
+    if !has_digit(a) || !has_digit(b) {
+        return false;
+    }
     let prep = |t: &str| Prepared::from_text(t, Vec::new());
     let (pa, pb) = (prep(a), prep(b));
     if pa.hashes == pb.hashes || pa.tokens.min(pb.tokens) == 0 {
