@@ -362,7 +362,7 @@ mod tests {
         signature(
             &hashes,
             &shingles(&hashes),
-            lead_facts(canonical_tokens(text)),
+            lead_facts(canonical_tokens_cased(text)),
         )
     }
 
