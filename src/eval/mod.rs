@@ -52,6 +52,15 @@ pub enum EvalError {
     Format(String),
 }
 
+/// recalled / copies (1 when there are none).
+fn recall(recalled: usize, copies: usize) -> f64 {
+    if copies == 0 {
+        1.0
+    } else {
+        recalled as f64 / copies as f64
+    }
+}
+
 /// Recall of one kind of copy: how many copies joined their original's story.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindRecall {
@@ -66,11 +75,7 @@ pub struct KindRecall {
 impl KindRecall {
     /// recalled / copies (1 when there are none).
     pub fn recall(&self) -> f64 {
-        if self.copies == 0 {
-            1.0
-        } else {
-            self.recalled as f64 / self.copies as f64
-        }
+        recall(self.recalled, self.copies)
     }
 }
 
@@ -95,11 +100,7 @@ pub struct ElementRecall {
 impl ElementRecall {
     /// recalled / copies (1 when there are none).
     pub fn recall(&self) -> f64 {
-        if self.copies == 0 {
-            1.0
-        } else {
-            self.recalled as f64 / self.copies as f64
-        }
+        recall(self.recalled, self.copies)
     }
 }
 
