@@ -26,7 +26,9 @@ struct StoryMatch {
 /// story. Between stories, the highest similarity wins; stories within
 /// [`DedupConfig::tie_margin`] of the best are tied and the headline
 /// decides. Title-only items (no body: their text is their title) fold
-/// only on an identical normalised text.
+/// only on an identical normalised text. `feed` is the newcomer's feed (the
+/// store's id): before any text is compared, the headline rules of
+/// [`may_be_one_story`] rule candidates out.
 pub fn decide(
     analysis: &Analysis,
     feed: i64,
