@@ -28,7 +28,7 @@ struct StoryMatch {
 /// decides. Title-only items (no body: their text is their title) fold
 /// only on an identical normalised text. `feed` is the newcomer's feed (the
 /// store's id): before any text is compared, the headline rules of
-/// [`may_be_one_story`] rule candidates out.
+/// `may_be_one_story` rule candidates out.
 pub fn decide(
     analysis: &Analysis,
     feed: i64,
