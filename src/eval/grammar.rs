@@ -1677,13 +1677,7 @@ pub fn grammar_corpus(dir: &Path, seed: u64) -> Result<GrammarCorpus, EvalError>
 
     // Label noise, as in `wire`: heavily overlapping texts are one story
     // (Overall <= 2) or scraped walls (excluded).
-    let overall: HashMap<(usize, usize), f64> = pairs
-        .iter()
-        .filter_map(|p| {
-            let (a, b) = (*index.get(p.a.as_str())?, *index.get(p.b.as_str())?);
-            Some(((a.min(b), a.max(b)), p.overall))
-        })
-        .collect();
+    let overall = super::overall_by_pair(&texts, &pairs);
     let mut gold_of: Vec<usize> = (0..texts.len()).collect();
     let mut excluded: HashSet<usize> = HashSet::new();
     for (a, b) in super::overlapping_texts(&texts) {

@@ -240,13 +240,28 @@ fn overlapping_texts(texts: &[data::SemevalText]) -> Vec<(usize, usize)> {
 /// Start of the replayed period (2025-02-20T00:00:00Z).
 const T0: i64 = 1_740_009_600;
 
-fn wire_corpus(dir: &Path, rng: &mut Rng) -> Result<(Vec<Item>, Vec<String>), EvalError> {
-    let (texts, pairs) = data::load_semeval(dir)?;
+/// The Overall label of each labelled SemEval pair, keyed by the two
+/// texts' indices (smaller first).
+fn overall_by_pair(
+    texts: &[data::SemevalText],
+    pairs: &[data::SemevalPair],
+) -> HashMap<(usize, usize), f64> {
     let index: HashMap<&str, usize> = texts
         .iter()
         .enumerate()
         .map(|(i, t)| (t.id.as_str(), i))
         .collect();
+    pairs
+        .iter()
+        .filter_map(|p| {
+            let (a, b) = (*index.get(p.a.as_str())?, *index.get(p.b.as_str())?);
+            Some(((a.min(b), a.max(b)), p.overall))
+        })
+        .collect()
+}
+
+fn wire_corpus(dir: &Path, rng: &mut Rng) -> Result<(Vec<Item>, Vec<String>), EvalError> {
+    let (texts, pairs) = data::load_semeval(dir)?;
     // Label noise: pairs whose raw texts overlap heavily. With Overall <= 2
     // they are one text carried twice (copies: same gold story); above, the
     // overlap is scraped boilerplate (consent walls, a paywall, a bot-block
@@ -255,13 +270,7 @@ fn wire_corpus(dir: &Path, rng: &mut Rng) -> Result<(Vec<Item>, Vec<String>), Ev
     let mut excluded: HashSet<usize> = HashSet::new();
     let mut notes = Vec::new();
     let (mut copies, mut dropped) = (0, 0);
-    let overall: HashMap<(usize, usize), f64> = pairs
-        .iter()
-        .filter_map(|p| {
-            let (a, b) = (*index.get(p.a.as_str())?, *index.get(p.b.as_str())?);
-            Some(((a.min(b), a.max(b)), p.overall))
-        })
-        .collect();
+    let overall = overall_by_pair(&texts, &pairs);
     for (a, b) in overlapping_texts(&texts) {
         match overall.get(&(a, b)) {
             Some(&o) if o <= 2.0 => {
