@@ -286,7 +286,10 @@ impl<'a> Iterator for Tokens<'a> {
         while let Some(c) = char_at(text, self.pos) {
             let start = self.pos;
             self.pos += c.len_utf8();
-            if is_unspaced_script(c) {
+            // One character, one token: a character of an unspaced script,
+            // or a unit sign ("5%" and "5 percent", "$3m" and "3 million
+            // dollars": the sign is a word of its own, which `canon` spells out).
+            if is_unspaced_script(c) || is_unit_sign(c) {
                 self.sentence_start = false;
                 return Some(Token {
                     text: &text[start..self.pos],
@@ -295,16 +298,6 @@ impl<'a> Iterator for Tokens<'a> {
                 });
             }
             if !c.is_alphanumeric() {
-                if is_unit_sign(c) {
-                    // "5%" and "5 percent", "$3m" and "3 million dollars":
-                    // the sign is a word of its own, which `canon` spells out.
-                    self.sentence_start = false;
-                    return Some(Token {
-                        text: &text[start..self.pos],
-                        name: false,
-                        number: false,
-                    });
-                }
                 if matches!(c, '.' | '!' | '?' | ':' | '"' | '(' | '-' | '\u{3002}') {
                     self.sentence_start = true;
                 }

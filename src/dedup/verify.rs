@@ -28,8 +28,6 @@ pub struct Prepared {
     pub tokens: usize,
     /// Numbers and names of the lead.
     pub facts: Vec<Fact>,
-    /// Sorted 32-bit hashes of every token, to look lead facts up in.
-    pub vocabulary: Vec<u32>,
     /// Sorted shingles of the first [`PREFIX_TOKENS`] tokens: a lede cut
     /// of this text is contained in them.
     pub prefix: Vec<u64>,
@@ -62,15 +60,11 @@ impl Prepared {
                 *k |= NAME;
             }
         }
-        let mut vocabulary: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
-        vocabulary.sort_unstable();
-        vocabulary.dedup();
         Prepared {
             tokens: hashes.len(),
             shingles: fingerprint::shingles(&hashes),
             prefix: fingerprint::shingles(&hashes[..hashes.len().min(PREFIX_TOKENS)]),
             facts,
-            vocabulary,
             kinds,
             hashes,
         }
