@@ -1,12 +1,12 @@
 //! Replays every feed file of `../shared/corpora` at once and lists the
-//! stories that folded more than one entry (see `feedfold::eval::feeds`).
+//! stories that folded more than one entry (see `feedfold::eval::real_feeds`).
 //!
 //! `cargo run --release --example dedup-feeds -- [CORPORA_DIR]`
 
 use std::path::PathBuf;
 
 use feedfold::dedup::DedupConfig;
-use feedfold::eval::feeds::real_feeds;
+use feedfold::eval::real_feeds;
 
 fn main() {
     let dir = std::env::args().nth(1).map_or_else(

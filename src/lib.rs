@@ -6,7 +6,7 @@
 
 pub mod cli;
 pub mod config;
-pub mod dedup;
+pub use feedfold_dedup as dedup;
 pub mod demo;
 pub mod eval;
 pub mod fetch;

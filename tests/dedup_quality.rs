@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use feedfold::dedup::DedupConfig;
-use feedfold::eval::feeds::real_feeds;
 use feedfold::eval::grammar::{run_grammar, Element};
+use feedfold::eval::real_feeds;
 use feedfold::eval::run_eval;
 
 /// Generator seed of the recorded figures (docs/DEDUP.md): the TUNING seed.

@@ -1,8 +1,12 @@
-//! Deduplication: turns an entry's text into fingerprints and decides whether
-//! it is a copy of a story already stored.
+//! feedfold's folding engine: turns an article's text into fingerprints and
+//! decides whether it is a copy of a story already stored, so that the
+//! syndicated copies of one wire story fold into one story while different
+//! stories about the same event stay apart.
 //!
-//! This module is pure: it never touches the network or the database. The
-//! pipeline, one file per step:
+//! The crate is pure: no network, no database, no files, no async runtime.
+//! The feedfold daemon (`feedfold::dedup` re-exports this crate) fetches,
+//! stores and looks up candidates; anyone else can do the same with their
+//! own storage. The pipeline, one file per step:
 //! 1. [`normalize`], [`credit`], [`boilerplate`]: markup to text, folding,
 //!    datelines, credit lines and boilerplate stripped, credits recorded;
 //! 2. [`fingerprint`]: exact hash, MinHash [`Signature`], LSH band keys;
@@ -12,6 +16,34 @@
 //! 4. [`verify`] and [`fold`]: [`decide`] which story (if any) the entry joins.
 //!
 //! See `docs/DEDUP.md` for the design and measured quality.
+//!
+//! ```
+//! use feedfold_dedup::{analyze, decide, Candidate, DedupConfig};
+//!
+//! let wire = "<p>ISTANBUL (AFP) - Turkey's central bank raised its main interest \
+//!     rate to 42.5 percent on Thursday, its eighth increase in a row, citing \
+//!     persistent inflation that reached 61 percent in November.</p>";
+//! let copy = "<p>Istanbul, (APP - UrduPoint / Pakistan Point News - 27th Feb, 2025) \
+//!     Turkey's central bank raised its main interest rate to 42.5 percent on \
+//!     Thursday, its eighth increase in a row, citing persistent inflation that \
+//!     reached 61 percent in November.</p>";
+//! let stored = analyze(Some("Turkey raises rates again"), Some(wire));
+//! let newcomer = analyze(Some("Turkish central bank hikes rate to 42.5pc"), Some(copy));
+//!
+//! // Story 7 holds the wire copy (entry 70 of feed 1) as its canonical copy.
+//! let candidates = [Candidate::from_analysis(7, 70, 1, &stored, None, true)];
+//! let verdict = decide(&newcomer, 2, &candidates, &DedupConfig::default());
+//! assert_eq!(verdict.map(|v| v.story_id), Some(7));
+//!
+//! // Another story about the same bank stays apart.
+//! let other = analyze(
+//!     Some("Turkish lira slides after rate decision"),
+//!     Some("<p>ANKARA (Reuters) - The Turkish lira fell to a record low against the \
+//!         dollar on Friday as investors weighed the central bank's decision and \
+//!         the finance minister's comments on the budget deficit.</p>"),
+//! );
+//! assert!(decide(&other, 3, &candidates, &DedupConfig::default()).is_none());
+//! ```
 
 pub mod boilerplate;
 pub mod canon;

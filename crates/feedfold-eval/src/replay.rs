@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::gen::Item;
-use crate::dedup::{
+use feedfold_dedup::{
     analyze_with, choose_canonical, decide, story_origin, BoilerplateModel, Candidate, CopyInfo,
     DedupConfig,
 };

@@ -493,7 +493,7 @@ pub fn title_similarity(a: &str, b: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::analyze;
+    use crate::analyze;
 
     fn prep(body: &str) -> Prepared {
         let a = analyze(None, Some(body));

@@ -286,8 +286,10 @@ static PERMS: std::sync::LazyLock<Vec<(u64, u64)>> = std::sync::LazyLock::new(||
         .collect()
 });
 
-/// splitmix64: a tiny, fixed PRNG (Steele et al.), used only to derive constants.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+/// splitmix64: a tiny, fixed PRNG (Steele et al.). The engine derives its
+/// constants with it; the evaluation harness seeds its generated corpora with
+/// it, so a seed names the same corpus on every machine and version.
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -353,7 +355,7 @@ pub fn signature(token_hashes: &[u64], full_shingles: &[u64], facts: Vec<Fact>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::canon::{canonical_tokens, canonical_tokens_cased};
+    use crate::canon::{canonical_tokens, canonical_tokens_cased};
 
     fn sig(text: &str) -> Signature {
         let hashes: Vec<u64> = canonical_tokens(&text.to_lowercase())

@@ -466,7 +466,7 @@ fn strip_dateline(paragraph: &str, log: &mut CreditLog) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::normalize::fold_keep_case;
+    use crate::normalize::fold_keep_case;
 
     fn strip1(text: &str) -> (String, Vec<String>) {
         let s = strip_and_credit(vec![fold_keep_case(text)]);

@@ -162,7 +162,7 @@ impl BoilerplateModel {
         }
     }
 
-    /// Learns from one item: `keys` are its [`crate::dedup::Analysis::boilerplate_keys`].
+    /// Learns from one item: `keys` are its [`crate::Analysis::boilerplate_keys`].
     /// Call once per new entry (not per poll), or repeats inflate the counts.
     pub fn observe(&mut self, keys: &[u64]) {
         self.items += 1;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::dedup::normalize::split_sentences;
+use feedfold_dedup::normalize::split_sentences;
 
 /// A tiny seeded PRNG (splitmix64): reproducible corpora without a dependency.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        crate::dedup::fingerprint::splitmix64(&mut self.0)
+        feedfold_dedup::fingerprint::splitmix64(&mut self.0)
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).

@@ -192,7 +192,7 @@ pub fn story_origin<'a>(origins: impl IntoIterator<Item = Option<&'a str>>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::{analyze, Candidate};
+    use crate::{analyze, Candidate};
 
     fn candidate(
         story_id: i64,

@@ -32,7 +32,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::dedup::DedupConfig;
+use feedfold_dedup::DedupConfig;
 use gen::{Item, Kind, Rng, Source};
 use metrics::{PairCounts, Prf};
 
@@ -213,7 +213,7 @@ fn overlapping_texts(texts: &[data::SemevalText]) -> Vec<(usize, usize)> {
             let mut v: Vec<u32> = t
                 .text
                 .split_whitespace()
-                .map(|w| crate::dedup::fingerprint::token_hash(&w.to_lowercase()) as u32)
+                .map(|w| feedfold_dedup::fingerprint::token_hash(&w.to_lowercase()) as u32)
                 .collect();
             v.sort_unstable();
             v.dedup();
@@ -228,7 +228,7 @@ fn overlapping_texts(texts: &[data::SemevalText]) -> Vec<(usize, usize)> {
             if 2 * a.len().min(b.len()) < a.len().max(b.len()) {
                 continue;
             }
-            let inter = crate::dedup::verify::intersection(a, b);
+            let inter = feedfold_dedup::verify::intersection(a, b);
             if 2 * inter >= a.len() + b.len() - inter {
                 out.push((i, j));
             }
@@ -479,12 +479,12 @@ fn adjudicate_uci(
 ) {
     let norm: Vec<String> = titles
         .iter()
-        .map(|t| crate::dedup::normalize::normalize_text(t))
+        .map(|t| feedfold_dedup::normalize::normalize_text(t))
         .collect();
     // Ordered maps: the report must not depend on hash iteration order.
     let mut stories_of_title: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, t) in norm.iter().enumerate() {
-        if crate::dedup::normalize::tokenize(t).len() >= cfg.min_tokens {
+        if feedfold_dedup::normalize::tokenize(t).len() >= cfg.min_tokens {
             let v = stories_of_title.entry(t.as_str()).or_default();
             if !v.contains(&items[i].gold) {
                 v.push(items[i].gold);
@@ -558,7 +558,7 @@ impl fmt::Display for EvalReport {
             f,
             "dedup quality (seed {}, algorithm v{})",
             self.seed,
-            crate::dedup::ALGORITHM_VERSION
+            feedfold_dedup::ALGORITHM_VERSION
         )?;
         for c in &self.corpora {
             writeln!(f)?;

@@ -38,7 +38,7 @@ use regex::{Captures, Regex};
 
 use super::gen::{self, real_sentences, Item, Kind, Rng, Source};
 use super::{data, CorpusReport, ElementRecall, EvalError, NegativeMerges, T0};
-use crate::dedup::DedupConfig;
+use feedfold_dedup::DedupConfig;
 
 /// A house-style element a copy can carry: what recall is reported by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
