@@ -1,0 +1,90 @@
+//! The serde shapes of the files as written: every value that can be wrong
+//! is `Spanned`, so that the checks in `check` can name its line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::FetchConfig;
+use crate::dedup::DedupConfig;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) database: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) include: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) poll: RawPoll,
+    #[serde(default)]
+    pub(super) fetch: FetchConfig,
+    #[serde(default, rename = "feed")]
+    pub(super) feeds: Vec<RawFeed>,
+    #[serde(default)]
+    pub(super) daemon: RawDaemon,
+    #[serde(default)]
+    pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) dedup: DedupConfig,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDaemon {
+    pub(super) shutdown_grace: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) level: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub(super) days: Option<Spanned<i64>>,
+    pub(super) max_entries_per_feed: Option<Spanned<i64>>,
+    pub(super) schedule: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPoll {
+    pub(super) schedule: Option<Spanned<String>>,
+    pub(super) interval: Option<Spanned<String>>,
+    pub(super) concurrency: Option<Spanned<i64>>,
+    pub(super) min_interval: Option<Spanned<String>>,
+    pub(super) max_interval: Option<Spanned<String>>,
+    pub(super) max_backoff: Option<Spanned<String>>,
+    pub(super) per_host: Option<Spanned<i64>>,
+    pub(super) timeout: Option<Spanned<String>>,
+    pub(super) connect_timeout: Option<Spanned<String>>,
+    pub(super) max_redirects: Option<Spanned<i64>>,
+}
+
+/// An included `.toml` list: only `[[feed]]` tables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawList {
+    #[serde(default, rename = "feed")]
+    pub(super) feeds: Vec<RawFeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFeed {
+    pub(super) url: Spanned<String>,
+    pub(super) title: Option<String>,
+    pub(super) interval: Option<Spanned<String>>,
+    pub(super) tags: Option<Vec<Spanned<String>>>,
+}
