@@ -7,7 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::include::FeedSet;
-use super::raw::{RawDaemon, RawFeed, RawLog, RawMetrics, RawPoll, RawRetention};
+use super::raw::{RawDaemon, RawDedup, RawFeed, RawLog, RawMetrics, RawPoll, RawRetention};
 use super::span::Source;
 use super::{
     normalize_feed_url, validate_tag, ConfigError, DaemonConfig, FeedConfig, LogConfig,
@@ -21,33 +21,56 @@ use super::{
 use crate::dedup::DedupConfig;
 
 impl Source<'_> {
-    /// Range checks serde cannot express; the line is where the key is written.
-    pub(super) fn dedup(&self, d: &DedupConfig) -> Result<(), ConfigError> {
-        let ratios = [
-            ("jaccard_min", d.jaccard_min),
-            ("containment_min", d.containment_min),
-            ("tie_margin", d.tie_margin),
-        ];
-        for (key, value) in ratios {
-            if !(0.0..=1.0).contains(&value) {
-                let at = self.text.find(key).unwrap_or(0);
-                return Err(self.invalid(
-                    at..at,
-                    &format!("dedup.{key}"),
-                    "must be between 0 and 1",
-                ));
+    /// The `[dedup]` table: every key optional, with `DedupConfig`'s defaults.
+    pub(super) fn dedup(&self, raw: RawDedup) -> Result<DedupConfig, ConfigError> {
+        let d = DedupConfig::default();
+        let ratio = |value: Option<Spanned<f64>>, key: &str, default: f64| match value {
+            None => Ok(default),
+            Some(v) if (0.0..=1.0).contains(v.get_ref()) => Ok(v.into_inner()),
+            Some(v) => {
+                Err(self.invalid(v.span(), &format!("dedup.{key}"), "must be between 0 and 1"))
             }
-        }
-        if d.window < Duration::from_secs(60) {
-            let at = self.text.find("window").unwrap_or(0);
-            return Err(self.invalid(at..at, "dedup.window", "must be at least 1m"));
-        }
-        Ok(())
+        };
+        let jaccard_min = ratio(raw.jaccard_min, "jaccard_min", d.jaccard_min)?;
+        let containment_min = ratio(raw.containment_min, "containment_min", d.containment_min)?;
+        let tie_margin = ratio(raw.tie_margin, "tie_margin", d.tie_margin)?;
+        let window = match &raw.window {
+            Some(w) => self.duration_min(w, "dedup.window", Duration::from_secs(60))?,
+            None => d.window,
+        };
+        let or =
+            |value: Option<Spanned<usize>>, default| value.map_or(default, Spanned::into_inner);
+        Ok(DedupConfig {
+            window,
+            jaccard_min,
+            containment_min,
+            containment_min_shingles: or(raw.containment_min_shingles, d.containment_min_shingles),
+            min_tokens: or(raw.min_tokens, d.min_tokens),
+            lead_tokens: or(raw.lead_tokens, d.lead_tokens),
+            max_number_mismatch: or(raw.max_number_mismatch, d.max_number_mismatch),
+            max_name_mismatch: or(raw.max_name_mismatch, d.max_name_mismatch),
+            tie_margin,
+            boilerplate_min_items: raw
+                .boilerplate_min_items
+                .map_or(d.boilerplate_min_items, Spanned::into_inner),
+        })
     }
+
+    /// A duration of at least 1s.
     pub(super) fn duration(
         &self,
         value: &Spanned<String>,
         key: &str,
+    ) -> Result<Duration, ConfigError> {
+        self.duration_min(value, key, Duration::from_secs(1))
+    }
+
+    /// A duration of at least `min`.
+    pub(super) fn duration_min(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+        min: Duration,
     ) -> Result<Duration, ConfigError> {
         let d = humantime::parse_duration(value.get_ref().trim()).map_err(|e| {
             let msg = format!(
@@ -56,8 +79,9 @@ impl Source<'_> {
             );
             self.invalid(value.span(), key, &msg)
         })?;
-        if d < Duration::from_secs(1) {
-            return Err(self.invalid(value.span(), key, "must be at least 1s"));
+        if d < min {
+            let msg = format!("must be at least {}", humantime::format_duration(min));
+            return Err(self.invalid(value.span(), key, &msg));
         }
         Ok(d)
     }
@@ -191,6 +215,7 @@ impl Source<'_> {
                 }),
         }
     }
+
     pub(super) fn daemon(&self, raw: RawDaemon) -> Result<DaemonConfig, ConfigError> {
         let shutdown_grace = match &raw.shutdown_grace {
             // Zero is allowed: it means "abandon fetches in flight at once".

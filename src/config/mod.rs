@@ -333,7 +333,7 @@ impl Config {
         let daemon = ctx.daemon(raw.daemon)?;
         let log = ctx.log(raw.log)?;
         let metrics = ctx.metrics(raw.metrics)?;
-        ctx.dedup(&raw.dedup)?;
+        let dedup = ctx.dedup(raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),
             database,
@@ -346,7 +346,7 @@ impl Config {
             daemon,
             log,
             metrics,
-            dedup: raw.dedup,
+            dedup,
             retention,
         })
     }
@@ -621,6 +621,40 @@ url = "https://example.com/atom"
         assert!(e.contains(":2: retention.keep:"), "{e}");
         let e = err("[retention]\nschedule = \"daily\"\n");
         assert!(e.contains(":2: retention.schedule:"), "{e}");
+    }
+
+    #[test]
+    fn dedup_keys_default_and_override() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.dedup, DedupConfig::default());
+        let c = parse("[dedup]\nwindow = \"36h\"\njaccard_min = 1\nmin_tokens = 3\nboilerplate_min_items = 7\n")
+            .expect("valid");
+        assert_eq!(c.dedup.window, Duration::from_secs(36 * 3600));
+        assert_eq!(c.dedup.jaccard_min, 1.0);
+        assert_eq!(c.dedup.min_tokens, 3);
+        assert_eq!(c.dedup.boilerplate_min_items, 7);
+        assert_eq!(c.dedup.tie_margin, DedupConfig::default().tie_margin);
+    }
+
+    #[test]
+    fn dedup_errors_name_the_line_of_their_key_not_its_first_mention() {
+        let e = err("# tie_margin: see docs\n[dedup]\n\ntie_margin = -0.1\n");
+        assert!(
+            e.starts_with(
+                "/etc/feedfold/feedfold.toml:4: dedup.tie_margin: must be between 0 and 1"
+            ),
+            "{e}"
+        );
+        let e = err("[[feed]]\nurl = \"https://a.example/window\"\n[dedup]\nwindow = \"59s\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:4: dedup.window: must be at least 1m"),
+            "{e}"
+        );
+        let e = err("[dedup]\nmin_tokens = -1\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:2: dedup.min_tokens:"),
+            "{e}"
+        );
     }
 
     #[test]

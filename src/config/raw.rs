@@ -5,7 +5,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::FetchConfig;
-use crate::dedup::DedupConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +25,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) metrics: RawMetrics,
     #[serde(default)]
-    pub(super) dedup: DedupConfig,
+    pub(super) dedup: RawDedup,
     #[serde(default)]
     pub(super) retention: RawRetention,
 }
@@ -70,6 +69,25 @@ pub(super) struct RawPoll {
     pub(super) timeout: Option<Spanned<String>>,
     pub(super) connect_timeout: Option<Spanned<String>>,
     pub(super) max_redirects: Option<Spanned<i64>>,
+}
+
+/// The `[dedup]` table, read here rather than as `DedupConfig` itself so
+/// that a range error names the line of its key. `check` builds the
+/// `DedupConfig` naming every field, so a field added there fails to compile
+/// until it is read here too.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDedup {
+    pub(super) window: Option<Spanned<String>>,
+    pub(super) jaccard_min: Option<Spanned<f64>>,
+    pub(super) containment_min: Option<Spanned<f64>>,
+    pub(super) containment_min_shingles: Option<Spanned<usize>>,
+    pub(super) min_tokens: Option<Spanned<usize>>,
+    pub(super) lead_tokens: Option<Spanned<usize>>,
+    pub(super) max_number_mismatch: Option<Spanned<usize>>,
+    pub(super) max_name_mismatch: Option<Spanned<usize>>,
+    pub(super) tie_margin: Option<Spanned<f64>>,
+    pub(super) boilerplate_min_items: Option<Spanned<u32>>,
 }
 
 /// An included `.toml` list: only `[[feed]]` tables.
