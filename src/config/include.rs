@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::raw::RawList;
+use super::raw::{RawList, LIST_TABLES};
 use super::span::Source;
 use super::{normalize_feed_url, ConfigError, FeedConfig, Include, ListFormat, Origin};
 
@@ -82,7 +82,7 @@ pub fn read_toml_list(file: &Path) -> Result<Vec<FeedConfig>, ConfigError> {
         }
     };
     let ctx = Source::new(file, &text);
-    let raw: RawList = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
+    let raw: RawList = ctx.deserialize(LIST_TABLES)?;
     let mut set = FeedSet::default();
     ctx.feeds(raw.feeds, &mut set)?;
     Ok(set.feeds)
@@ -114,7 +114,7 @@ pub(super) fn load_list(
         ListFormat::Toml => {
             let text = std::fs::read_to_string(file).map_err(read_err)?;
             let ctx = Source::new(file, &text);
-            let raw: RawList = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
+            let raw: RawList = ctx.deserialize(LIST_TABLES)?;
             ctx.feeds(raw.feeds, set)
         }
         ListFormat::Opml => {
@@ -302,6 +302,18 @@ mod tests {
         let e = Config::load(&path).expect_err("invalid").to_string();
         assert!(e.contains("feeds.d/news.toml:1:"), "{e}");
         assert!(e.contains("unknown field"), "{e}");
+
+        let (_dir, path) = folder(
+            "include = [\"feeds.d/*.toml\"]\n",
+            &[("feeds.d/news.toml", "\n[poll]\ninterval = \"5m\"\n")],
+        );
+        let e = Config::load(&path).expect_err("invalid").to_string();
+        assert!(
+            e.contains(
+                "feeds.d/news.toml:2: poll: unknown table [poll]; the only table here is [[feed]]"
+            ),
+            "{e}"
+        );
 
         let (_dir, path) = folder(
             "include = [\"feeds.d/*.toml\"]\n",

@@ -29,7 +29,7 @@ use crate::dedup::DedupConfig;
 pub use include::read_toml_list;
 
 use include::{load_list, same_file, FeedSet};
-use raw::RawConfig;
+use raw::{RawConfig, CONFIG_TABLES};
 use span::Source;
 
 /// Default cron expression: wake every five minutes to poll the feeds that are due.
@@ -301,7 +301,7 @@ impl Config {
     /// lists are read from disk, relative to `path`'s folder.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let ctx = Source::new(path, text);
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
+        let raw: RawConfig = ctx.deserialize(CONFIG_TABLES)?;
 
         let base = path.parent().unwrap_or(Path::new(""));
         let database = match raw.database {
@@ -653,6 +653,27 @@ url = "https://example.com/atom"
         let e = err("[dedup]\nmin_tokens = -1\n");
         assert!(
             e.starts_with("/etc/feedfold/feedfold.toml:2: dedup.min_tokens:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_table_is_named_with_the_known_ones() {
+        let e = err("[poll]\ninterval = \"5m\"\n\n[web]\nport = 8080\n");
+        assert_eq!(
+            e,
+            "/etc/feedfold/feedfold.toml:4: web: unknown table [web]; the known tables are \
+             [poll], [fetch], [[feed]], [daemon], [log], [metrics], [dedup] and [retention]"
+        );
+        let e = err("[[feed]]\nurl = \"https://a.example/\"\n[[hooks]]\nurl = \"x\"\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:3: hooks: unknown table [[hooks]];"),
+            "{e}"
+        );
+        // A key that is not a table keeps serde's word for it.
+        let e = err("web = 3\n");
+        assert!(
+            e.starts_with("/etc/feedfold/feedfold.toml:1: web: unknown field `web`"),
             "{e}"
         );
     }

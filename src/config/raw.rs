@@ -6,6 +6,22 @@ use toml::Spanned;
 
 use super::FetchConfig;
 
+/// The tables of the main config, as written, in the order of `RawConfig`.
+pub(super) const CONFIG_TABLES: &[&str] = &[
+    "[poll]",
+    "[fetch]",
+    "[[feed]]",
+    "[daemon]",
+    "[log]",
+    "[metrics]",
+    "[dedup]",
+    "[retention]",
+];
+
+/// The tables of an included `.toml` list.
+pub(super) const LIST_TABLES: &[&str] = &["[[feed]]"];
+
+/// The main config file.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -105,4 +121,31 @@ pub(super) struct RawFeed {
     pub(super) title: Option<String>,
     pub(super) interval: Option<Spanned<String>>,
     pub(super) tags: Option<Vec<Spanned<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde's own list of the fields, from its error for an unknown one.
+    fn fields<T: serde::de::DeserializeOwned>() -> String {
+        let e = toml::from_str::<T>("zzz = 1").err().expect("unknown field");
+        let message = e.message().to_string();
+        let (_, list) = message.split_once("expected ").expect("a list");
+        list.replace('`', "")
+    }
+
+    #[test]
+    fn the_table_lists_match_the_shapes() {
+        let tables: Vec<_> = CONFIG_TABLES
+            .iter()
+            .map(|t| t.trim_matches(['[', ']']))
+            .collect();
+        assert_eq!(
+            fields::<RawConfig>(),
+            format!("one of database, include, {}", tables.join(", "))
+        );
+        assert_eq!(fields::<RawList>(), "feed");
+        assert_eq!(LIST_TABLES, ["[[feed]]"]);
+    }
 }

@@ -1,8 +1,12 @@
 //! Locating errors: byte spans to lines, and toml's own errors to the
 //! file, line and dotted key the person editing the file needs.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
 
 use super::ConfigError;
 
@@ -36,6 +40,50 @@ impl<'a> Source<'a> {
             key: key.to_string(),
             message: message.to_string(),
         }
+    }
+
+    /// The whole text read as `T`, a shape whose tables are `tables` (as
+    /// written: `[poll]`, `[[feed]]`).
+    pub(super) fn deserialize<T: DeserializeOwned>(
+        &self,
+        tables: &[&str],
+    ) -> Result<T, ConfigError> {
+        toml::from_str(self.text).map_err(|e| {
+            self.unknown_table(tables)
+                .unwrap_or_else(|| self.toml_error(&e))
+        })
+    }
+
+    /// The first top-level table that is not one of `tables`, as an error
+    /// naming it and listing them. toml reports an unknown table at its
+    /// header, where `key_at` would name the table above it instead.
+    fn unknown_table(&self, tables: &[&str]) -> Option<ConfigError> {
+        let top: BTreeMap<Spanned<String>, toml::Value> = toml::from_str(self.text).ok()?;
+        let is_known = |name: &str| tables.iter().any(|t| t.trim_matches(['[', ']']) == name);
+        let is_tables = |v: &toml::Value| {
+            v.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(toml::Value::is_table))
+        };
+        let (name, value) = top
+            .iter()
+            .filter(|(name, value)| {
+                !is_known(name.get_ref()) && (value.is_table() || is_tables(value))
+            })
+            .min_by_key(|(name, _)| name.span().start)?;
+        let written = if value.is_table() {
+            format!("[{}]", name.get_ref())
+        } else {
+            format!("[[{}]]", name.get_ref())
+        };
+        let message = match tables {
+            [only] => format!("unknown table {written}; the only table here is {only}"),
+            [first @ .., last] => format!(
+                "unknown table {written}; the known tables are {} and {last}",
+                first.join(", ")
+            ),
+            [] => format!("unknown table {written}"),
+        };
+        Some(self.invalid(name.span(), name.get_ref(), &message))
     }
 
     pub(super) fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
