@@ -95,3 +95,32 @@ fn an_unknown_table_is_named_with_its_line_and_the_known_tables() {
     );
     assert!(!e.contains(": poll:"), "not blamed on the table above: {e}");
 }
+
+#[test]
+fn a_database_url_is_a_config_error_and_creates_nothing() {
+    for (value, prefix) in [
+        ("postgres://feedfold:secret@db.example/news", "postgres://"),
+        ("sqlite://ff.db", "sqlite://"),
+        ("file:ff.db", "file:"),
+    ] {
+        let f = Folder::new(&format!(
+            "# the store\n\ndatabase = \"{value}\"\n[[feed]]\nurl = \"https://a.example/rss\"\n"
+        ));
+        for command in ["check", "poll", "stories"] {
+            let e = f.error(&[command]);
+            assert!(
+                e.ends_with(&format!(
+                    "feedfold.toml:3: database: \"{prefix}…\" is a URL; only a file path is \
+                     supported, e.g. \"feedfold.db\""
+                )),
+                "{command}: {e}"
+            );
+            assert!(!e.contains("secret"), "{e}");
+        }
+        let entries: Vec<_> = std::fs::read_dir(f.dir.path())
+            .expect("read config folder")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(entries, ["feedfold.toml"], "nothing created for {value}");
+    }
+}

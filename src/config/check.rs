@@ -2,6 +2,7 @@
 //! URLs, cron expressions and log filters, each error at the value's line.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -14,13 +15,36 @@ use super::{
     MetricsConfig, Origin, PollConfig, RetentionConfig,
 };
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_MAX_BACKOFF,
-    DEFAULT_MAX_INTERVAL, DEFAULT_MAX_REDIRECTS, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST,
-    DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE, DEFAULT_INTERVAL,
+    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_REDIRECTS, DEFAULT_MIN_INTERVAL,
+    DEFAULT_PER_HOST, DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMEOUT,
 };
 use crate::dedup::DedupConfig;
 
 impl Source<'_> {
+    /// The `database` key: a SQLite file, relative to the config's folder.
+    pub(super) fn database(
+        &self,
+        raw: Option<Spanned<String>>,
+        base: &Path,
+    ) -> Result<PathBuf, ConfigError> {
+        let Some(db) = raw else {
+            return Ok(base.join(DEFAULT_DATABASE));
+        };
+        let written = db.get_ref().trim();
+        if written.is_empty() {
+            return Err(self.invalid(db.span(), "database", "must not be empty"));
+        }
+        // Only the scheme is shown: the rest of a URL may hold a password.
+        if let Some(prefix) = url_prefix(written) {
+            let msg = format!(
+                "\"{prefix}…\" is a URL; only a file path is supported, e.g. \"{DEFAULT_DATABASE}\""
+            );
+            return Err(self.invalid(db.span(), "database", &msg));
+        }
+        Ok(base.join(db.into_inner()))
+    }
+
     /// The `[dedup]` table: every key optional, with `DedupConfig`'s defaults.
     pub(super) fn dedup(&self, raw: RawDedup) -> Result<DedupConfig, ConfigError> {
         let d = DedupConfig::default();
@@ -329,6 +353,22 @@ pub(super) fn check_log_filter(filter: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The scheme part (`postgres://`, `file:`) of a value written as a URL:
+/// `scheme://…`, or SQLite's own `file:…`. Taken as a file name, it would
+/// create a folder called `postgres:`. A one-letter scheme is a Windows
+/// drive (`C:/data/ff.db`), not a URL.
+fn url_prefix(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(':')?;
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let slashes = if rest.starts_with("//") { 2 } else { 0 };
+    let is_url = slashes == 2 || scheme.eq_ignore_ascii_case("file");
+    (is_scheme && is_url).then(|| &value[..scheme.len() + 1 + slashes])
 }
 
 /// Checks a cron expression with the same parser the scheduler uses, so that a

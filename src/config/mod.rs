@@ -304,13 +304,7 @@ impl Config {
         let raw: RawConfig = ctx.deserialize(CONFIG_TABLES)?;
 
         let base = path.parent().unwrap_or(Path::new(""));
-        let database = match raw.database {
-            Some(db) if db.get_ref().trim().is_empty() => {
-                return Err(ctx.invalid(db.span(), "database", "must not be empty"))
-            }
-            Some(db) => base.join(db.into_inner()),
-            None => base.join(DEFAULT_DATABASE),
-        };
+        let database = ctx.database(raw.database, base)?;
 
         let poll = ctx.poll(raw.poll)?;
         let retention = ctx.retention(raw.retention)?;
@@ -655,6 +649,28 @@ url = "https://example.com/atom"
             e.starts_with("/etc/feedfold/feedfold.toml:2: dedup.min_tokens:"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_database_url_is_refused_without_repeating_it() {
+        for (value, shown) in [
+            ("postgres://feedfold:secret@db.example/news", "postgres://…"),
+            ("sqlite:///var/lib/feedfold/ff.db", "sqlite://…"),
+            ("FILE:ff.db?mode=ro", "FILE:…"),
+        ] {
+            let e = err(&format!("\ndatabase = \"{value}\"\n"));
+            assert_eq!(
+                e,
+                format!(
+                    "/etc/feedfold/feedfold.toml:2: database: {shown:?} is a URL; \
+                     only a file path is supported, e.g. \"feedfold.db\""
+                )
+            );
+        }
+        for path in ["data/ff.db", "/var/lib/ff.db", "C:/ff.db", "notes:2024.db"] {
+            let c = parse(&format!("database = \"{path}\"\n")).expect(path);
+            assert_eq!(c.database, Path::new("/etc/feedfold").join(path));
+        }
     }
 
     #[test]
