@@ -13,9 +13,9 @@ use super::ConfigError;
 /// The config text being validated, for turning byte spans into line numbers.
 pub(super) struct Source<'a> {
     pub(super) path: &'a Path,
-    pub(super) text: &'a str,
-    /// Byte offsets where lines 2, 3, … start: a feed list of thousands of
-    /// entries asks for a line per entry.
+    text: &'a str,
+    /// Byte offsets where lines 2, 3, … start, so that finding a line is a
+    /// binary search: a list of thousands of feeds asks for one per feed.
     line_starts: Vec<usize>,
 }
 
@@ -29,10 +29,12 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// The 1-based line holding byte `offset`.
     pub(super) fn line(&self, offset: usize) -> usize {
         self.line_starts.partition_point(|&start| start <= offset) + 1
     }
 
+    /// An error at the line of `span`.
     pub(super) fn invalid(&self, span: Range<usize>, key: &str, message: &str) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
@@ -86,7 +88,8 @@ impl<'a> Source<'a> {
         Some(self.invalid(name.span(), name.get_ref(), &message))
     }
 
-    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+    /// toml's own error, at its line, with the dotted key and in plain words.
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let line = e.span().map(|s| self.line(s.start)).unwrap_or(1);
         let key = e
             .span()
@@ -102,7 +105,7 @@ impl<'a> Source<'a> {
 
     /// The dotted key whose line contains `offset`, reconstructed from the
     /// text: toml's own error names the field but not the table it is in.
-    pub(super) fn key_at(&self, offset: usize) -> String {
+    fn key_at(&self, offset: usize) -> String {
         let end = offset.min(self.text.len());
         let before = &self.text[..end];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
