@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod listedit;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod opml;
 pub mod output;
 pub mod parse;
