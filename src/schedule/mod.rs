@@ -703,23 +703,12 @@ async fn analyze_changed(
 }
 
 /// Half the time between two consecutive firings of a cron expression: the
-/// window over which a pass spreads each host's feeds.
+/// window over which a pass spreads each host's feeds. Zero for an
+/// expression that does not parse or fires fewer than twice more.
 pub fn spread_window(schedule: &str) -> Duration {
-    let parsed = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(schedule);
-    let Ok(cron) = parsed else {
-        return Duration::ZERO;
-    };
-    let now = Utc::now();
-    let period = cron
-        .find_next_occurrence(&now, false)
-        .and_then(|a| cron.find_next_occurrence(&a, false).map(|b| b - a));
-    period
+    crate::cron::parse(schedule)
         .ok()
-        .and_then(|p| p.to_std().ok())
+        .and_then(|cron| crate::cron::period(&cron, Utc::now()))
         .map_or(Duration::ZERO, |p| p / 2)
 }
 
