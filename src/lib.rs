@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod cron;
+pub mod daemon;
 pub mod dedup;
 pub mod demo;
 pub mod eval;
