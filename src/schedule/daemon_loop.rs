@@ -18,8 +18,8 @@ use crate::store::{retention, RetentionPolicy, StoreError, StoreHandle};
 
 /// A tokio-cron-scheduler failure as a sentence saying what failed. The
 /// library names its errors only by variant (`CantAdd`); that name is kept
-/// in parentheses for a bug report. Cron expressions are checked when the
-/// config is read, with a message of their own.
+/// in parentheses for a bug report. Cron expressions are checked earlier,
+/// when the config is read ([`crate::cron::parse`]), with a message of their own.
 fn cron_failed(what: &'static str) -> impl Fn(JobSchedulerError) -> ScheduleError {
     move |e| ScheduleError::Cron(format!("{what} (tokio-cron-scheduler error {e:?})"))
 }
@@ -33,6 +33,7 @@ pub fn spread_window(schedule: &str) -> Duration {
         .and_then(|cron| crate::cron::period(&cron, Utc::now()))
         .map_or(Duration::ZERO, |p| p / 2)
 }
+
 /// Runs the daemon loop until `stop` turns true: one pass at start-up, then
 /// one per cron tick, and a heartbeat (a round-trip through the database
 /// writer) every `liveness.heartbeat_interval()` that feeds systemd's watchdog.
