@@ -17,12 +17,10 @@ mod demo;
 mod lists;
 
 use crate::config::Config;
-use crate::fetch::{FetchOptions, Fetcher};
+use crate::daemon::{self, finish, start};
 use crate::logging::{LogFormat, Logging};
-use crate::metrics::{self, Endpoint};
 use crate::output::{self, local_time as local, or_empty, table, Listing};
-use crate::schedule::{self, Poller};
-use crate::service::{Liveness, Signal, Signals};
+use crate::service::{Signal, Signals};
 use crate::store::{
     parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
     StoryId, TimeFilter, WriterOptions,
@@ -317,135 +315,12 @@ fn load_config(path: &Path, logging: &Logging) -> Result<Config> {
     Ok(config)
 }
 
-/// Opens the database, syncs the feed list and starts the writer thread.
-fn start(
-    config: &Config,
-    writer: WriterOptions,
-) -> Result<(Arc<Poller>, crate::store::WriterThread)> {
-    let mut store = Store::open(&config.database)?;
-    store.set_dedup_config(config.dedup.clone());
-    let sync = store.sync_feeds(&config.feeds, Utc::now())?;
-    tracing::info!(
-        database = %config.database.display(),
-        feeds = config.feeds.len(),
-        added = sync.added,
-        deactivated = sync.deactivated,
-        "database ready"
-    );
-    let options = FetchOptions {
-        timeout: config.poll.timeout,
-        connect_timeout: config.poll.connect_timeout,
-        max_redirects: config.poll.max_redirects,
-        allow_private_networks: config.fetch.allow_private_networks,
-        ..FetchOptions::default()
-    };
-    let fetcher = Fetcher::new(&options).context("starting the HTTP client")?;
-    let (handle, writer) = StoreHandle::spawn_with(store, writer);
-    let poller =
-        Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
-    Ok((Arc::new(poller), writer))
-}
-
-async fn finish(poller: Arc<Poller>, writer: crate::store::WriterThread) {
-    drop(poller);
-    if tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .is_err()
-    {
-        tracing::error!("waiting for the database writer failed");
-    }
-}
-
 async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
     // Handlers first: a SIGHUP (`systemctl reload`) or SIGTERM arriving
     // during start-up must not kill the process with the default action.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
-    for note in &config.notes {
-        tracing::warn!("{note}");
-    }
-    // One daemon per database; held until the process exits.
-    let _lock = crate::store::lock::lock_daemon(&config.database)?;
-    let liveness = Arc::new(Liveness::from_env());
-    let (poller, writer) = start(&config, WriterOptions::default())?;
-    let server = match config.metrics.listen {
-        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
-        None => None,
-    };
-    let config_grace = config.daemon.shutdown_grace;
-    let (stop_tx, stop) = watch::channel(false);
-    let (reloader, reload) = crate::reload::spawn(config, poller.clone(), stop.clone());
-    tokio::spawn(handle_signals(signals, stop_tx, liveness.clone(), reload));
-    let result = schedule::run(poller.clone(), stop, config_grace, liveness).await;
-    if let Some(server) = server {
-        // The endpoint holds a writer handle; drop it so the writer can finish.
-        server.abort();
-        let _ = server.await;
-    }
-    // So does the reloader. It stops with `stop`; after a scheduler error
-    // nothing set `stop`, so end it here.
-    if result.is_err() {
-        reloader.abort();
-    }
-    if let Err(e) = reloader.await {
-        if !e.is_cancelled() {
-            tracing::error!("the reloader task failed: {e}");
-        }
-    }
-    finish(poller, writer).await;
-    result?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Binds `[metrics] listen` and serves `/metrics` and `/healthz` on a task.
-async fn start_metrics(
-    addr: std::net::SocketAddr,
-    poller: &Poller,
-    liveness: &Arc<Liveness>,
-    config: &Config,
-) -> Result<tokio::task::JoinHandle<()>> {
-    let listener = metrics::bind(addr).await?;
-    let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(addr = %local, "serving /metrics and /healthz");
-    let endpoint = Endpoint {
-        store: poller.store().clone(),
-        liveness: liveness.clone(),
-        database: config.database.clone(),
-    };
-    Ok(tokio::spawn(async move {
-        if let Err(e) = metrics::serve(listener, endpoint).await {
-            tracing::error!("metrics endpoint stopped: {e}");
-        }
-    }))
-}
-
-/// First SIGTERM/SIGINT: stop scheduling and let fetches in flight finish.
-/// Second: exit at once. SQLite's journal keeps the database consistent
-/// whatever point the writer had reached; an unfinished transaction is
-/// rolled back at the next open.
-async fn handle_signals(
-    mut signals: Signals,
-    stop: watch::Sender<bool>,
-    liveness: Arc<Liveness>,
-    reload: crate::reload::Trigger,
-) {
-    let mut stopping = false;
-    loop {
-        match signals.next().await {
-            Signal::Reload => reload.request("SIGHUP"),
-            Signal::Shutdown { name, .. } if !stopping => {
-                stopping = true;
-                tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
-                liveness.stopping();
-                let _ = stop.send(true);
-            }
-            Signal::Shutdown { name, number } => {
-                tracing::warn!("{name} again: exiting at once; fetches in flight are dropped, the database stays consistent");
-                std::process::exit(128 + number);
-            }
-        }
-    }
+    Ok(daemon::run(config, signals).await?)
 }
 
 async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {

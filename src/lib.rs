@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod cron;
+pub mod daemon;
 pub use feedfold_dedup as dedup;
 pub mod demo;
 pub mod eval;
@@ -13,6 +15,7 @@ pub mod fetch;
 pub mod listedit;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod opml;
 pub mod output;
 pub mod parse;

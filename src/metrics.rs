@@ -5,7 +5,8 @@
 //! The counters live in one process-wide registry so that instrumenting a
 //! stage is one call (`metrics::record_fetch(…)`) and costs a few atomic
 //! adds whether or not the endpoint is enabled. Gauges that describe the
-//! database (feeds by health, file size) are read from it at scrape time.
+//! database (feeds by health, file size) and the scheduler loop (last pass)
+//! are read from them at scrape time.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -190,11 +191,15 @@ pub fn observe_dedup_decision(elapsed: Duration) {
     METRICS.dedup_seconds.observe(elapsed.as_secs_f64());
 }
 
-/// Records the Unix time of a poll pass that finished.
-pub fn pass_done(unix_secs: u64) {
-    METRICS
-        .last_tick
-        .set(i64::try_from(unix_secs).unwrap_or(i64::MAX));
+/// Copies the scheduler loop's record into the gauges that describe it. Read
+/// at scrape time rather than pushed by the loop, so that `service` (which
+/// keeps the record) does not call back into `metrics` (which serves it).
+fn set_liveness(l: &Liveness) {
+    if let Some(secs) = l.last_pass() {
+        METRICS
+            .last_tick
+            .set(i64::try_from(secs).unwrap_or(i64::MAX));
+    }
 }
 
 fn set_feed_health(h: &FeedHealth) {
@@ -266,6 +271,7 @@ async fn metrics(State(ep): State<Endpoint>) -> Response {
             "metrics: database writer busy for {DATABASE_TIMEOUT:?}; feed gauges are stale"
         ),
     }
+    set_liveness(&ep.liveness);
     let bytes = disk_size(&ep.database);
     METRICS
         .database_bytes
@@ -347,5 +353,19 @@ mod tests {
         assert!(text.contains("feedfold_http_responses_total{status=\"304\"}"));
         assert!(text.contains("feedfold_fetch_duration_seconds_bucket{le=\"0.04\"}"));
         assert!(text.contains("feedfold_build_info{version=\""));
+    }
+
+    #[test]
+    fn the_last_pass_is_read_from_the_liveness_record_at_scrape_time() {
+        let l = Liveness::new(None);
+        set_liveness(&l);
+        let at = chrono::DateTime::from_timestamp(1_740_000_000, 0).expect("time");
+        l.pass_done(at, "feeds: 1 ok");
+        set_liveness(&l);
+        let text = render();
+        assert!(
+            text.contains("feedfold_last_successful_tick_timestamp_seconds 1740000000"),
+            "{text}"
+        );
     }
 }

@@ -139,7 +139,6 @@ impl Liveness {
     pub fn pass_done(&self, at: chrono::DateTime<chrono::Utc>, summary: &str) {
         let secs = u64::try_from(at.timestamp()).unwrap_or(0);
         self.last_pass.store(secs, Ordering::SeqCst);
-        crate::metrics::pass_done(secs);
         let local = chrono::DateTime::<chrono::Local>::from(at).format("%H:%M:%S");
         notify(&[NotifyState::Status(&format!(
             "last poll {local}: {summary}"

@@ -374,28 +374,7 @@ fn url_prefix(value: &str) -> Option<&str> {
 /// Checks a cron expression with the same parser the scheduler uses, so that a
 /// bad expression fails at start-up and not at the first tick.
 fn validate_cron(expr: &str) -> Result<(), String> {
-    tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
+    crate::cron::parse(expr)
         .map(drop)
-        .map_err(|_| {
-            // The scheduler only says `ParseSchedule`; croner, which it
-            // parses with (same settings), says what is wrong.
-            let why = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Required)
-                .dom_and_dow(true)
-                .build()
-                .parse(expr)
-                .err()
-                .map(|e| {
-                    let e = e.to_string();
-                    let e = ["Invalid pattern: ", "Component error: "]
-                        .iter()
-                        .find_map(|p| e.strip_prefix(p))
-                        .unwrap_or(&e);
-                    format!(" ({})", e.trim_end_matches('.').to_lowercase())
-                })
-                .unwrap_or_default();
-            format!(
-                "invalid cron expression {expr:?}{why}; expected six fields with seconds first, e.g. \"0 */5 * * * *\""
-            )
-        })
+        .map_err(|e| e.to_string())
 }

@@ -39,7 +39,6 @@ impl Hosts {
         }
     }
 
-    /// The semaphore that bounds fetches in flight to `host`.
     /// Changes the per-host limit (a config reload). Called between passes:
     /// the hosts' slots are rebuilt at the new size.
     pub fn set_per_host(&self, per_host: usize) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::fetch::{Freshness, FreshnessSource};
+pub use crate::model::RedirectStep;
 use crate::output::{frequency, rough_duration};
 
 /// The most recent items whose dates measure a feed's publishing rate.
@@ -234,25 +235,6 @@ pub fn host_pause(
         .unwrap_or(Duration::MAX)
         .min(max_backoff);
     Some(pause.max(retry_after.unwrap_or_default().min(LONGEST_ASK)))
-}
-
-/// What a fetch does to a feed's pending permanent redirect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedirectStep {
-    /// No permanent redirect in a row: forget any pending one.
-    Clear,
-    /// The same permanent redirect seen `count` times in a row so far.
-    Pending {
-        /// Where it points.
-        target: String,
-        /// Consecutive sightings.
-        count: u32,
-    },
-    /// Seen [`REDIRECTS_TO_MOVE`] times in a row: move the feed there.
-    Move {
-        /// The new fetch URL.
-        target: String,
-    },
 }
 
 /// Counts consecutive successful fetches through the same permanent

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{format_time, parse_time, FeedId, Store, StoreError};
-use crate::schedule::policy::RedirectStep;
+use crate::model::RedirectStep;
 
 /// What one fetch changes in a feed's politeness state.
 #[derive(Debug, Clone, Default)]
