@@ -743,3 +743,50 @@ fn refold_keeps_story_ids_and_gives_new_ids_only_to_new_groupings() {
     );
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM refold_origin"), 0);
 }
+
+/// Issue 23: a writer that starts while another connection holds the write
+/// lock waits for it (busy timeout) instead of failing. Syncing the feed list
+/// reads before it writes; as a deferred transaction, it failed with
+/// "database is locked" as soon as the other connection committed.
+#[test]
+fn a_writer_waits_for_another_connections_write_transaction() {
+    let server = common::Server::start();
+    let doc = common::rss(
+        "Wire",
+        &[(
+            "1",
+            "Talks resume",
+            "https://a.example/1",
+            "Mon, 01 Dec 2025 10:00:00 GMT",
+            "<p>Envoys met.</p>",
+        )],
+    );
+    server.route("/a", common::Route::ok("application/rss+xml", doc.clone()));
+    server.route("/b", common::Route::ok("application/rss+xml", doc));
+    let (a, b) = (server.url("/a"), server.url("/b"));
+    let setup = common::Setup::new(&[(&a, None)]);
+    setup.ok(&["poll"]);
+    let setup2 = common::Setup::new(&[(&a, None), (&b, None)]);
+    std::fs::copy(setup2.config(), setup.config()).expect("config with a second feed");
+
+    let other = Connection::open(setup.db()).expect("open");
+    other
+        .execute_batch("BEGIN IMMEDIATE; UPDATE feed SET error_count = error_count + 0;")
+        .expect("hold the write lock");
+    let poll = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .arg("-c")
+        .arg(setup.config())
+        .arg("poll")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start poll");
+    // Long enough for the poll to open the database and read the feed list.
+    std::thread::sleep(Duration::from_millis(1500));
+    other.execute_batch("COMMIT").expect("commit");
+    let out = poll.wait_with_output().expect("poll");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(count(&other, "SELECT COUNT(*) FROM feed"), 2, "{stderr}");
+}

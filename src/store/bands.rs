@@ -218,7 +218,7 @@ impl BandBuffer {
         if self.pending.is_empty() {
             return Ok(0);
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = super::write_transaction(conn)?;
         let mark = read_mark(&tx)?;
         insert(&tx, self.pending.iter().copied())?;
         let ours = self.pending_entries();
@@ -249,7 +249,7 @@ impl BandBuffer {
         if !self.filter.needs_saving(self.flushed_through) {
             return Ok(());
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = super::write_transaction(conn)?;
         let mark = read_mark(&tx)?;
         self.filter.save(&tx, mark)?;
         tx.commit()

@@ -76,7 +76,7 @@ impl Store {
         let mut report = SyncReport::default();
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         {
             // A listed URL matches a feed by its URL, else by the URL it is
             // fetched from now: editing the config to follow a permanent

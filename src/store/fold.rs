@@ -425,7 +425,7 @@ impl Store {
         // An interrupted refold leaves stale entries out of matching until
         // the next refold finishes.
         self.flush_band_keys()?;
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         // Where each entry was before, for the ids at the end; an
         // interrupted refold's rows stay, so its ids from before come back.
         tx.execute(
@@ -448,7 +448,7 @@ impl Store {
         let mut models: std::collections::HashMap<i64, FeedContext> =
             std::collections::HashMap::new();
         for batch in ids.chunks(REFOLD_BATCH) {
-            let tx = self.conn.transaction().map_err(e)?;
+            let tx = super::write_transaction(&mut self.conn).map_err(e)?;
             let bands = &mut self.bands;
             let outcome = bands
                 .begin(&tx)
@@ -464,10 +464,7 @@ impl Store {
             report.entries += batch.len();
             progress(report.entries, total);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         report.new_ids = restore_story_ids(&tx).map_err(e)?;
         tx.execute("DELETE FROM refold_origin", []).map_err(e)?;
         tx.commit().map_err(e)?;

@@ -135,14 +135,7 @@ impl Store {
     fn write_together(&mut self, updates: &[FeedUpdate]) -> Result<Vec<IngestReport>, StoreError> {
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        // IMMEDIATE: take the write lock up front. A deferred transaction
-        // that reads first and then writes fails at once with SQLITE_BUSY
-        // (no busy wait) if another connection — `feedfold prune` from a
-        // shell — committed in between.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         let written = write_in(tx, &self.dedup, &path, updates, &mut self.bands);
         if written.is_err() {
             self.bands.rolled_back();

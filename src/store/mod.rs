@@ -510,10 +510,7 @@ impl Store {
                 },
                 other => other,
             };
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(fail)?;
+            let tx = write_transaction(&mut self.conn).map_err(fail)?;
             tx.execute_batch(sql).map_err(fail)?;
             after_migration(&tx, name).map_err(fail)?;
             tx.pragma_update(None, "user_version", version)
@@ -641,6 +638,18 @@ fn wal_file(db: &Path) -> Option<u64> {
 /// committed is then in the main file.
 fn wal_is_empty(db: &Path) -> bool {
     wal_file(db).is_none_or(|len| len == 0)
+}
+
+/// Starts a transaction that writes. Every write transaction of the store
+/// starts here: IMMEDIATE takes the write lock up front, waiting out another
+/// writer within the busy timeout. A deferred transaction that reads first
+/// and then writes fails at once with SQLITE_BUSY (no busy wait) when another
+/// connection (a `feedfold prune` or `poll` beside the daemon) committed in
+/// between, because its snapshot is then stale.
+pub(crate) fn write_transaction(
+    conn: &mut Connection,
+) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.

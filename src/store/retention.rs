@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -146,10 +146,7 @@ impl Store {
         let cutoff = format_time(now - policy.keep);
         let now = format_time(now);
         let limit = policy.batch.max(1) as i64;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         let mut doomed = expired_story_entries(&tx, &cutoff, limit).map_err(e)?;
         // The cap counts the entries that survive the age rule: apply it
         // once the age rule has nothing left to do.
