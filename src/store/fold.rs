@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::bands::BandBuffer;
+use super::band_index::Staged;
 use super::feeds::err;
 use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{
@@ -104,7 +104,7 @@ pub(super) struct Newcomer {
 pub(super) fn fold_new_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     new: Newcomer,
     a: &Analysis,
     now: &str,
@@ -138,7 +138,7 @@ pub(super) fn fold_new_entry(
 fn candidates(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &BandBuffer,
+    bands: &Staged<'_>,
     a: &Analysis,
     me: EntryId,
     window_at: i64,
@@ -379,10 +379,9 @@ impl Store {
         let window = i64::try_from(self.dedup.window.as_secs()).unwrap_or(i64::MAX / 4);
         // Entries published up to a window after `cutoff` may still look back to it.
         let cutoff = now.timestamp().saturating_sub(window.saturating_mul(2));
-        self.flush_band_keys()?;
-        self.conn
-            .execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
-            .map_err(|e| self.err(e))
+        self.bands
+            .trim(&mut self.conn, cutoff)
+            .map_err(|e| err(&self.path, e))
     }
 
     /// Recomputes fingerprints and stories of the entries published since
@@ -436,8 +435,7 @@ impl Store {
             [from],
         )
         .map_err(e)?;
-        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
-            .map_err(e)?;
+        self.bands.clear_from(&tx, from).map_err(e)?;
         tx.execute(
             "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= ?1",
             [from],
@@ -449,18 +447,9 @@ impl Store {
             std::collections::HashMap::new();
         for batch in ids.chunks(REFOLD_BATCH) {
             let tx = super::write_transaction(&mut self.conn).map_err(e)?;
-            let bands = &mut self.bands;
-            let outcome = bands
-                .begin(&tx)
-                .and_then(|()| refold_batch(&tx, &cfg, bands, batch, &mut models, &now))
-                .and_then(|()| tx.commit());
-            match outcome {
-                Ok(()) => self.bands.committed(),
-                Err(source) => {
-                    self.bands.rolled_back();
-                    return Err(e(source));
-                }
-            }
+            let mut bands = self.bands.begin(&tx).map_err(e)?;
+            refold_batch(&tx, &cfg, &mut bands, batch, &mut models, &now).map_err(e)?;
+            bands.commit(tx).map_err(e)?;
             report.entries += batch.len();
             progress(report.entries, total);
         }
@@ -575,7 +564,7 @@ fn restore_story_ids(tx: &Transaction) -> rusqlite::Result<usize> {
 fn refold_batch(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     batch: &[(i64, i64)],
     models: &mut std::collections::HashMap<i64, FeedContext>,
     now: &str,
@@ -596,7 +585,7 @@ fn refold_batch(
 fn refold_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     entry: EntryId,
     model: &BoilerplateModel,
     now: &str,

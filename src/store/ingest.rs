@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::bands::BandBuffer;
+use super::band_index::Staged;
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
 use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
@@ -136,50 +136,45 @@ impl Store {
         let path = self.path.clone();
         let e = |source| err(&path, source);
         let tx = super::write_transaction(&mut self.conn).map_err(e)?;
-        let written = write_in(tx, &self.dedup, &path, updates, &mut self.bands);
-        if written.is_err() {
-            self.bands.rolled_back();
-            return written;
-        }
-        self.bands.committed();
+        let mut bands = self.bands.begin(&tx).map_err(e)?;
+        let reports = write_in(&tx, &self.dedup, &path, updates, &mut bands)?;
+        bands.commit(tx).map_err(e)?;
         // The poll results are committed whatever happens here.
         if self.bands.is_full() {
             if let Err(e) = self.flush_band_keys() {
                 tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
             }
         }
-        written
+        Ok(reports)
     }
 }
 
-/// Writes `updates` in `tx` and commits it.
+/// Writes `updates` in `tx`; the caller commits it.
 fn write_in(
-    tx: Transaction,
+    tx: &Transaction,
     dedup: &DedupConfig,
     path: &std::path::Path,
     updates: &[FeedUpdate],
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
 ) -> Result<Vec<IngestReport>, StoreError> {
     let e = |source| err(path, source);
-    bands.begin(&tx).map_err(e)?;
     let mut pending = Pending {
         index: search::PendingIndex::default(),
         bands,
     };
     let reports = updates
         .iter()
-        .map(|u| write_update(&tx, dedup, path, u, &mut pending))
+        .map(|u| write_update(tx, dedup, path, u, &mut pending))
         .collect::<Result<Vec<_>, _>>()?;
-    pending.index.write(&tx).map_err(e)?;
-    tx.commit().map_err(e)?;
+    pending.index.write(tx).map_err(e)?;
     Ok(reports)
 }
 
 /// Index writes deferred to the end of the transaction (search rows) or
 /// beyond it (band keys).
-struct Pending<'b> {
+struct Pending<'p, 'b> {
     index: search::PendingIndex,
-    bands: &'b mut BandBuffer,
+    bands: &'p mut Staged<'b>,
 }
 
 /// Writes one feed's poll result inside the caller's transaction.
@@ -188,7 +183,7 @@ fn write_update(
     dedup: &DedupConfig,
     path: &std::path::Path,
     update: &FeedUpdate,
-    pending: &mut Pending<'_>,
+    pending: &mut Pending<'_, '_>,
 ) -> Result<IngestReport, StoreError> {
     let e = |source| err(path, source);
     let now = format_time(update.fetched_at);
@@ -316,7 +311,7 @@ fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     ctx: &mut FeedContext,
-    pending: &mut Pending<'_>,
+    pending: &mut Pending<'_, '_>,
     feed: FeedId,
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,

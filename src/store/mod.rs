@@ -19,13 +19,12 @@
 //! `story_sources`, `feeds`, `fetches`) and the full-text table
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
-mod bands;
+mod band_index;
 pub mod check;
 mod checkpointer;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
-mod keyfilter;
 pub mod limits;
 pub mod lock;
 pub mod politeness;
@@ -279,7 +278,7 @@ pub struct Store {
     path: PathBuf,
     dedup: crate::dedup::DedupConfig,
     /// Band keys of the newest entries, not yet in `entry_band`.
-    bands: bands::BandBuffer,
+    bands: band_index::BandIndex,
 }
 
 impl Store {
@@ -304,7 +303,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
-            bands: bands::BandBuffer::default(),
+            bands: band_index::BandIndex::default(),
         };
         // SQLite silently opens a file it cannot write read-only; say so now
         // rather than at the first write.
@@ -387,7 +386,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
-            bands: bands::BandBuffer::default(),
+            bands: band_index::BandIndex::default(),
         };
         store.configure(false)?;
         // Reading the header is where a missing WAL index shows.
@@ -687,7 +686,7 @@ impl Store {
     }
 
     /// Writes the buffered band keys if they have waited a while (see
-    /// `bands::IDLE_FLUSH_AGE`); for the writer's idle moments.
+    /// `band_index::IDLE_FLUSH_AGE`); for the writer's idle moments.
     pub fn flush_stale_band_keys(&mut self) -> Result<usize, StoreError> {
         if !self.bands.is_stale() {
             return Ok(0);
