@@ -7,7 +7,7 @@
 //! here runs inside the caller's transaction, and leaves every story with
 //! exactly one canonical copy.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -100,7 +100,8 @@ pub(super) struct Newcomer {
 }
 
 /// Finds the story a freshly inserted entry belongs to and links it; indexes
-/// its band keys for the entries that come after it.
+/// its band keys for the entries that come after it. Returns how it folded
+/// and how long finding candidates and deciding took.
 pub(super) fn fold_new_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
@@ -108,7 +109,7 @@ pub(super) fn fold_new_entry(
     new: Newcomer,
     a: &Analysis,
     now: &str,
-) -> rusqlite::Result<Folded> {
+) -> rusqlite::Result<(Folded, Duration)> {
     let Newcomer {
         entry,
         feed,
@@ -117,18 +118,19 @@ pub(super) fn fold_new_entry(
     let deciding = Instant::now();
     let candidates = candidates(tx, cfg, bands, a, entry, window_at)?;
     let verdict = dedup::decide(a, feed.0, &candidates, cfg);
-    crate::metrics::observe_dedup_decision(deciding.elapsed());
+    let decided_in = deciding.elapsed();
     bands.add(tx, entry.0, &a.bands, window_at)?;
-    match verdict {
+    let folded = match verdict {
         Some(v) => {
             join_story(tx, entry, &v, now)?;
-            Ok(Folded::Joined)
+            Folded::Joined
         }
         None => {
             start_story(tx, entry, a.origin_agency(), now)?;
-            Ok(Folded::NewStory)
+            Folded::NewStory
         }
-    }
+    };
+    Ok((folded, decided_in))
 }
 
 /// Stored entries that may be copies of the newcomer: same exact fingerprint
