@@ -221,6 +221,15 @@ pub enum StoreError {
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
+    /// A job on the writer thread panicked (a bug); its transaction was
+    /// rolled back and the writer went on.
+    #[error("database writer job {job} failed with a bug (panic: {message}); its changes were rolled back")]
+    JobPanicked {
+        /// What the job was.
+        job: String,
+        /// The panic's message.
+        message: String,
+    },
     /// Another daemon holds the database (see [`lock`]).
     #[error("another feedfold daemon{} is already running on database {}; stop it first (it holds {})", holder(.pid, .command), .database.display(), .lock.display())]
     DaemonRunning {
@@ -555,6 +564,14 @@ impl Store {
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
             Err(e) => Err(self.err(e)),
         }
+    }
+
+    /// Rolls back the transaction a failed job left open, if any.
+    fn roll_back_open_transaction(&mut self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.err(e))
     }
 
     fn too_new(&self, found: i64) -> StoreError {
