@@ -242,8 +242,8 @@ impl Store {
 
     /// A feed's learned boilerplate (JSON), for analysing its new entries
     /// before they reach the writer. Read per fetch that brings a body, not
-    /// with the due list: holding 20,000 feeds' models through a pass took
-    /// a warm pass's peak RSS from 145 MB to 297 MB.
+    /// with the due list: holding every feed's model through a pass doubled
+    /// a large warm pass's peak memory (BENCHMARKS.md).
     pub fn boilerplate_model(&self, feed: FeedId) -> Result<Option<String>, StoreError> {
         self.conn
             .prepare_cached("SELECT boilerplate_model FROM feed WHERE id = ?1")

@@ -136,8 +136,9 @@ const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
 
 /// The writer's page cache, in KiB (a negative `cache_size` is KiB). The
 /// hot pages (index interiors, the tails of the append-mostly tables, FTS5's
-/// newest segments) fit in 8 MiB; 16 MiB held 10 MB more at the peak and was
-/// slower, 4 MiB slowed the warm pass (BENCHMARKS.md, sixth round).
+/// newest segments) fit in 8 MiB; a larger cache raised the peak memory
+/// without speeding the writer, a smaller one slowed the warm pass
+/// (BENCHMARKS.md, sixth round).
 const WRITER_CACHE_KIB: i64 = -8_192;
 
 /// Prepared statements kept per connection.
@@ -436,8 +437,7 @@ impl Store {
         // parameter) differs from the one it was planned with, and rusqlite
         // clears the bindings of every cached statement it hands back, so
         // each use of the band and exact lookups was parsed and planned
-        // again: a fifth of the writer's time. Our statements' plans do not
-        // depend on the values.
+        // again. Our statements' plans do not depend on the values.
         self.conn
             .set_db_config(
                 rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -475,8 +475,7 @@ impl Store {
             }
             // Checkpoint every ~160 MB of WAL rather than 4 MB: a hot page
             // (the index pages every insert touches) is copied into the main
-            // file once per checkpoint however often it changed. 40 MB →
-            // 160 MB took the 2,000-feed cold pass from ~29.8 to ~27.6 s.
+            // file once per checkpoint however often it changed.
             // Between big ingests the background checkpointer keeps the WAL
             // short, and the size limit gives the disk back once it restarts.
             self.conn
@@ -694,8 +693,8 @@ impl Store {
     /// For a writer about to stop: saves the band key filter for the next
     /// writer unless the database holds it already, and leaves the buffered
     /// band keys unwritten (the next writer takes them back from the
-    /// entries' signatures). Writing a few thousand keys would rewrite most
-    /// pages of the band index: a fifth of a warm poll's time.
+    /// entries' signatures): a few thousand random keys would rewrite most
+    /// pages of the band index.
     pub fn park_band_keys(&mut self) -> Result<(), StoreError> {
         self.bands
             .park(&mut self.conn)

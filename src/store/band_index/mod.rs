@@ -41,7 +41,7 @@ use crate::dedup::{self, Signature};
 use filter::KeyFilter;
 
 /// Keys held in memory before the buffer is written out: about 8,000
-/// entries, ~6 MB. Larger means fewer passes over the index; each pass
+/// entries. Larger means fewer passes over the index; each pass
 /// costs about one write of the pages the keys fall on.
 const FLUSH_KEYS: usize = 24 * 8192;
 
