@@ -790,3 +790,58 @@ fn a_writer_waits_for_another_connections_write_transaction() {
     assert!(out.status.success(), "{}: {stderr}", out.status);
     assert_eq!(count(&other, "SELECT COUNT(*) FROM feed"), 2, "{stderr}");
 }
+
+/// Issue 23: one daemon per database, but the one-shot writers keep working
+/// beside it: `refold`, `prune`, `poll` and `feeds add` succeed while the
+/// daemon runs, and the daemon then stops cleanly with consistent lineage.
+#[test]
+fn one_shot_writers_work_beside_a_running_daemon() {
+    let room = Newsroom::start(30, "");
+    let mut child = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(room.config())
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start daemon"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The daemon's first pass is over once every feed has been fetched.
+    let polled = || -> bool {
+        Connection::open(room.db())
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*), COUNT(last_fetch_at) FROM feed", [], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })
+            })
+            .is_ok_and(|(feeds, fetched)| feeds > 0 && fetched == feeds)
+    };
+    while !polled() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not poll every feed within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Its last transaction may still be committing.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = groupings(&room.conn());
+    assert!(
+        before.values().any(|copies| copies.len() > 1),
+        "nothing folded"
+    );
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    room.ok(&["prune"]);
+    room.ok(&["poll", "--all"]);
+    room.ok(&["feeds", "add", "https://late.example/rss"]);
+    assert_eq!(groupings(&room.conn()), before, "same stories, same ids");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    assert_lineage_consistent(&room.conn());
+}
