@@ -315,6 +315,31 @@ fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
 /// The daemon, killed if the test fails before stopping it.
 struct Daemon(std::process::Child);
 
+impl Daemon {
+    /// `feedfold run` on the newsroom's config.
+    fn start(room: &Newsroom) -> Daemon {
+        Daemon(
+            std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+                .arg("-c")
+                .arg(room.config())
+                .arg("run")
+                .env("RUST_LOG", "warn")
+                .spawn()
+                .expect("start daemon"),
+        )
+    }
+
+    /// Stops it with SIGTERM; it must exit cleanly.
+    fn stop(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        assert_eq!(self.0.wait().expect("wait").code(), Some(0));
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
@@ -330,15 +355,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         30,
         "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
     );
-    let mut child = Daemon(
-        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(room.config())
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut child = Daemon::start(&room);
     let deadline = Instant::now() + Duration::from_secs(60);
     let capped = || -> bool {
         let Ok(conn) = Connection::open(room.db()) else {
@@ -360,12 +377,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    child.stop();
     assert_lineage_consistent(&room.conn());
 }
 
@@ -797,15 +809,7 @@ fn a_writer_waits_for_another_connections_write_transaction() {
 #[test]
 fn one_shot_writers_work_beside_a_running_daemon() {
     let room = Newsroom::start(30, "");
-    let mut child = Daemon(
-        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(room.config())
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut child = Daemon::start(&room);
     let deadline = Instant::now() + Duration::from_secs(60);
     // The daemon's first pass is over once every feed has been fetched.
     let polled = || -> bool {
@@ -837,11 +841,6 @@ fn one_shot_writers_work_beside_a_running_daemon() {
     room.ok(&["poll", "--all"]);
     room.ok(&["feeds", "add", "https://late.example/rss"]);
     assert_eq!(groupings(&room.conn()), before, "same stories, same ids");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    child.stop();
     assert_lineage_consistent(&room.conn());
 }
