@@ -133,6 +133,9 @@ fn ingest_part(path: &Path, entries: usize) {
 /// over the resident set before the open (`/proc/self/clear_refs` resets
 /// the peak).
 fn start_part(path: &Path, runs: usize) {
+    if runs == 0 {
+        return;
+    }
     let conn = rusqlite::Connection::open(path).expect("open");
     let keys: i64 = conn
         .query_row("SELECT COUNT(*) FROM entry_band", [], |r| r.get(0))
