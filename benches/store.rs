@@ -11,6 +11,13 @@
 //!    big window to search, which would take most of an hour; then measures
 //!    the CLI's listings, search and a prune at that size.
 //!
+//! 3. Writer start (between the two): opens the ingest database again and
+//!    times the first write, which loads the saved band key filter or, with
+//!    the saved copy deleted, rebuilds it from the band index;
+//!    `FEEDFOLD_BENCH_START_RUNS` alternations (default 5).
+//!
+//! `FEEDFOLD_BENCH_ENTRIES=0` skips the scale part.
+//!
 //! Run: `cargo bench --bench store`. Results go to BENCHMARKS.md.
 
 use std::path::Path;
@@ -34,14 +41,13 @@ fn main() {
             .unwrap_or(default)
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    ingest_part(
-        &dir.path().join("ingest.db"),
-        env("FEEDFOLD_BENCH_INGEST", 100_000),
-    );
-    scale_part(
-        &dir.path().join("scale.db"),
-        env("FEEDFOLD_BENCH_ENTRIES", 1_000_000),
-    );
+    let ingest = dir.path().join("ingest.db");
+    ingest_part(&ingest, env("FEEDFOLD_BENCH_INGEST", 100_000));
+    start_part(&ingest, env("FEEDFOLD_BENCH_START_RUNS", 5));
+    let scale = env("FEEDFOLD_BENCH_ENTRIES", 1_000_000);
+    if scale > 0 {
+        scale_part(&dir.path().join("scale.db"), scale);
+    }
 }
 
 fn open_with_feeds(path: &Path) -> Store {
@@ -117,6 +123,85 @@ fn ingest_part(path: &Path, entries: usize) {
         rebuild.as_secs_f64(),
         n as f64 / rebuild.as_secs_f64()
     );
+}
+
+/// The writer's start on a filled database: open, then the first write,
+/// which brings the band key filter up (loading the saved copy, or reading
+/// every key of the index when there is none), then the close, which saves
+/// the filter when the database lacks a valid copy. The two ways alternate
+/// on one file, page cache warm. Memory is the rise of the peak resident set
+/// over the resident set before the open (`/proc/self/clear_refs` resets
+/// the peak).
+fn start_part(path: &Path, runs: usize) {
+    if runs == 0 {
+        return;
+    }
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let keys: i64 = conn
+        .query_row("SELECT COUNT(*) FROM entry_band", [], |r| r.get(0))
+        .expect("keys");
+    let saved_bytes: i64 = conn
+        .query_row(
+            "SELECT COALESCE(SUM(length(bits)), 0) FROM band_filter",
+            [],
+            |r| r.get(0),
+        )
+        .expect("filter");
+    println!("\n== writer start: saved band key filter or a rebuild ({keys} keys in the index, saved copy {saved_bytes} bytes)");
+    let mut times: [Vec<(Duration, Duration, i64)>; 2] = [Vec::new(), Vec::new()];
+    for run in 0..runs {
+        for (way, saved) in [true, false].into_iter().enumerate() {
+            if !saved {
+                conn.execute("DELETE FROM band_filter", []).expect("delete");
+            }
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let before = proc_status_kib("VmRSS");
+            let t = Instant::now();
+            let mut store = Store::open(path).expect("open");
+            let entry = ParsedEntry {
+                identity: format!("start-{run}-{way}"),
+                title: Some(format!("Start run {run}")),
+                summary: Some("<p>One more item after a restart.</p>".into()),
+                published: Some(Utc::now()),
+                ..Default::default()
+            };
+            store.record(outlet_update(0, vec![entry])).expect("record");
+            let start = t.elapsed();
+            let peak = proc_status_kib("VmHWM") - before;
+            let t = Instant::now();
+            drop(store);
+            times[way].push((start, t.elapsed(), peak));
+        }
+    }
+    for (way, name) in ["saved filter loaded", "filter rebuilt"].iter().enumerate() {
+        let mut starts: Vec<Duration> = times[way].iter().map(|t| t.0).collect();
+        let mut closes: Vec<Duration> = times[way].iter().map(|t| t.1).collect();
+        let mut peaks: Vec<i64> = times[way].iter().map(|t| t.2).collect();
+        starts.sort();
+        closes.sort();
+        peaks.sort();
+        let mid = starts.len() / 2;
+        println!(
+            "{name}: open + first write median {:.1} ms (min {:.1}, max {:.1}); close median {:.1} ms; peak RSS rise median {} KiB ({runs} runs)",
+            starts[mid].as_secs_f64() * 1e3,
+            starts[0].as_secs_f64() * 1e3,
+            starts[starts.len() - 1].as_secs_f64() * 1e3,
+            closes[mid].as_secs_f64() * 1e3,
+            peaks[mid],
+        );
+    }
+}
+
+/// A `/proc/self/status` field in KiB (0 where it cannot be read).
+fn proc_status_kib(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Writes `entries` entries with their stories, lineage and index rows in

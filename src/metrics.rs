@@ -184,11 +184,12 @@ pub fn record_ingest(report: &IngestReport) {
     m.updated.inc_by(report.updated_entries as u64);
     m.stories.inc_by(report.new_stories as u64);
     m.folded.inc_by(report.folded as u64);
-}
-
-/// Records how long one deduplication decision took.
-pub fn observe_dedup_decision(elapsed: Duration) {
-    METRICS.dedup_seconds.observe(elapsed.as_secs_f64());
+    // The report sums its decisions by bucket on this histogram's grid.
+    for (mean, times) in report.dedup_decisions.by_bucket() {
+        for _ in 0..times {
+            m.dedup_seconds.observe(mean.as_secs_f64());
+        }
+    }
 }
 
 /// Copies the scheduler loop's record into the gauges that describe it. Read

@@ -315,6 +315,31 @@ fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
 /// The daemon, killed if the test fails before stopping it.
 struct Daemon(std::process::Child);
 
+impl Daemon {
+    /// `feedfold run` on the newsroom's config.
+    fn start(room: &Newsroom) -> Daemon {
+        Daemon(
+            std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+                .arg("-c")
+                .arg(room.config())
+                .arg("run")
+                .env("RUST_LOG", "warn")
+                .spawn()
+                .expect("start daemon"),
+        )
+    }
+
+    /// Stops it with SIGTERM; it must exit cleanly.
+    fn stop(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        assert_eq!(self.0.wait().expect("wait").code(), Some(0));
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
@@ -330,15 +355,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         30,
         "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
     );
-    let mut child = Daemon(
-        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(room.config())
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut child = Daemon::start(&room);
     let deadline = Instant::now() + Duration::from_secs(60);
     let capped = || -> bool {
         let Ok(conn) = Connection::open(room.db()) else {
@@ -360,12 +377,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    child.stop();
     assert_lineage_consistent(&room.conn());
 }
 
@@ -742,4 +754,93 @@ fn refold_keeps_story_ids_and_gives_new_ids_only_to_new_groupings() {
         "the first groupings under their first ids"
     );
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM refold_origin"), 0);
+}
+
+/// Issue 23: a writer that starts while another connection holds the write
+/// lock waits for it (busy timeout) instead of failing. Syncing the feed list
+/// reads before it writes; as a deferred transaction, it failed with
+/// "database is locked" as soon as the other connection committed.
+#[test]
+fn a_writer_waits_for_another_connections_write_transaction() {
+    let server = common::Server::start();
+    let doc = common::rss(
+        "Wire",
+        &[(
+            "1",
+            "Talks resume",
+            "https://a.example/1",
+            "Mon, 01 Dec 2025 10:00:00 GMT",
+            "<p>Envoys met.</p>",
+        )],
+    );
+    server.route("/a", common::Route::ok("application/rss+xml", doc.clone()));
+    server.route("/b", common::Route::ok("application/rss+xml", doc));
+    let (a, b) = (server.url("/a"), server.url("/b"));
+    let setup = common::Setup::new(&[(&a, None)]);
+    setup.ok(&["poll"]);
+    let setup2 = common::Setup::new(&[(&a, None), (&b, None)]);
+    std::fs::copy(setup2.config(), setup.config()).expect("config with a second feed");
+
+    let other = Connection::open(setup.db()).expect("open");
+    other
+        .execute_batch("BEGIN IMMEDIATE; UPDATE feed SET error_count = error_count + 0;")
+        .expect("hold the write lock");
+    let poll = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .arg("-c")
+        .arg(setup.config())
+        .arg("poll")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start poll");
+    // Long enough for the poll to open the database and read the feed list.
+    std::thread::sleep(Duration::from_millis(1500));
+    other.execute_batch("COMMIT").expect("commit");
+    let out = poll.wait_with_output().expect("poll");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(count(&other, "SELECT COUNT(*) FROM feed"), 2, "{stderr}");
+}
+
+/// Issue 23: one daemon per database, but the one-shot writers keep working
+/// beside it: `refold`, `prune`, `poll` and `feeds add` succeed while the
+/// daemon runs, and the daemon then stops cleanly with consistent lineage.
+#[test]
+fn one_shot_writers_work_beside_a_running_daemon() {
+    let room = Newsroom::start(30, "");
+    let mut child = Daemon::start(&room);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The daemon's first pass is over once every feed has been fetched.
+    let polled = || -> bool {
+        Connection::open(room.db())
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*), COUNT(last_fetch_at) FROM feed", [], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })
+            })
+            .is_ok_and(|(feeds, fetched)| feeds > 0 && fetched == feeds)
+    };
+    while !polled() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not poll every feed within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Its last transaction may still be committing.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = groupings(&room.conn());
+    assert!(
+        before.values().any(|copies| copies.len() > 1),
+        "nothing folded"
+    );
+    let out = room.ok(&["refold"]);
+    assert!(out.contains("0 of them new groupings"), "{out}");
+    room.ok(&["prune"]);
+    room.ok(&["poll", "--all"]);
+    room.ok(&["feeds", "add", "https://late.example/rss"]);
+    assert_eq!(groupings(&room.conn()), before, "same stories, same ids");
+    child.stop();
+    assert_lineage_consistent(&room.conn());
 }

@@ -76,7 +76,7 @@ impl Store {
         let mut report = SyncReport::default();
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         {
             // A listed URL matches a feed by its URL, else by the URL it is
             // fetched from now: editing the config to follow a permanent
@@ -242,8 +242,8 @@ impl Store {
 
     /// A feed's learned boilerplate (JSON), for analysing its new entries
     /// before they reach the writer. Read per fetch that brings a body, not
-    /// with the due list: holding 20,000 feeds' models through a pass took
-    /// a warm pass's peak RSS from 145 MB to 297 MB.
+    /// with the due list: holding every feed's model through a pass doubled
+    /// a large warm pass's peak memory (BENCHMARKS.md).
     pub fn boilerplate_model(&self, feed: FeedId) -> Result<Option<String>, StoreError> {
         self.conn
             .prepare_cached("SELECT boilerplate_model FROM feed WHERE id = ?1")

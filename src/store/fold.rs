@@ -7,12 +7,12 @@
 //! here runs inside the caller's transaction, and leaves every story with
 //! exactly one canonical copy.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::bands::BandBuffer;
+use super::band_index::Staged;
 use super::feeds::err;
 use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{
@@ -100,15 +100,16 @@ pub(super) struct Newcomer {
 }
 
 /// Finds the story a freshly inserted entry belongs to and links it; indexes
-/// its band keys for the entries that come after it.
+/// its band keys for the entries that come after it. Returns how it folded
+/// and how long finding candidates and deciding took.
 pub(super) fn fold_new_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     new: Newcomer,
     a: &Analysis,
     now: &str,
-) -> rusqlite::Result<Folded> {
+) -> rusqlite::Result<(Folded, Duration)> {
     let Newcomer {
         entry,
         feed,
@@ -117,18 +118,19 @@ pub(super) fn fold_new_entry(
     let deciding = Instant::now();
     let candidates = candidates(tx, cfg, bands, a, entry, window_at)?;
     let verdict = dedup::decide(a, feed.0, &candidates, cfg);
-    crate::metrics::observe_dedup_decision(deciding.elapsed());
+    let decided_in = deciding.elapsed();
     bands.add(tx, entry.0, &a.bands, window_at)?;
-    match verdict {
+    let folded = match verdict {
         Some(v) => {
             join_story(tx, entry, &v, now)?;
-            Ok(Folded::Joined)
+            Folded::Joined
         }
         None => {
             start_story(tx, entry, a.origin_agency(), now)?;
-            Ok(Folded::NewStory)
+            Folded::NewStory
         }
-    }
+    };
+    Ok((folded, decided_in))
 }
 
 /// Stored entries that may be copies of the newcomer: same exact fingerprint
@@ -138,7 +140,7 @@ pub(super) fn fold_new_entry(
 fn candidates(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &BandBuffer,
+    bands: &Staged<'_>,
     a: &Analysis,
     me: EntryId,
     window_at: i64,
@@ -379,10 +381,9 @@ impl Store {
         let window = i64::try_from(self.dedup.window.as_secs()).unwrap_or(i64::MAX / 4);
         // Entries published up to a window after `cutoff` may still look back to it.
         let cutoff = now.timestamp().saturating_sub(window.saturating_mul(2));
-        self.flush_band_keys()?;
-        self.conn
-            .execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
-            .map_err(|e| self.err(e))
+        self.bands
+            .trim(&mut self.conn, cutoff)
+            .map_err(|e| err(&self.path, e))
     }
 
     /// Recomputes fingerprints and stories of the entries published since
@@ -425,7 +426,7 @@ impl Store {
         // An interrupted refold leaves stale entries out of matching until
         // the next refold finishes.
         self.flush_band_keys()?;
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         // Where each entry was before, for the ids at the end; an
         // interrupted refold's rows stay, so its ids from before come back.
         tx.execute(
@@ -436,8 +437,7 @@ impl Store {
             [from],
         )
         .map_err(e)?;
-        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
-            .map_err(e)?;
+        self.bands.clear_from(&tx, from).map_err(e)?;
         tx.execute(
             "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= ?1",
             [from],
@@ -448,26 +448,14 @@ impl Store {
         let mut models: std::collections::HashMap<i64, FeedContext> =
             std::collections::HashMap::new();
         for batch in ids.chunks(REFOLD_BATCH) {
-            let tx = self.conn.transaction().map_err(e)?;
-            let bands = &mut self.bands;
-            let outcome = bands
-                .begin(&tx)
-                .and_then(|()| refold_batch(&tx, &cfg, bands, batch, &mut models, &now))
-                .and_then(|()| tx.commit());
-            match outcome {
-                Ok(()) => self.bands.committed(),
-                Err(source) => {
-                    self.bands.rolled_back();
-                    return Err(e(source));
-                }
-            }
+            let tx = super::write_transaction(&mut self.conn).map_err(e)?;
+            let mut bands = self.bands.begin(&tx).map_err(e)?;
+            refold_batch(&tx, &cfg, &mut bands, batch, &mut models, &now).map_err(e)?;
+            bands.commit(tx).map_err(e)?;
             report.entries += batch.len();
             progress(report.entries, total);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         report.new_ids = restore_story_ids(&tx).map_err(e)?;
         tx.execute("DELETE FROM refold_origin", []).map_err(e)?;
         tx.commit().map_err(e)?;
@@ -578,7 +566,7 @@ fn restore_story_ids(tx: &Transaction) -> rusqlite::Result<usize> {
 fn refold_batch(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     batch: &[(i64, i64)],
     models: &mut std::collections::HashMap<i64, FeedContext>,
     now: &str,
@@ -599,7 +587,7 @@ fn refold_batch(
 fn refold_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
     entry: EntryId,
     model: &BoilerplateModel,
     now: &str,

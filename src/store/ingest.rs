@@ -3,10 +3,12 @@
 //! transaction, so that validators are never saved without the entries they
 //! vouch for, and no story is ever visible without its canonical copy.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::bands::BandBuffer;
+use super::band_index::Staged;
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
 use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
@@ -66,6 +68,65 @@ pub struct IngestReport {
     pub folded: usize,
     /// Listed items not stored again because retention pruned them.
     pub tombstoned: usize,
+    /// How long each new entry's dedup decision took (finding candidates
+    /// and deciding), for the `dedup_decision_seconds` histogram.
+    pub dedup_decisions: DecisionTimes,
+}
+
+/// Durations summed by bucket, on the grid of the
+/// `dedup_decision_seconds` histogram (10 µs × 4ᵏ): observing each bucket's
+/// mean once per duration in it gives that histogram the same bucket counts
+/// and sum as observing every duration. Fixed-size, so that reports stay
+/// `Copy` and add up without growing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionTimes {
+    /// Durations per bucket; bucket `k < 10` holds those up to 10 µs × 4ᵏ
+    /// (and above the previous bound), the last one the rest.
+    counts: [u32; DECISION_BUCKETS],
+    /// Their sum per bucket, in nanoseconds.
+    nanos: [u64; DECISION_BUCKETS],
+}
+
+/// The histogram's ten bounds and the bucket above them.
+const DECISION_BUCKETS: usize = 11;
+
+impl DecisionTimes {
+    /// Adds one duration.
+    pub fn observe(&mut self, d: Duration) {
+        let mut bound = Duration::from_micros(10);
+        let mut k = 0;
+        while k < DECISION_BUCKETS - 1 && d > bound {
+            bound *= 4;
+            k += 1;
+        }
+        self.counts[k] = self.counts[k].saturating_add(1);
+        self.nanos[k] =
+            self.nanos[k].saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Each non-empty bucket as (mean duration, how many), for a histogram
+    /// to observe the mean that many times.
+    pub fn by_bucket(&self) -> impl Iterator<Item = (Duration, u32)> + '_ {
+        self.counts
+            .iter()
+            .zip(&self.nanos)
+            .filter(|(&n, _)| n > 0)
+            .map(|(&n, &sum)| (Duration::from_nanos(sum / u64::from(n)), n))
+    }
+
+    /// The number of durations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|&n| u64::from(n)).sum()
+    }
+}
+
+impl std::ops::AddAssign for DecisionTimes {
+    fn add_assign(&mut self, o: DecisionTimes) {
+        for k in 0..DECISION_BUCKETS {
+            self.counts[k] = self.counts[k].saturating_add(o.counts[k]);
+            self.nanos[k] = self.nanos[k].saturating_add(o.nanos[k]);
+        }
+    }
 }
 
 impl std::ops::AddAssign for IngestReport {
@@ -75,6 +136,7 @@ impl std::ops::AddAssign for IngestReport {
         self.new_stories += o.new_stories;
         self.folded += o.folded;
         self.tombstoned += o.tombstoned;
+        self.dedup_decisions += o.dedup_decisions;
     }
 }
 
@@ -135,58 +197,46 @@ impl Store {
     fn write_together(&mut self, updates: &[FeedUpdate]) -> Result<Vec<IngestReport>, StoreError> {
         let path = self.path.clone();
         let e = |source| err(&path, source);
-        // IMMEDIATE: take the write lock up front. A deferred transaction
-        // that reads first and then writes fails at once with SQLITE_BUSY
-        // (no busy wait) if another connection — `feedfold prune` from a
-        // shell — committed in between.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let written = write_in(tx, &self.dedup, &path, updates, &mut self.bands);
-        if written.is_err() {
-            self.bands.rolled_back();
-            return written;
-        }
-        self.bands.committed();
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
+        let mut bands = self.bands.begin(&tx).map_err(e)?;
+        let reports = write_in(&tx, &self.dedup, &path, updates, &mut bands)?;
+        bands.commit(tx).map_err(e)?;
         // The poll results are committed whatever happens here.
         if self.bands.is_full() {
             if let Err(e) = self.flush_band_keys() {
                 tracing::warn!(error = %e, "writing buffered band keys failed; retried later");
             }
         }
-        written
+        Ok(reports)
     }
 }
 
-/// Writes `updates` in `tx` and commits it.
+/// Writes `updates` in `tx`; the caller commits it.
 fn write_in(
-    tx: Transaction,
+    tx: &Transaction,
     dedup: &DedupConfig,
     path: &std::path::Path,
     updates: &[FeedUpdate],
-    bands: &mut BandBuffer,
+    bands: &mut Staged<'_>,
 ) -> Result<Vec<IngestReport>, StoreError> {
     let e = |source| err(path, source);
-    bands.begin(&tx).map_err(e)?;
     let mut pending = Pending {
         index: search::PendingIndex::default(),
         bands,
     };
     let reports = updates
         .iter()
-        .map(|u| write_update(&tx, dedup, path, u, &mut pending))
+        .map(|u| write_update(tx, dedup, path, u, &mut pending))
         .collect::<Result<Vec<_>, _>>()?;
-    pending.index.write(&tx).map_err(e)?;
-    tx.commit().map_err(e)?;
+    pending.index.write(tx).map_err(e)?;
     Ok(reports)
 }
 
 /// Index writes deferred to the end of the transaction (search rows) or
 /// beyond it (band keys).
-struct Pending<'b> {
+struct Pending<'p, 'b> {
     index: search::PendingIndex,
-    bands: &'b mut BandBuffer,
+    bands: &'p mut Staged<'b>,
 }
 
 /// Writes one feed's poll result inside the caller's transaction.
@@ -195,7 +245,7 @@ fn write_update(
     dedup: &DedupConfig,
     path: &std::path::Path,
     update: &FeedUpdate,
-    pending: &mut Pending<'_>,
+    pending: &mut Pending<'_, '_>,
 ) -> Result<IngestReport, StoreError> {
     let e = |source| err(path, source);
     let now = format_time(update.fetched_at);
@@ -323,7 +373,7 @@ fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     ctx: &mut FeedContext,
-    pending: &mut Pending<'_>,
+    pending: &mut Pending<'_, '_>,
     feed: FeedId,
     entry: &ParsedEntry,
     seen_at: DateTime<Utc>,
@@ -431,13 +481,15 @@ fn upsert_entry(
                 feed,
                 window_at,
             };
-            let folded = fold::fold_new_entry(tx, cfg, pending.bands, new, &a, &now)?;
-            Ok(IngestReport {
+            let (folded, decided_in) = fold::fold_new_entry(tx, cfg, pending.bands, new, &a, &now)?;
+            let mut report = IngestReport {
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),
                 folded: usize::from(folded == Folded::Joined),
                 ..Default::default()
-            })
+            };
+            report.dedup_decisions.observe(decided_in);
+            Ok(report)
         }
     }
 }
@@ -582,5 +634,48 @@ mod tests {
             )
             .expect("search");
         assert_eq!(hits.len(), 2);
+    }
+
+    /// Issue 23: the report carries the dedup decision times (the store no
+    /// longer calls into metrics), one per new entry, by bucket with exact
+    /// sums.
+    #[test]
+    fn the_report_carries_one_decision_time_per_new_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = store_with_one_feed(dir.path());
+        let entry = |id: &str| ParsedEntry {
+            identity: format!("guid:{id}"),
+            title: Some(format!("Story {id}")),
+            summary: Some(format!("<p>Text of story {id}.</p>")),
+            ..Default::default()
+        };
+        let report = store
+            .record(update(FeedId(1), vec![entry("a"), entry("b")]))
+            .expect("record");
+        assert_eq!(report.dedup_decisions.count(), 2);
+        let again = store
+            .record(update(FeedId(1), vec![entry("a")]))
+            .expect("record");
+        assert_eq!(again.dedup_decisions.count(), 0, "no decision for a repeat");
+
+        let mut times = DecisionTimes::default();
+        for us in [5, 30, 50, 1_000_000, 10_000_000] {
+            times.observe(Duration::from_micros(us));
+        }
+        let buckets: Vec<(Duration, u32)> = times.by_bucket().collect();
+        assert_eq!(
+            buckets,
+            [
+                (Duration::from_micros(5), 1),
+                (Duration::from_micros(30), 1),
+                (Duration::from_micros(50), 1),
+                (Duration::from_secs(1), 1),
+                (Duration::from_secs(10), 1),
+            ]
+        );
+        let mut sum = times;
+        sum += times;
+        assert_eq!(sum.count(), 10);
+        assert_eq!(sum.by_bucket().next(), Some((Duration::from_micros(5), 2)));
     }
 }

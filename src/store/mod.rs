@@ -19,13 +19,12 @@
 //! `story_sources`, `feeds`, `fetches`) and the full-text table
 //! `entry_search` are the public interface documented in `docs/SCHEMA.md`.
 
-mod bands;
+mod band_index;
 pub mod check;
 mod checkpointer;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
-mod keyfilter;
 pub mod limits;
 pub mod lock;
 pub mod politeness;
@@ -42,7 +41,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
-pub use ingest::{FeedOutcome, FeedUpdate, IngestReport};
+pub use ingest::{DecisionTimes, FeedOutcome, FeedUpdate, IngestReport};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow, TimeFilter};
 pub use retention::{PruneReport, RetentionPolicy};
@@ -137,8 +136,9 @@ const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
 
 /// The writer's page cache, in KiB (a negative `cache_size` is KiB). The
 /// hot pages (index interiors, the tails of the append-mostly tables, FTS5's
-/// newest segments) fit in 8 MiB; 16 MiB held 10 MB more at the peak and was
-/// slower, 4 MiB slowed the warm pass (BENCHMARKS.md, sixth round).
+/// newest segments) fit in 8 MiB; a larger cache raised the peak memory
+/// without speeding the writer, a smaller one slowed the warm pass
+/// (BENCHMARKS.md, sixth round).
 const WRITER_CACHE_KIB: i64 = -8_192;
 
 /// Prepared statements kept per connection.
@@ -222,6 +222,15 @@ pub enum StoreError {
     /// The writer thread is gone (the daemon is shutting down).
     #[error("database writer has stopped")]
     WriterGone,
+    /// A job on the writer thread panicked (a bug); its transaction was
+    /// rolled back and the writer went on.
+    #[error("database writer job {job} failed with a bug (panic: {message}); its changes were rolled back")]
+    JobPanicked {
+        /// What the job was.
+        job: String,
+        /// The panic's message.
+        message: String,
+    },
     /// Another daemon holds the database (see [`lock`]).
     #[error("another feedfold daemon{} is already running on database {}; stop it first (it holds {})", holder(.pid, .command), .database.display(), .lock.display())]
     DaemonRunning {
@@ -279,7 +288,7 @@ pub struct Store {
     path: PathBuf,
     dedup: crate::dedup::DedupConfig,
     /// Band keys of the newest entries, not yet in `entry_band`.
-    bands: bands::BandBuffer,
+    bands: band_index::BandIndex,
 }
 
 impl Store {
@@ -304,7 +313,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
-            bands: bands::BandBuffer::default(),
+            bands: band_index::BandIndex::default(),
         };
         // SQLite silently opens a file it cannot write read-only; say so now
         // rather than at the first write.
@@ -387,7 +396,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
-            bands: bands::BandBuffer::default(),
+            bands: band_index::BandIndex::default(),
         };
         store.configure(false)?;
         // Reading the header is where a missing WAL index shows.
@@ -428,8 +437,7 @@ impl Store {
         // parameter) differs from the one it was planned with, and rusqlite
         // clears the bindings of every cached statement it hands back, so
         // each use of the band and exact lookups was parsed and planned
-        // again: a fifth of the writer's time. Our statements' plans do not
-        // depend on the values.
+        // again. Our statements' plans do not depend on the values.
         self.conn
             .set_db_config(
                 rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -467,8 +475,7 @@ impl Store {
             }
             // Checkpoint every ~160 MB of WAL rather than 4 MB: a hot page
             // (the index pages every insert touches) is copied into the main
-            // file once per checkpoint however often it changed. 40 MB →
-            // 160 MB took the 2,000-feed cold pass from ~29.8 to ~27.6 s.
+            // file once per checkpoint however often it changed.
             // Between big ingests the background checkpointer keeps the WAL
             // short, and the size limit gives the disk back once it restarts.
             self.conn
@@ -510,10 +517,7 @@ impl Store {
                 },
                 other => other,
             };
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(fail)?;
+            let tx = write_transaction(&mut self.conn).map_err(fail)?;
             tx.execute_batch(sql).map_err(fail)?;
             after_migration(&tx, name).map_err(fail)?;
             tx.pragma_update(None, "user_version", version)
@@ -559,6 +563,14 @@ impl Store {
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
             Err(e) => Err(self.err(e)),
         }
+    }
+
+    /// Rolls back the transaction a failed job left open, if any.
+    fn roll_back_open_transaction(&mut self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.err(e))
     }
 
     fn too_new(&self, found: i64) -> StoreError {
@@ -643,6 +655,18 @@ fn wal_is_empty(db: &Path) -> bool {
     wal_file(db).is_none_or(|len| len == 0)
 }
 
+/// Starts a transaction that writes. Every write transaction of the store
+/// starts here: IMMEDIATE takes the write lock up front, waiting out another
+/// writer within the busy timeout. A deferred transaction that reads first
+/// and then writes fails at once with SQLITE_BUSY (no busy wait) when another
+/// connection (a `feedfold prune` or `poll` beside the daemon) committed in
+/// between, because its snapshot is then stale.
+pub(crate) fn write_transaction(
+    conn: &mut Connection,
+) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -669,8 +693,8 @@ impl Store {
     /// For a writer about to stop: saves the band key filter for the next
     /// writer unless the database holds it already, and leaves the buffered
     /// band keys unwritten (the next writer takes them back from the
-    /// entries' signatures). Writing a few thousand keys would rewrite most
-    /// pages of the band index: a fifth of a warm poll's time.
+    /// entries' signatures): a few thousand random keys would rewrite most
+    /// pages of the band index.
     pub fn park_band_keys(&mut self) -> Result<(), StoreError> {
         self.bands
             .park(&mut self.conn)
@@ -678,7 +702,7 @@ impl Store {
     }
 
     /// Writes the buffered band keys if they have waited a while (see
-    /// `bands::IDLE_FLUSH_AGE`); for the writer's idle moments.
+    /// `band_index::IDLE_FLUSH_AGE`); for the writer's idle moments.
     pub fn flush_stale_band_keys(&mut self) -> Result<usize, StoreError> {
         if !self.bands.is_stale() {
             return Ok(0);

@@ -10,7 +10,8 @@
 //!   lost a copy;
 //! - every pruned entry leaves a tombstone (feed + identity), and ingest
 //!   skips tombstoned identities, so a feed that still lists the item does
-//!   not bring it back; the full-text row goes with the entry.
+//!   not bring it back; the full-text row and the band keys go with the
+//!   entry (a key left behind would name the next entry given its id).
 //!
 //! Readers are never blocked (WAL); batches are small so that the daemon's
 //! writer interleaves ingest with pruning, and another writer (a `feedfold
@@ -19,7 +20,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -146,16 +147,16 @@ impl Store {
         let cutoff = format_time(now - policy.keep);
         let now = format_time(now);
         let limit = policy.batch.max(1) as i64;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         let mut doomed = expired_story_entries(&tx, &cutoff, limit).map_err(e)?;
         // The cap counts the entries that survive the age rule: apply it
         // once the age rule has nothing left to do.
         if let (Some(max), true) = (policy.max_entries_per_feed, doomed.is_empty()) {
             entries_over_cap(&tx, max, limit, &mut doomed).map_err(e)?;
         }
+        let mut bands = self.bands.begin_removal();
+        let ids: Vec<i64> = doomed.iter().map(|id| id.0).collect();
+        bands.remove_entries(&tx, &ids).map_err(e)?;
         let mut report = prune_entries(&tx, &doomed, &now).map_err(e)?;
         report.fetches = tx
             .prepare_cached(
@@ -172,7 +173,7 @@ impl Store {
             )
             .and_then(|mut s| s.execute(params![cutoff, limit]))
             .map_err(e)?;
-        tx.commit().map_err(e)?;
+        bands.commit(tx).map_err(e)?;
         report.batches = 1;
         Ok(report)
     }

@@ -318,10 +318,7 @@ impl Store {
     pub fn rebuild_search_index(&mut self) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let e = |source| super::feeds::err(&path, source);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         tx.execute("DELETE FROM entry_search", []).map_err(e)?;
         let n = index_all(&tx).map_err(e)?;
         tx.commit().map_err(e)?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::params;
 use serde::Serialize;
 
 use super::query::{story_row, FeedRow, StoryRow, STORY_COLUMNS};
@@ -87,10 +87,7 @@ impl Store {
     pub fn probe(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
         let e = |source| super::feeds::err(&path, source);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         tx.commit().map_err(e)
     }
 

@@ -2,7 +2,13 @@
 //! daemon talks to it through [`StoreHandle`]. SQLite allows one writer at a
 //! time anyway; giving it one owner means no task ever waits on a database
 //! lock, and blocking SQLite calls never run on the async runtime's threads.
+//!
+//! A job that panics (a bug) is contained: its open transaction rolls back,
+//! an error naming the job is logged and returned to its caller, and the
+//! writer goes on with the next job. Letting the thread die instead left a
+//! daemon that kept polling while every write failed.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -113,8 +119,11 @@ impl StoreHandle {
     {
         let (reply, answer) = oneshot::channel();
         let job = Job::Call(Box::new(move |store| {
+            let kind = std::any::type_name::<F>();
+            let result = panic::catch_unwind(AssertUnwindSafe(|| f(store)))
+                .unwrap_or_else(|payload| Err(contain(store, kind, payload.as_ref())));
             // The caller may have gone away (shutdown); nothing to do then.
-            let _ = reply.send(f(store));
+            let _ = reply.send(result);
         }));
         self.tx.send(job).map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
@@ -156,10 +165,49 @@ fn record_batch(
             Err(_) => break,
         }
     }
-    for (reply, result) in replies.into_iter().zip(store.record_all(&updates)) {
-        let _ = reply.send(result);
+    match panic::catch_unwind(AssertUnwindSafe(|| store.record_all(&updates))) {
+        Ok(results) => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(payload) => {
+            let kind = "record";
+            let message = panic_message(payload.as_ref());
+            contain(store, kind, payload.as_ref());
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::JobPanicked {
+                    job: kind.to_string(),
+                    message: message.clone(),
+                }));
+            }
+        }
     }
     next
+}
+
+/// After job `kind` panicked: rolls back the transaction it left open (its
+/// guards roll back as they unwind; this is the backstop), logs the panic and
+/// returns the error for the caller.
+fn contain(store: &mut Store, kind: &str, payload: &(dyn std::any::Any + Send)) -> StoreError {
+    let message = panic_message(payload);
+    tracing::error!(job = kind, panic = %message, "a database writer job panicked; its transaction was rolled back and the writer carries on");
+    if let Err(e) = store.roll_back_open_transaction() {
+        tracing::error!(job = kind, error = %e, "rolling back after the panic failed");
+    }
+    StoreError::JobPanicked {
+        job: kind.to_string(),
+        message,
+    }
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 impl WriterThread {
@@ -168,5 +216,49 @@ impl WriterThread {
         if self.thread.join().is_err() {
             tracing::error!("database writer thread panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 23: a job that panics fails alone, with its writes rolled back;
+    /// the writer carries on with the next job.
+    #[tokio::test]
+    async fn a_panicking_job_is_rolled_back_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).expect("open");
+        let (handle, thread) = StoreHandle::spawn(store);
+        let failed = handle
+            .call(|s| -> Result<(), StoreError> {
+                let tx = super::super::write_transaction(&mut s.conn).expect("begin");
+                tx.execute(
+                    "INSERT INTO feed (url, added_at) VALUES ('https://a.example/rss', '2025-01-01T00:00:00Z')",
+                    [],
+                )
+                .expect("insert");
+                // The transaction is still open when the job panics; a
+                // forgotten guard (no rollback on drop) is the worst case.
+                std::mem::forget(tx);
+                panic!("a bug in a job");
+            })
+            .await;
+        let Err(StoreError::JobPanicked { job, message }) = failed else {
+            panic!("expected JobPanicked, got {failed:?}");
+        };
+        assert!(job.contains("writer::tests"), "{job}");
+        assert_eq!(message, "a bug in a job");
+        let feeds = handle
+            .call(|s| {
+                s.conn
+                    .query_row("SELECT COUNT(*) FROM feed", [], |r| r.get::<_, i64>(0))
+                    .map_err(|e| s.err(e))
+            })
+            .await
+            .expect("the writer still answers");
+        assert_eq!(feeds, 0, "the panicked job's insert was rolled back");
+        drop(handle);
+        thread.join();
     }
 }

@@ -4,14 +4,14 @@
 //!
 //! Nearly every lookup is such a miss: an entry's 24 band keys are random,
 //! and only a syndicated copy shares some with an earlier entry. Each miss
-//! still descended the band index, which outgrows the page cache early
-//! (60 MB at 100,000 entries), so it read three or four pages from the OS:
-//! a sixth of a cold poll's writer time, and a fifth of a warm one.
+//! still descended the band index, which outgrows the page cache early, so
+//! it read pages from the OS.
 //!
-//! The writer builds the filter at its first ingest, from the copy the
-//! previous writer saved in `band_filter` when that copy is still valid, else
-//! by reading every key of the index (~0.1 s per 100,000 entries). When it
-//! stops, it saves the filter unless the database already holds it.
+//! The writer builds the filter at its first write transaction, from the
+//! copy the previous writer saved in `band_filter` when that copy is still
+//! valid, else by reading every key of the index. When it stops
+//! (`BandIndex::park`), it saves the filter unless the database
+//! already holds it.
 //!
 //! Invariant (no false negatives): while the writer holds a filter, every
 //! key in `entry_band` or in its buffer is in it. Keys reach the table in
@@ -166,8 +166,8 @@ impl KeyFilter {
         Ok(())
     }
 
-    /// Saves the filter in `tx`, the transaction of a buffer flush that
-    /// moved the mark to `mark`; with no filter (or one that may lack keys
+    /// Saves the filter in `tx`, valid while the mark stays at `mark`: called
+    /// by a writer that stops. With no filter (or one that may lack keys
     /// another connection wrote) deletes the saved copy instead.
     pub(super) fn save(&mut self, tx: &Connection, mark: i64) -> rusqlite::Result<()> {
         self.check_data_version(tx)?;

@@ -1,12 +1,19 @@
-//! The LSH band index (`entry_band`) and its write buffer.
+//! The LSH band index: the table `entry_band`, the buffer of keys not yet
+//! written to it, and the Bloom filter in front of both ([`filter`]). One
+//! owner, [`BandIndex`], holds all three and runs every statement on
+//! `entry_band`, so the protocol below lives in this module alone.
 //!
 //! Band keys are random by design, so each new entry's 24 keys land on 24
-//! random leaf pages of the index: a transaction of a thousand entries dirties
-//! nearly every page of it, and the WAL receives the whole index again at
-//! every commit. That was half of a cold poll's time. So the writer keeps the
-//! keys of recent entries in memory ([`BandBuffer`]), answers lookups from
-//! the table and the buffer together, and writes the buffer in one sorted
-//! pass when it is large or when the writer is idle.
+//! random leaf pages of the index: written a transaction at a time, they
+//! dirtied nearly every page of it at each commit. So the writer keeps the
+//! keys of recent entries in memory, answers lookups from the table and the
+//! buffer together, and writes the buffer in one sorted pass when it is
+//! large or when the writer is idle.
+//!
+//! Keys added inside a write transaction are staged through a [`Staged`]
+//! guard: they become pending for good only when [`Staged::commit`] commits
+//! the transaction, and any other end (an error, a panic unwinding) drops
+//! them, because the rolled-back entries' ids will be handed to others.
 //!
 //! Invariant (crash safety): every entry with an id up to
 //! `band_index_state.flushed_through` has all its keys in `entry_band`. Keys
@@ -17,17 +24,24 @@
 //! successor adopts it, and the index is written only when a buffer fills
 //! or idles. An entry written with an id at or below the mark (SQLite reuses
 //! the highest id after a delete) has its keys written through.
+//!
+//! Other writers beside the daemon: the daemon lock (`store::lock`) keeps a
+//! second daemon away, but one-shot `poll` and `refold` still write entries
+//! and band keys from another process, so the adoption of foreign entries
+//! above the mark (and the filter's drop on a foreign commit) stays.
+
+mod filter;
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::keyfilter::KeyFilter;
 use crate::dedup::{self, Signature};
+use filter::KeyFilter;
 
 /// Keys held in memory before the buffer is written out: about 8,000
-/// entries, ~6 MB. Larger means fewer passes over the index; each pass
+/// entries. Larger means fewer passes over the index; each pass
 /// costs about one write of the pages the keys fall on.
 const FLUSH_KEYS: usize = 24 * 8192;
 
@@ -39,14 +53,18 @@ const IDLE_FLUSH_AGE: Duration = Duration::from_secs(60);
 /// primary key order.
 type Key = (i64, i64, i64);
 
-/// Band keys not yet in `entry_band`, owned by the writer's [`super::Store`].
+/// The band index of one writer's [`super::Store`]: the table, the keys not
+/// yet in it, and the filter over both.
 #[derive(Debug, Default)]
-pub(super) struct BandBuffer {
+pub(crate) struct BandIndex {
     /// Keys of committed entries, waiting to be written.
     pending: BTreeSet<Key>,
     /// Keys added by the open transaction (also in `pending`, so that a
     /// copy later in the same transaction finds them); dropped on rollback.
     staged: Vec<Key>,
+    /// Entries the open transaction deletes: their pending keys go when it
+    /// commits.
+    removed: HashSet<i64>,
     /// `band_index_state.flushed_through` as last read.
     flushed_through: i64,
     /// Keys of entries above the mark were taken from their signatures.
@@ -57,12 +75,34 @@ pub(super) struct BandBuffer {
     filter: KeyFilter,
 }
 
-impl BandBuffer {
-    /// Starts a write transaction: re-reads the mark, which another writer
-    /// process (a one-shot `feedfold poll`) may have moved, and adopts the
-    /// keys of entries above it that no buffer of ours holds.
-    pub(super) fn begin(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
+impl BandIndex {
+    /// Joins the write transaction `tx`: re-reads the mark, which another
+    /// writer process (a one-shot `feedfold poll`) may have moved, and adopts
+    /// the keys of entries above it that no buffer of ours holds. Keys the
+    /// transaction adds or removes through the returned guard take effect
+    /// only if [`Staged::commit`] commits it.
+    pub(crate) fn begin(&mut self, tx: &Transaction) -> rusqlite::Result<Staged<'_>> {
         self.staged.clear();
+        self.removed.clear();
+        self.refresh(tx)?;
+        Ok(Staged {
+            index: self,
+            committed: false,
+        })
+    }
+
+    /// Joins a write transaction that only deletes entries (retention): it
+    /// looks nothing up, so it neither adopts keys nor builds the filter.
+    pub(crate) fn begin_removal(&mut self) -> Staged<'_> {
+        self.staged.clear();
+        self.removed.clear();
+        Staged {
+            index: self,
+            committed: false,
+        }
+    }
+
+    fn refresh(&mut self, tx: &Transaction) -> rusqlite::Result<()> {
         self.flushed_through = read_mark(tx)?;
         self.filter.check_data_version(tx)?;
         if !self.adopted || self.filter.take_foreign_commit() {
@@ -120,7 +160,7 @@ impl BandBuffer {
 
     /// Indexes an entry's band keys: into the buffer for a new entry, through
     /// to the table for one at or below the mark.
-    pub(super) fn add(
+    fn add(
         &mut self,
         tx: &Transaction,
         entry: i64,
@@ -146,7 +186,7 @@ impl BandBuffer {
 
     /// Entries holding band key `key` with a window time in `from..=to`, at
     /// most `limit` of them, earliest first, from the table and the buffer.
-    pub(super) fn lookup(
+    fn lookup(
         &self,
         tx: &Transaction,
         key: u64,
@@ -180,45 +220,89 @@ impl BandBuffer {
         Ok(hits.into_iter().map(|(_, id)| id).collect())
     }
 
-    /// The open transaction committed: its keys are pending for good.
-    pub(super) fn committed(&mut self) {
+    /// Deletes the band keys of entries the transaction deletes (retention):
+    /// SQLite hands the highest id out again after a delete, and a key left
+    /// behind would name the new entry. Keys are found from the entries'
+    /// signatures, so call it before deleting the rows. Buffered keys of
+    /// these entries go when the transaction commits.
+    fn remove_entries(&mut self, tx: &Transaction, entries: &[i64]) -> rusqlite::Result<usize> {
+        let mut deleted = 0;
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM entry_band WHERE band_key = ?1 AND window_at = ?2 AND entry_id = ?3",
+        )?;
+        for &id in entries {
+            self.removed.insert(id);
+            let Some((at, keys)) = stored_keys(tx, id, None)? else {
+                continue;
+            };
+            for key in keys {
+                deleted += stmt.execute(params![key as i64, at, id])?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// The open transaction committed: its keys are pending for good, and
+    /// those of the entries it deleted are gone.
+    fn keep_staged(&mut self) {
         self.staged.clear();
+        if !self.removed.is_empty() {
+            let removed = std::mem::take(&mut self.removed);
+            self.pending.retain(|(_, _, id)| !removed.contains(id));
+        }
     }
 
     /// The open transaction rolled back: its entries do not exist, nor may
     /// their keys (SQLite will hand their ids to other entries).
-    pub(super) fn rolled_back(&mut self) {
+    fn discard_staged(&mut self) {
         for key in self.staged.drain(..) {
             self.pending.remove(&key);
         }
+        self.removed.clear();
+    }
+
+    /// Deletes the keys with a window time before `cutoff` (after writing the
+    /// buffer, so that none is left behind in memory): the index's size
+    /// follows the matching window, not the history. Returns the number of
+    /// keys deleted.
+    pub(crate) fn trim(&mut self, conn: &mut Connection, cutoff: i64) -> rusqlite::Result<usize> {
+        self.flush(conn)?;
+        conn.execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
+    }
+
+    /// Deletes the keys with a window time from `from` on, in `tx`, for a
+    /// refold that rebuilds them as its entries replay. Write the buffer
+    /// first ([`BandIndex::flush`]), so that no key of the range waits in it.
+    pub(crate) fn clear_from(&mut self, tx: &Transaction, from: i64) -> rusqlite::Result<usize> {
+        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
     }
 
     /// True once the buffer is worth writing out.
-    pub(super) fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.pending.len() >= FLUSH_KEYS
     }
 
     /// True if any key waits in memory.
     #[cfg(test)]
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
 
     /// True if keys have waited long enough to be written while the writer
     /// has nothing else to do.
-    pub(super) fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         !self.pending.is_empty() && self.since.is_some_and(|t| t.elapsed() >= IDLE_FLUSH_AGE)
     }
 
     /// Writes every pending key, in index order, and moves the mark past
     /// their entries, in one transaction. The saved key filter no longer
-    /// covers the index then; [`BandBuffer::park`] saves it again.
+    /// covers the index then; [`BandIndex::park`] saves it again.
     /// Returns the number of keys written.
-    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<usize> {
+    pub(crate) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<usize> {
         if self.pending.is_empty() {
             return Ok(0);
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = super::write_transaction(conn)?;
         let mark = read_mark(&tx)?;
         insert(&tx, self.pending.iter().copied())?;
         let ours = self.pending_entries();
@@ -243,16 +327,78 @@ impl BandBuffer {
 
     /// For a writer that stops: saves the key filter unless the database
     /// holds it already. Pending keys are not written: the next writer
-    /// adopts them (see [`BandBuffer::begin`]), and writing a few thousand
+    /// adopts them (see [`BandIndex::begin`]), and writing a few thousand
     /// keys would rewrite most pages of the index.
-    pub(super) fn park(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+    pub(crate) fn park(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
         if !self.filter.needs_saving(self.flushed_through) {
             return Ok(());
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = super::write_transaction(conn)?;
         let mark = read_mark(&tx)?;
         self.filter.save(&tx, mark)?;
         tx.commit()
+    }
+}
+
+/// The band index's side of one write transaction: what it adds or removes
+/// takes effect only through [`Staged::commit`], which commits the
+/// transaction too; dropped any other way (an error, a panic unwinding), it
+/// forgets the transaction's keys.
+pub(crate) struct Staged<'b> {
+    index: &'b mut BandIndex,
+    committed: bool,
+}
+
+impl Staged<'_> {
+    /// Indexes an entry's band keys: into the buffer for a new entry, through
+    /// to the table for one at or below the mark.
+    pub(crate) fn add(
+        &mut self,
+        tx: &Transaction,
+        entry: i64,
+        keys: &[u64],
+        window_at: i64,
+    ) -> rusqlite::Result<()> {
+        self.index.add(tx, entry, keys, window_at)
+    }
+
+    /// Entries holding band key `key` with a window time in `from..=to`, at
+    /// most `limit` of them, earliest first, from the table and the buffer.
+    pub(crate) fn lookup(
+        &self,
+        tx: &Transaction,
+        key: u64,
+        window: (i64, i64),
+        limit: usize,
+    ) -> rusqlite::Result<Vec<i64>> {
+        self.index.lookup(tx, key, window, limit)
+    }
+
+    /// Deletes the band keys of `entries`, which the transaction deletes;
+    /// call before deleting their rows. Returns the number of keys deleted
+    /// from the table.
+    pub(crate) fn remove_entries(
+        &mut self,
+        tx: &Transaction,
+        entries: &[i64],
+    ) -> rusqlite::Result<usize> {
+        self.index.remove_entries(tx, entries)
+    }
+
+    /// Commits `tx` and keeps what the transaction staged.
+    pub(crate) fn commit(mut self, tx: Transaction) -> rusqlite::Result<()> {
+        tx.commit()?;
+        self.committed = true;
+        self.index.keep_staged();
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.index.discard_staged();
+        }
     }
 }
 
@@ -299,12 +445,23 @@ fn entries_in(
 /// for an entry analysed by another algorithm version, or whose signature
 /// is damaged (it makes no candidate anyway, see `fold::candidate`).
 fn signature_keys(tx: &Transaction, id: i64) -> rusqlite::Result<Option<(i64, Vec<u64>)>> {
+    stored_keys(tx, id, Some(dedup::ALGORITHM_VERSION))
+}
+
+/// An entry's window time and band keys from its stored signature, if it
+/// has one that parses and, with `version`, was made by that algorithm
+/// version.
+fn stored_keys(
+    tx: &Transaction,
+    id: i64,
+    version: Option<i64>,
+) -> rusqlite::Result<Option<(i64, Vec<u64>)>> {
     let row = tx
         .prepare_cached(
             "SELECT window_at, signature FROM entry
-             WHERE id = ?1 AND fingerprint_version = ?2 AND signature IS NOT NULL",
+             WHERE id = ?1 AND (?2 IS NULL OR fingerprint_version = ?2) AND signature IS NOT NULL",
         )?
-        .query_row(params![id, dedup::ALGORITHM_VERSION], |r| {
+        .query_row(params![id, version], |r| {
             Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Vec<u8>>(1)?))
         })
         .optional()?;
@@ -345,7 +502,7 @@ mod tests {
     use crate::config::FeedConfig;
     use crate::parse::ParsedEntry;
     use crate::store::ingest::FeedUpdate;
-    use crate::store::{FeedId, Store};
+    use crate::store::{write_transaction, FeedId, Store};
 
     const WIRE: &str = "Russian and US officials met in Istanbul on Thursday for talks on \
         resolving embassy issues, as the two countries aimed to restore ties after years of \
@@ -436,7 +593,7 @@ mod tests {
         let mut store = open(dir.path());
         record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
         // As if the process died: the buffer goes without being written.
-        store.bands = BandBuffer::default();
+        store.bands = BandIndex::default();
         drop(store);
         let mut store = open(dir.path());
         record_copy(&mut store, 2, "b");
@@ -461,27 +618,25 @@ mod tests {
     fn keys_of_a_rolled_back_transaction_are_forgotten() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = open(dir.path());
-        let tx = store.conn.transaction().expect("tx");
-        store.bands.begin(&tx).expect("begin");
-        store.bands.add(&tx, 7, &[11, 12], 100).expect("add");
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        let mut bands = store.bands.begin(&tx).expect("begin");
+        bands.add(&tx, 7, &[11, 12], 100).expect("add");
         let window = (0, 200);
-        assert_eq!(
-            store.bands.lookup(&tx, 11, window, 16).expect("lookup"),
-            [7]
-        );
-        assert!(store
-            .bands
+        assert_eq!(bands.lookup(&tx, 11, window, 16).expect("lookup"), [7]);
+        assert!(bands
             .lookup(&tx, 11, (101, 200), 16)
             .expect("lookup")
             .is_empty());
+        // Dropped without commit: the transaction rolls back, the keys go.
+        drop(bands);
         drop(tx);
-        store.bands.rolled_back();
-        let tx = store.conn.transaction().expect("tx");
-        assert!(store
-            .bands
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        let bands = store.bands.begin(&tx).expect("begin");
+        assert!(bands
             .lookup(&tx, 11, window, 16)
             .expect("lookup")
             .is_empty());
+        drop(bands);
         assert!(store.bands.is_empty());
     }
 
@@ -493,21 +648,17 @@ mod tests {
             .conn
             .execute("UPDATE band_index_state SET flushed_through = 10", [])
             .expect("mark");
-        let tx = store.conn.transaction().expect("tx");
-        store.bands.begin(&tx).expect("begin");
-        store.bands.add(&tx, 10, &[5], 100).expect("add");
-        store.bands.add(&tx, 11, &[5], 100).expect("add");
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        let mut bands = store.bands.begin(&tx).expect("begin");
+        bands.add(&tx, 10, &[5], 100).expect("add");
+        bands.add(&tx, 11, &[5], 100).expect("add");
         // Both are found, from the table and from the buffer, in index order.
         assert_eq!(
-            store.bands.lookup(&tx, 5, (0, 200), 16).expect("lookup"),
+            bands.lookup(&tx, 5, (0, 200), 16).expect("lookup"),
             [10, 11]
         );
-        assert_eq!(
-            store.bands.lookup(&tx, 5, (0, 200), 1).expect("lookup"),
-            [10]
-        );
-        tx.commit().expect("commit");
-        store.bands.committed();
+        assert_eq!(bands.lookup(&tx, 5, (0, 200), 1).expect("lookup"), [10]);
+        bands.commit(tx).expect("commit");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 1);
     }
 
@@ -564,11 +715,41 @@ mod tests {
         store.flush_band_keys().expect("flush");
         store.park_band_keys().expect("park");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM band_filter"), 1);
-        let tx = store.conn.transaction().expect("tx");
-        store.bands.begin(&tx).expect("begin");
-        store.bands.add(&tx, 1, &[5], 100).expect("add");
-        tx.commit().expect("commit");
-        store.bands.committed();
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        let mut bands = store.bands.begin(&tx).expect("begin");
+        bands.add(&tx, 1, &[5], 100).expect("add");
+        bands.commit(tx).expect("commit");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM band_filter"), 0);
+    }
+
+    /// Issue 23: pruning an entry deletes its band keys, from the table and
+    /// from the buffer; left behind, they would name the next entry that
+    /// SQLite gives the pruned (highest) id.
+    #[test]
+    fn retention_removes_the_band_keys_of_pruned_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        store.flush_band_keys().expect("flush");
+        record(
+            &mut store,
+            2,
+            "b",
+            "Budget passed",
+            "Parliament passed the budget after a long night of votes on spending.",
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 24);
+        assert!(!store.bands.is_empty(), "the second entry's keys wait");
+        let policy = crate::store::RetentionPolicy {
+            keep: chrono::TimeDelta::zero(),
+            max_entries_per_feed: None,
+            batch: 500,
+        };
+        let later = chrono::Utc::now() + chrono::TimeDelta::days(1);
+        let report = store.prune_step(&policy, later).expect("prune");
+        assert_eq!(report.entries, 2);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 0);
+        assert!(store.bands.is_empty(), "buffered keys of pruned entries");
+        assert_eq!(store.flush_band_keys().expect("flush"), 0);
     }
 }
