@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{atom, rss, shared, Route, Server, Setup};
+use common::{atom, require_shared, rss, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 const ATOM_TYPE: &str = "application/atom+xml";
@@ -15,7 +15,7 @@ struct Seed {
 }
 
 fn seed() -> Option<Seed> {
-    let path = shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
+    let path = require_shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
     let text = std::fs::read_to_string(path).expect("read seed");
     let mut lines = text.lines();
     let first = lines.next().expect("seed has a first line").trim();
@@ -45,7 +45,6 @@ fn html(paragraphs: &[String]) -> String {
 #[test]
 fn the_same_agency_story_in_two_formats_folds_into_one_story() {
     let Some(seed) = seed() else {
-        eprintln!("skipped: ../shared/dedup/seed is not beside this checkout");
         return;
     };
     let server = Server::start();

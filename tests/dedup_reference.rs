@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{atom, rss, shared, Route, Server, Setup};
+use common::{atom, require_shared, rss, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -15,7 +15,7 @@ struct Seed {
 }
 
 fn seed() -> Option<Seed> {
-    let path = shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
+    let path = require_shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
     let text = std::fs::read_to_string(path).expect("read seed");
     // Line 1: date and headline; line 2: the summary; then the article,
     // whose first paragraph carries the APP dateline.
@@ -54,7 +54,6 @@ the Reuters desk)</p>";
 #[test]
 fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
     let Some(seed) = seed() else {
-        eprintln!("skipped: ../shared/dedup/seed is not beside this checkout");
         return;
     };
     let p = &seed.paragraphs;

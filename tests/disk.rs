@@ -111,7 +111,7 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
     let fs = match Tmpfs::mount("1m") {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };
@@ -215,7 +215,7 @@ fn a_read_only_database_is_refused_at_start_up_with_a_clear_message() {
     let fs = match Tmpfs::mount("8m") {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{feedfold, rss, shared, Route, Server};
+use common::{feedfold, require_shared, rss, Route, Server};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -571,8 +571,7 @@ fn opml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn import_over_the_whole_opml_corpus_loses_no_feed_silently() {
-    let Some(root) = shared("corpora/opml") else {
-        eprintln!("skipped: ../shared/corpora/opml is not beside this checkout");
+    let Some(root) = require_shared("corpora/opml") else {
         return;
     };
     let mut files = Vec::new();

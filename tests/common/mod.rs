@@ -464,12 +464,31 @@ pub fn feedfold(config: &Path, args: &[&str]) -> Output {
         .expect("run feedfold")
 }
 
-/// `../shared/dedup/seed/…` if this checkout has the shared folder beside it.
-pub fn shared(rel: &str) -> Option<PathBuf> {
+/// Whether the tests run under CI (`CI` set, as `.ci/run` and CI services
+/// set it): there, everything a test needs must be present.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Gives up on a test that cannot run here: says why, or fails under CI,
+/// where a missing folder or right would otherwise pass unnoticed. The
+/// caller returns right after.
+pub fn skip(why: &str) {
+    assert!(!under_ci(), "cannot run under CI: {why}");
+    eprintln!("skipped: {why}");
+}
+
+/// `../shared/REL`, the read-only test data beside this checkout; `None`
+/// (the test [`skip`]s) when it is not there.
+pub fn require_shared(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared")
         .join(rel);
-    p.exists().then_some(p)
+    if p.exists() {
+        return Some(p);
+    }
+    skip(&format!("../shared/{rel} is not beside this checkout"));
+    None
 }
 
 pub fn xml_escape(s: &str) -> String {
