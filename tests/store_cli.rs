@@ -312,33 +312,13 @@ fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
     assert!(!room.ok(&["prune"]).contains("--vacuum"));
 }
 
-/// The daemon, killed if the test fails before stopping it.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 #[test]
 fn the_daemon_prunes_on_its_retention_schedule() {
     let room = Newsroom::start(
         30,
         "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
     );
-    let mut child = Daemon(
-        std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(room.config())
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut child = common::Daemon::start(&room.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let capped = || -> bool {
         let Ok(conn) = Connection::open(room.db()) else {
@@ -360,12 +340,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    assert_eq!(child.0.wait().expect("wait").code(), Some(0));
+    assert_eq!(child.stop().code(), Some(0), "{}", child.log());
     assert_lineage_consistent(&room.conn());
 }
 
@@ -581,16 +556,7 @@ fn read_commands_work_on_a_database_the_user_may_only_read() {
         "/wire",
         common::Route::ok(
             "application/rss+xml",
-            common::rss(
-                "Wire",
-                &[(
-                    "w1",
-                    "Harbour strike ends",
-                    "https://w.example/1",
-                    "Thu, 27 Feb 2025 10:00:00 GMT",
-                    "<p>Dock workers returned to the cranes after a week-long harbour strike.</p>",
-                )],
-            ),
+            common::rss("Wire", &[common::Item::new("w1").title("Harbour strike ends").link("https://w.example/1").html("<p>Dock workers returned to the cranes after a week-long harbour strike.</p>")]),
         ),
     );
     let setup = common::Setup::new(&[(&server.url("/wire"), None)]);
