@@ -726,6 +726,34 @@ mod tests {
     }
 
     #[test]
+    fn files_decode_with_the_feed_sniffer() {
+        // Undeclared 8-bit text: decoded as the bytes look, with a note.
+        let mut bytes = b"<opml version=\"1.0\"><body><outline text=\"Caf".to_vec();
+        bytes.extend_from_slice(
+            b"\xe9 cr\xe8me br\xfbl\xe9e\" xmlUrl=\"https://cafe.example/\"/></body></opml>",
+        );
+        let doc = read(&bytes);
+        assert_eq!(doc.feeds[0].title.as_deref(), Some("Café crème brûlée"));
+        assert!(
+            doc.repairs
+                .iter()
+                .any(|n| n.message == "not valid UTF-8; read as windows-1252"),
+            "{:?}",
+            doc.repairs
+        );
+        // UTF-32 (its BOM begins with UTF-16LE's): read, not garbled.
+        let text = "<opml version=\"1.0\"><body><outline text=\"Ü\" xmlUrl=\"https://u.example/\"/></body></opml>";
+        let utf32: Vec<u8> = [0xFF, 0xFE, 0, 0]
+            .into_iter()
+            .chain(text.chars().flat_map(|c| (c as u32).to_le_bytes()))
+            .collect();
+        let doc = read(&utf32);
+        assert_eq!(doc.feeds.len(), 1, "{:?}", doc.problems);
+        assert_eq!(doc.feeds[0].url, "https://u.example/");
+        assert_eq!(doc.feeds[0].title.as_deref(), Some("Ü"));
+    }
+
+    #[test]
     fn not_xml_at_all_gives_no_feeds_and_no_panic() {
         let doc = read(b"{not xml :)");
         assert!(doc.feeds.is_empty());
