@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(normalize dateline fingerprint feed_to_store)
+[ ${#targets[@]} -gt 0 ] || targets=(normalize dateline fingerprint feed_to_store opml)
 export RUSTC_BOOTSTRAP=1
 
 seed_dir() {
@@ -18,8 +18,15 @@ seed_dir() {
     local dir="corpus/$1"
     mkdir -p "$dir"
     local shared=../../shared/corpora
+    local patterns=(\( -name '*.xml' -o -name '*.rss' -o -name '*.atom' -o -name '*.json' \))
+    # Subscription lists for the OPML target (their first bytes become its
+    # parameters, the rest its junk, and the whole file is imported as is).
+    if [ "$1" = opml ]; then
+        shared=../../shared/corpora/opml
+        patterns=(-type f)
+    fi
     if [ -d "$shared" ] && [ -z "$(ls -A "$dir")" ]; then
-        find "$shared" -type f -size -16k \( -name '*.xml' -o -name '*.rss' -o -name '*.atom' -o -name '*.json' \) \
+        find "$shared" -type f -size -16k "${patterns[@]}" \
             | sort | awk 'NR % 8 == 0' | head -400 | while read -r f; do
                 cp "$f" "$dir/$(echo "$f" | md5sum | cut -c1-16)"
             done

@@ -23,3 +23,4 @@ pub mod reload;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod xmltext;

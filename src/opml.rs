@@ -5,9 +5,12 @@
 //! Reading is layered because real exports are often not well-formed (a bare
 //! `&` in a URL is the classic) and the person importing needs every lost feed
 //! named by line:
-//! 1. decode to UTF-8 (BOM, XML declaration, else UTF-8, else Windows-1252);
-//! 2. repair entity references: a bare `&` becomes `&amp;`, an HTML entity
-//!    such as `&nbsp;` becomes its numeric reference (line numbers are kept);
+//! 1. decode to UTF-8 with the sniffer feeds use ([`crate::xmltext::charset`]:
+//!    BOM, XML declaration, else UTF-8, else the legacy encoding the bytes
+//!    look like, typically Windows-1252);
+//! 2. repair entity references ([`crate::xmltext::entities`]): a bare `&`
+//!    becomes `&amp;`, an HTML entity such as `&nbsp;` becomes its character
+//!    (line numbers are kept);
 //! 3. walk the repaired text with quick-xml, leniently, recording every
 //!    outline with its line and folder path, and the byte spans it understood;
 //! 4. parse the repaired text with the `opml` crate; when it accepts the
@@ -27,6 +30,9 @@ use std::ops::Range;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+
+use crate::xmltext::charset;
+use crate::xmltext::entities::{self, FixKind};
 
 /// One feed outline of an OPML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,44 +249,16 @@ fn flatten(outlines: &[opml::Outline], path: &[String], out: &mut Vec<OpmlFeed>)
     }
 }
 
-/// Decodes to UTF-8: BOM, else the XML declaration's encoding, else UTF-8,
-/// else Windows-1252 (what undeclared 8-bit files almost always are).
+/// Decodes to UTF-8, keeping the declaration (and so every line) where it
+/// was; a note says when the bytes were not the UTF-8 they claimed to be.
 fn decode(bytes: &[u8]) -> (String, Option<Note>) {
-    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, _) = enc.decode_without_bom_handling(&bytes[bom..]);
-        return (text.into_owned(), None);
-    }
-    let declared =
-        declared_encoding(bytes).and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()));
-    match declared {
-        Some(enc) if enc != encoding_rs::UTF_8 => {
-            let (text, _) = enc.decode_without_bom_handling(bytes);
-            (text.into_owned(), None)
-        }
-        _ => match std::str::from_utf8(bytes) {
-            Ok(s) => (s.to_string(), None),
-            Err(_) => {
-                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                let note = Note {
-                    line: 0,
-                    message: "not valid UTF-8; read as Windows-1252".to_string(),
-                };
-                (text.into_owned(), Some(note))
-            }
-        },
-    }
-}
-
-fn declared_encoding(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(256)];
-    let head = String::from_utf8_lossy(head);
-    let decl = &head[head.find("<?xml")?..];
-    let decl = &decl[..decl.find("?>")?];
-    let at = decl.find("encoding")? + "encoding".len();
-    let rest = decl[at..].trim_start().strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &rest[1..];
-    Some(value[..value.find(quote)?].to_string())
+    let decoded = charset::decode_keeping_declaration(bytes, None);
+    let guessed = decoded.source == charset::Source::Repaired && decoded.encoding != "UTF-8";
+    let note = guessed.then(|| Note {
+        line: 0,
+        message: format!("not valid UTF-8; read as {}", decoded.encoding),
+    });
+    (decoded.text, note)
 }
 
 /// An XML declaration after leading whitespace makes strict parsers reject
@@ -301,77 +279,31 @@ fn blank_late_declaration(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{}{}", &text[..start], blank, &text[end..]))
 }
 
-const XML_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
-
-/// Escapes bare `&` and turns HTML named entities into numeric references,
-/// noting each repaired line once.
+/// Repairs entity references (see [`entities::repair`]), noting each
+/// repaired line once.
 fn repair_references<'a>(text: &'a str, repairs: &mut Vec<Note>) -> Cow<'a, str> {
-    let mut out = String::new();
-    let mut copied = 0;
     let mut line = 1;
-    let mut last_noted = 0;
     let mut scanned = 0;
-    for (at, _) in text.match_indices('&') {
-        line += text[scanned..at].bytes().filter(|&b| b == b'\n').count();
-        scanned = at;
-        let rest = &text[at + 1..];
-        let name_len = rest
-            .bytes()
-            .take(32)
-            .position(|b| !(b.is_ascii_alphanumeric() || b == b'#'))
-            .unwrap_or(rest.len().min(32));
-        let terminated = rest.as_bytes().get(name_len) == Some(&b';');
-        let name = &rest[..name_len];
-        let valid = terminated && (XML_ENTITIES.contains(&name) || is_char_ref(name));
-        if valid {
-            continue;
+    let mut last_noted = 0;
+    entities::repair(text, |fix| {
+        line += memchr::memchr_iter(b'\n', &text.as_bytes()[scanned..fix.at]).count();
+        scanned = fix.at;
+        if last_noted == line {
+            return;
         }
-        let replacement = match quick_xml::escape::resolve_html5_entity(name).filter(|_| terminated)
-        {
-            Some(chars) => {
-                let refs: String = chars.chars().map(|c| format!("&#{};", c as u32)).collect();
-                (
-                    refs,
-                    name_len + 2,
-                    format!("HTML entity &{name}; replaced by its character"),
-                )
+        last_noted = line;
+        let message = match fix.kind {
+            FixKind::BareAmpersand => "bare '&' read as a literal ampersand".to_string(),
+            FixKind::HtmlEntity => {
+                format!("HTML entity {} replaced by its character", fix.original)
             }
-            None => (
-                "&amp;".to_string(),
-                1,
-                "bare '&' read as a literal ampersand".to_string(),
+            FixKind::BadCharacterReference => format!(
+                "reference {} to a character XML forbids replaced by U+FFFD",
+                fix.original
             ),
         };
-        out.push_str(&text[copied..at]);
-        out.push_str(&replacement.0);
-        copied = at + replacement.1;
-        if last_noted != line {
-            repairs.push(Note {
-                line,
-                message: replacement.2,
-            });
-            last_noted = line;
-        }
-    }
-    if copied == 0 && out.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    out.push_str(&text[copied..]);
-    Cow::Owned(out)
-}
-
-fn is_char_ref(name: &str) -> bool {
-    let Some(num) = name.strip_prefix('#') else {
-        return false;
-    };
-    let (digits, radix) = match num.strip_prefix(['x', 'X']) {
-        Some(hex) => (hex, 16),
-        None => (num, 10),
-    };
-    u32::from_str_radix(digits, radix)
-        .ok()
-        .and_then(char::from_u32)
-        .is_some_and(|c| c != '\0')
+        repairs.push(Note { line, message });
+    })
 }
 
 /// Byte offset → 1-based line.
@@ -634,12 +566,7 @@ fn quoted_value_after(text: &str, at: usize) -> Option<String> {
     if !body[end..].starts_with(quote) {
         return None;
     }
-    let raw = &body[..end];
-    Some(
-        quick_xml::escape::unescape(raw)
-            .map(Cow::into_owned)
-            .unwrap_or_else(|_| raw.to_string()),
-    )
+    Some(entities::decode(&body[..end]).into_owned())
 }
 
 /// Where salvaged feeds and lost outlines go.
@@ -796,6 +723,34 @@ mod tests {
         bytes.extend_from_slice(b"\" xmlUrl=\"https://cafe.example/\"/></body></opml>");
         let doc = read(&bytes);
         assert_eq!(doc.feeds[0].title.as_deref(), Some("Caf\u{e9}"));
+    }
+
+    #[test]
+    fn files_decode_with_the_feed_sniffer() {
+        // Undeclared 8-bit text: decoded as the bytes look, with a note.
+        let mut bytes = b"<opml version=\"1.0\"><body><outline text=\"Caf".to_vec();
+        bytes.extend_from_slice(
+            b"\xe9 cr\xe8me br\xfbl\xe9e\" xmlUrl=\"https://cafe.example/\"/></body></opml>",
+        );
+        let doc = read(&bytes);
+        assert_eq!(doc.feeds[0].title.as_deref(), Some("Café crème brûlée"));
+        assert!(
+            doc.repairs
+                .iter()
+                .any(|n| n.message == "not valid UTF-8; read as windows-1252"),
+            "{:?}",
+            doc.repairs
+        );
+        // UTF-32 (its BOM begins with UTF-16LE's): read, not garbled.
+        let text = "<opml version=\"1.0\"><body><outline text=\"Ü\" xmlUrl=\"https://u.example/\"/></body></opml>";
+        let utf32: Vec<u8> = [0xFF, 0xFE, 0, 0]
+            .into_iter()
+            .chain(text.chars().flat_map(|c| (c as u32).to_le_bytes()))
+            .collect();
+        let doc = read(&utf32);
+        assert_eq!(doc.feeds.len(), 1, "{:?}", doc.problems);
+        assert_eq!(doc.feeds[0].url, "https://u.example/");
+        assert_eq!(doc.feeds[0].title.as_deref(), Some("Ü"));
     }
 
     #[test]

@@ -8,14 +8,12 @@
 //! `text/*` without a charset meant US-ASCII; RFC 7303 (2014) replaced it
 //! and lets the XML declaration (else UTF-8) decide. We follow RFC 7303.
 
-use std::path::Path;
+mod common;
 
 use feedfold::parse::{self, charset};
 
 fn corpus() -> Option<std::path::PathBuf> {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/feedparser/tests/encoding");
-    p.is_dir().then_some(p)
+    common::require_shared("corpora/feedparser/tests/encoding")
 }
 
 /// The value after `key:` in the file's leading comment.
@@ -65,7 +63,6 @@ fn declared(text: &str) -> Option<String> {
 #[test]
 fn feedparser_encoding_corpus() {
     let Some(dir) = corpus() else {
-        eprintln!("skipped: ../shared/corpora is not beside this checkout");
         return;
     };
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -120,7 +117,6 @@ fn feedparser_encoding_corpus() {
 #[test]
 fn feedparser_encoding_corpus_texts() {
     let Some(dir) = corpus() else {
-        eprintln!("skipped: ../shared/corpora is not beside this checkout");
         return;
     };
     let cases = [
@@ -162,4 +158,31 @@ fn feedparser_encoding_corpus_texts() {
             "{name}"
         );
     }
+}
+
+/// `common::require_shared` skips a test here but fails it under CI, where
+/// a missing `../shared` would otherwise pass every test that needs it.
+#[test]
+fn missing_shared_data_skips_here_but_fails_under_ci() {
+    const NAME: &str = "missing_shared_data_skips_here_but_fails_under_ci";
+    if std::env::var_os("FEEDFOLD_TEST_PROBE").is_some() {
+        assert!(common::require_shared("no-such-folder").is_none());
+        return;
+    }
+    let probe = |ci: &str| {
+        std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", NAME, "--test-threads=1"])
+            .env("FEEDFOLD_TEST_PROBE", "1")
+            .env("CI", ci)
+            .output()
+            .expect("run the test binary")
+    };
+    let here = probe("");
+    assert!(here.status.success(), "{here:?}");
+    let ci = probe("true");
+    assert!(!ci.status.success(), "{ci:?}");
+    assert!(
+        String::from_utf8_lossy(&ci.stdout).contains("../shared/no-such-folder is not beside"),
+        "{ci:?}"
+    );
 }

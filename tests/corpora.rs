@@ -38,7 +38,7 @@ struct Processed {
 }
 
 fn corpora() -> Option<PathBuf> {
-    common::shared("corpora")
+    common::require_shared("corpora")
 }
 
 fn files(root: &Path) -> Vec<PathBuf> {
@@ -171,7 +171,6 @@ fn process_all(root: PathBuf, db: PathBuf) -> Vec<Processed> {
 #[test]
 fn every_corpus_file_goes_through_ingest_without_panic_or_hang() {
     let Some(root) = corpora() else {
-        eprintln!("skipped: ../shared/corpora is not beside this checkout");
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -22,13 +22,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, Response};
+use common::Daemon;
 use feedfold::store::Store;
 
 const FEEDS: usize = 300;
@@ -160,42 +160,6 @@ impl Content {
     }
 }
 
-fn start_server(content: Arc<Content>) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().fallback(move |req: Request<Body>| {
-                let content = content.clone();
-                async move { content.answer(&req) }
-            });
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("server address")
-}
-
-fn spawn(config: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start feedfold")
-}
-
 /// Checks a database left behind by a killed process. Returns how many
 /// entries it holds.
 fn check(db: &std::path::Path, addr: SocketAddr, when: &str) -> usize {
@@ -269,7 +233,11 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         served: Mutex::new(HashMap::new()),
         requests: Mutex::new(0),
     });
-    let addr = start_server(content.clone());
+    let handler_content = content.clone();
+    let addr = common::serve(move |req: Request<Body>| {
+        let content = handler_content.clone();
+        async move { content.answer(&req) }
+    });
 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("feedfold.toml");
@@ -295,12 +263,11 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         } else {
             &["run"]
         };
-        let mut child = spawn(&config, args);
+        let mut child = Daemon::start(&config, args, &[("RUST_LOG", "error")]);
         let life = Duration::from_millis(rng.range(100, 2_500));
         std::thread::sleep(life);
-        let still_running = child.try_wait().expect("try_wait").is_none();
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
+        let still_running = child.running();
+        child.kill();
         if still_running {
             killed_mid_work.store(true, Ordering::Relaxed);
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{atom, rss, shared, Route, Server, Setup};
+use common::{atom, require_shared, rss, Daemon, Item, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 const ATOM_TYPE: &str = "application/atom+xml";
@@ -15,7 +15,7 @@ struct Seed {
 }
 
 fn seed() -> Option<Seed> {
-    let path = shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
+    let path = require_shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
     let text = std::fs::read_to_string(path).expect("read seed");
     let mut lines = text.lines();
     let first = lines.next().expect("seed has a first line").trim();
@@ -45,7 +45,6 @@ fn html(paragraphs: &[String]) -> String {
 #[test]
 fn the_same_agency_story_in_two_formats_folds_into_one_story() {
     let Some(seed) = seed() else {
-        eprintln!("skipped: ../shared/dedup/seed is not beside this checkout");
         return;
     };
     let server = Server::start();
@@ -58,8 +57,18 @@ fn the_same_agency_story_in_two_formats_folds_into_one_story() {
             rss(
                 "Outlet A",
                 &[
-                    ("a-1", &seed.headline, "https://a.example/istanbul-talks", "Thu, 27 Feb 2025 14:10:00 GMT", &body),
-                    ("a-2", "Cricket: Pakistan win toss", "https://a.example/cricket", "Thu, 27 Feb 2025 15:00:00 GMT", "<p>Pakistan won the toss and elected to bat first in Rawalpindi on Thursday.</p>"),
+                    Item::new("a-1")
+                        .title(&seed.headline)
+                        .link("https://a.example/istanbul-talks")
+                        .published("Thu, 27 Feb 2025 14:10:00 GMT")
+                        .html(&body),
+                    Item::new("a-2")
+                        .title("Cricket: Pakistan win toss")
+                        .link("https://a.example/cricket")
+                        .published("Thu, 27 Feb 2025 15:00:00 GMT")
+                        .html(
+                            "<p>Pakistan won the toss and elected to bat first in Rawalpindi on Thursday.</p>",
+                        ),
                 ],
             ),
         ),
@@ -72,13 +81,11 @@ fn the_same_agency_story_in_two_formats_folds_into_one_story() {
             ATOM_TYPE,
             atom(
                 "Outlet B",
-                &[(
-                    "urn:b:1",
-                    &seed.headline.to_uppercase(),
-                    "https://b.example/world/123",
-                    "2025-02-27T14:30:00Z",
-                    &body_b,
-                )],
+                &[Item::new("urn:b:1")
+                    .title(&seed.headline.to_uppercase())
+                    .link("https://b.example/world/123")
+                    .published("2025-02-27T14:30:00Z")
+                    .html(&body_b)],
             ),
         ),
     );
@@ -133,13 +140,10 @@ fn second_poll_sends_validators_and_stores_nothing_new() {
     let server = Server::start();
     let doc = rss(
         "Etag feed",
-        &[(
-            "1",
-            "One",
-            "https://e.example/1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>first item</p>",
-        )],
+        &[Item::new("1")
+            .title("One")
+            .link("https://e.example/1")
+            .html("<p>first item</p>")],
     );
     server.route("/feed", Route::ok(RSS_TYPE, doc).with_etag("\"v1\""));
     let setup = Setup::new(&[(&server.url("/feed"), None)]);
@@ -178,13 +182,10 @@ fn repolling_updates_an_edited_item_instead_of_adding_one() {
     let item = |text: &str| {
         rss(
             "F",
-            &[(
-                "g1",
-                "Headline",
-                "https://f.example/1",
-                "Thu, 27 Feb 2025 10:00:00 GMT",
-                text,
-            )],
+            &[Item::new("g1")
+                .title("Headline")
+                .link("https://f.example/1")
+                .html(text)],
         )
     };
     server.route("/feed", Route::ok(RSS_TYPE, item("<p>first version</p>")));
@@ -221,13 +222,10 @@ fn broken_feeds_are_recorded_and_the_others_carry_on() {
     let server = Server::start();
     let good = rss(
         "Good",
-        &[(
-            "1",
-            "Fine",
-            "https://g.example/1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>fine</p>",
-        )],
+        &[Item::new("1")
+            .title("Fine")
+            .link("https://g.example/1")
+            .html("<p>fine</p>")],
     );
     server.route("/good", Route::ok(RSS_TYPE, good.clone()));
     server.route("/moved", Route::redirect(301, "/good-target"));
@@ -361,23 +359,14 @@ fn the_daemon_polls_at_start_and_exits_0_on_sigterm() {
     let server = Server::start();
     let doc = rss(
         "D",
-        &[(
-            "1",
-            "Daemon item",
-            "https://d.example/1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>polled by the daemon</p>",
-        )],
+        &[Item::new("1")
+            .title("Daemon item")
+            .link("https://d.example/1")
+            .html("<p>polled by the daemon</p>")],
     );
     server.route("/feed", Route::ok(RSS_TYPE, doc));
     let setup = Setup::new(&[(&server.url("/feed"), None)]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(setup.config())
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while server.seen("/feed").is_empty() || !setup.db().exists() || count_entries(&setup) == 0 {
         assert!(
@@ -386,12 +375,7 @@ fn the_daemon_polls_at_start_and_exits_0_on_sigterm() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = child.wait().expect("wait");
+    let exit = daemon.stop();
     assert_eq!(exit.code(), Some(0), "daemon exits 0 on SIGTERM");
     assert_eq!(count_entries(&setup), 1);
     // A clean stop checkpoints the WAL: the main file holds everything.

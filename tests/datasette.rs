@@ -61,11 +61,9 @@ async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
 #[tokio::test]
 async fn datasette_serves_the_canned_queries_over_http() {
     let Some(datasette) = datasette() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install Datasette (.ci/run sets FEEDFOLD_DATASETTE)"
+        common::skip(
+            "datasette is not installed (.ci/run installs it and sets FEEDFOLD_DATASETTE)",
         );
-        eprintln!("skipped: datasette is not installed");
         return;
     };
     let room = Newsroom::start(30, "");

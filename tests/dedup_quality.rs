@@ -3,6 +3,8 @@
 //! real feeds of `../shared/corpora` and asserts that no story joins
 //! different items of one feed.
 
+mod common;
+
 use std::path::PathBuf;
 
 use feedfold::dedup::DedupConfig;
@@ -21,14 +23,12 @@ const SEED: u64 = 20250227;
 /// after tuning defeats its purpose.
 const HELD_OUT_SEED: u64 = 107176144;
 
+/// `$VAR` when set, else `../shared/NAME` (see `common::require_shared`).
 fn shared(var: &str, name: &str) -> Option<PathBuf> {
     if let Ok(dir) = std::env::var(var) {
         return Some(PathBuf::from(dir));
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(name);
-    dir.is_dir().then_some(dir)
+    common::require_shared(name)
 }
 
 fn shared_dedup() -> Option<PathBuf> {
@@ -38,7 +38,6 @@ fn shared_dedup() -> Option<PathBuf> {
 #[test]
 fn dedup_quality_meets_targets() {
     let Some(dir) = shared_dedup() else {
-        eprintln!("SKIPPED dedup_quality: ../shared/dedup is absent (set FEEDFOLD_SHARED_DEDUP to its path to run it)");
         return;
     };
     let report = match run_eval(&dir, SEED) {
@@ -90,7 +89,6 @@ fn dedup_quality_meets_targets() {
 #[test]
 fn grammar_held_out_meets_targets() {
     let Some(dir) = shared_dedup() else {
-        eprintln!("SKIPPED grammar_held_out: ../shared/dedup is absent (set FEEDFOLD_SHARED_DEDUP to its path to run it)");
         return;
     };
     let g = match run_grammar(&dir, HELD_OUT_SEED, &DedupConfig::default()) {
@@ -194,7 +192,6 @@ fn grammar_held_out_meets_targets() {
 #[test]
 fn real_feeds_fold_no_items_of_one_feed() {
     let Some(dir) = shared("FEEDFOLD_SHARED_CORPORA", "corpora") else {
-        eprintln!("SKIPPED real feeds: ../shared/corpora is absent (set FEEDFOLD_SHARED_CORPORA to its path to run it)");
         return;
     };
     let report = match real_feeds(&dir, &DedupConfig::default()) {

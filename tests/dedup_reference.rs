@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{atom, rss, shared, Route, Server, Setup};
+use common::{atom, require_shared, rss, Item, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -15,7 +15,7 @@ struct Seed {
 }
 
 fn seed() -> Option<Seed> {
-    let path = shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
+    let path = require_shared("dedup/seed/app-urdupoint-2025-02-27-istanbul-talks.txt")?;
     let text = std::fs::read_to_string(path).expect("read seed");
     // Line 1: date and headline; line 2: the summary; then the article,
     // whose first paragraph carries the APP dateline.
@@ -54,7 +54,6 @@ the Reuters desk)</p>";
 #[test]
 fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
     let Some(seed) = seed() else {
-        eprintln!("skipped: ../shared/dedup/seed is not beside this checkout");
         return;
     };
     let p = &seed.paragraphs;
@@ -88,13 +87,11 @@ fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
             RSS_TYPE,
             rss(
                 "UrduPoint",
-                &[(
-                    "up-1",
-                    "Russia, US Hold Talks In Istanbul On Easing Embassy Curbs",
-                    "https://www.urdupoint.com/en/world/russia-us-hold-talks.html",
-                    "Thu, 27 Feb 2025 16:40:00 GMT",
-                    &app,
-                )],
+                &[Item::new("up-1")
+                    .title("Russia, US Hold Talks In Istanbul On Easing Embassy Curbs")
+                    .link("https://www.urdupoint.com/en/world/russia-us-hold-talks.html")
+                    .published("Thu, 27 Feb 2025 16:40:00 GMT")
+                    .html(&app)],
             ),
         ),
     );
@@ -105,20 +102,16 @@ fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
             rss(
                 "Gulf Daily",
                 &[
-                    (
-                        "gulf-77",
-                        "Russia, US diplomats meet in Istanbul to ease embassy rows",
-                        "https://gulf.example/world/77",
-                        "Thu, 27 Feb 2025 15:05:00 GMT",
-                        &gulf,
-                    ),
-                    (
-                        "gulf-78",
-                        "Reuters: Russia, US hold six hours of embassy talks",
-                        "https://gulf.example/world/78",
-                        "Thu, 27 Feb 2025 17:30:00 GMT",
-                        REUTERS,
-                    ),
+                    Item::new("gulf-77")
+                        .title("Russia, US diplomats meet in Istanbul to ease embassy rows")
+                        .link("https://gulf.example/world/77")
+                        .published("Thu, 27 Feb 2025 15:05:00 GMT")
+                        .html(&gulf),
+                    Item::new("gulf-78")
+                        .title("Reuters: Russia, US hold six hours of embassy talks")
+                        .link("https://gulf.example/world/78")
+                        .published("Thu, 27 Feb 2025 17:30:00 GMT")
+                        .html(REUTERS),
                 ],
             ),
         ),
@@ -129,13 +122,11 @@ fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
             RSS_TYPE,
             rss(
                 "Headline Wire",
-                &[(
-                    "hw-5",
-                    "RUSSIA AND US TALK EMBASSIES IN ISTANBUL",
-                    "https://headlines.example/5",
-                    "Thu, 27 Feb 2025 14:55:00 GMT",
-                    &lede,
-                )],
+                &[Item::new("hw-5")
+                    .title("RUSSIA AND US TALK EMBASSIES IN ISTANBUL")
+                    .link("https://headlines.example/5")
+                    .published("Thu, 27 Feb 2025 14:55:00 GMT")
+                    .html(&lede)],
             ),
         ),
     );
@@ -145,13 +136,11 @@ fn four_outlets_fold_into_one_afp_story_and_a_reuters_report_stays_apart() {
             "application/atom+xml",
             atom(
                 "Asia Times Online",
-                &[(
-                    "urn:asia:9",
-                    "Moscow, Washington talk embassy curbs in Istanbul",
-                    "https://asia.example/9",
-                    "2025-02-27T15:20:00Z",
-                    &atom_body,
-                )],
+                &[Item::new("urn:asia:9")
+                    .title("Moscow, Washington talk embassy curbs in Istanbul")
+                    .link("https://asia.example/9")
+                    .published("2025-02-27T15:20:00Z")
+                    .html(&atom_body)],
             ),
         ),
     );

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{rss, Route, Server};
+use common::{rss, Item, Route, Server};
 
 /// A tmpfs mounted for one test, unmounted on drop.
 struct Tmpfs {
@@ -87,23 +87,16 @@ fn wait_for(what: &str, log: &Path, timeout: Duration, mut ok: impl FnMut() -> b
 
 /// `n` items of about `size` bytes of distinct text each.
 fn big_feed(n: usize, size: usize) -> String {
-    let items: Vec<(String, String, String, String, String)> = (0..n)
+    let items: Vec<Item> = (0..n)
         .map(|i| {
             let words: String = (0..size / 8).map(|w| format!("w{i}x{w} ")).collect();
-            (
-                format!("big-{i}"),
-                format!("Big item {i}"),
-                format!("https://big.example/{i}"),
-                "Thu, 27 Feb 2025 10:00:00 GMT".to_string(),
-                format!("<p>{words}</p>"),
-            )
+            Item::new(&format!("big-{i}"))
+                .title(&format!("Big item {i}"))
+                .link(&format!("https://big.example/{i}"))
+                .html(&format!("<p>{words}</p>"))
         })
         .collect();
-    let refs: Vec<(&str, &str, &str, &str, &str)> = items
-        .iter()
-        .map(|(a, b, c, d, e)| (a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str()))
-        .collect();
-    rss("Big", &refs)
+    rss("Big", &items)
 }
 
 #[test]
@@ -111,7 +104,7 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
     let fs = match Tmpfs::mount("1m") {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };
@@ -122,13 +115,10 @@ fn a_full_disk_is_reported_keeps_what_was_committed_and_polling_resumes() {
             "application/rss+xml",
             rss(
                 "Small",
-                &[(
-                    "s-1",
-                    "Small one",
-                    "https://s.example/1",
-                    "Thu, 27 Feb 2025 10:00:00 GMT",
-                    "<p>one</p>",
-                )],
+                &[Item::new("s-1")
+                    .title("Small one")
+                    .link("https://s.example/1")
+                    .html("<p>one</p>")],
             ),
         ),
     );
@@ -215,7 +205,7 @@ fn a_read_only_database_is_refused_at_start_up_with_a_clear_message() {
     let fs = match Tmpfs::mount("8m") {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };
@@ -226,13 +216,10 @@ fn a_read_only_database_is_refused_at_start_up_with_a_clear_message() {
             "application/rss+xml",
             rss(
                 "A",
-                &[(
-                    "a-1",
-                    "One",
-                    "https://a.example/1",
-                    "Thu, 27 Feb 2025 10:00:00 GMT",
-                    "<p>x</p>",
-                )],
+                &[Item::new("a-1")
+                    .title("One")
+                    .link("https://a.example/1")
+                    .html("<p>x</p>")],
             ),
         ),
     );

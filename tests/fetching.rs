@@ -9,23 +9,10 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{rss, Route, Server, Setup};
+use common::{one_item, Daemon, Route, Server, Setup};
 use serde_json::Value;
 
 const RSS: &str = "application/rss+xml";
-
-fn feed_doc(title: &str, guid: &str) -> String {
-    rss(
-        title,
-        &[(
-            guid,
-            &format!("{title} item"),
-            &format!("https://example.org/{guid}"),
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>text</p>",
-        )],
-    )
-}
 
 fn row(setup: &Setup, url: &str) -> Value {
     setup
@@ -53,7 +40,7 @@ fn retry_after_in_seconds_holds_that_feed_only() {
         "/limited",
         Route::status(429).with_header("retry-after", "3600"),
     );
-    server.route("/fine", Route::ok(RSS, feed_doc("Fine", "f1")));
+    server.route("/fine", Route::ok(RSS, one_item("Fine", "f1")));
     let (limited, fine) = (server.url("/limited"), server.url("/fine"));
     let setup = Setup::new(&[(&limited, None), (&fine, None)]);
 
@@ -110,7 +97,7 @@ fn repeated_429s_from_one_host_pause_the_whole_host() {
     for p in ["/a", "/b", "/c"] {
         server.route(p, Route::status(429));
     }
-    server.route("/other", Route::ok(RSS, feed_doc("Other", "o1")));
+    server.route("/other", Route::ok(RSS, one_item("Other", "o1")));
     let feeds = [
         server.url("/a"),
         server.url("/b"),
@@ -153,7 +140,7 @@ fn per_host_limit_bounds_connections_to_each_host() {
         let path = format!("/slow{i}");
         server.route(
             &path,
-            Route::ok(RSS, feed_doc("Slow", &format!("s{i}")))
+            Route::ok(RSS, one_item("Slow", &format!("s{i}")))
                 .with_delay(Duration::from_millis(300)),
         );
         feeds.push(server.url(&path));
@@ -178,10 +165,10 @@ fn the_daemon_spreads_one_hosts_feeds_over_the_tick() {
     let mut feeds = Vec::new();
     for i in 0..3 {
         let path = format!("/s{i}");
-        server.route(&path, Route::ok(RSS, feed_doc("S", &format!("s{i}"))));
+        server.route(&path, Route::ok(RSS, one_item("S", &format!("s{i}"))));
         feeds.push(server.url(&path));
     }
-    server.route("/elsewhere", Route::ok(RSS, feed_doc("E", "e1")));
+    server.route("/elsewhere", Route::ok(RSS, one_item("E", "e1")));
     feeds.push(server.url_as("localhost", "/elsewhere"));
     // A tick every 4 s; every feed pinned to 1 s, so all four are due again
     // at each tick. The start-up pass fetches at once; tick passes spread
@@ -192,13 +179,7 @@ fn the_daemon_spreads_one_hosts_feeds_over_the_tick() {
         config.push_str(&format!("[[feed]]\nurl = \"{u}\"\ninterval = \"1s\"\n"));
     }
     std::fs::write(setup.config(), config).expect("write");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(setup.config())
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let local_paths = ["/s0", "/s1", "/s2"];
     while local_paths.iter().any(|p| server.seen(p).len() < 2)
@@ -210,10 +191,7 @@ fn the_daemon_spreads_one_hosts_feeds_over_the_tick() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    child.wait().expect("wait");
+    daemon.stop();
     let at = |p: &str, n: usize| server.seen(p)[n].at;
     // The start-up pass: together.
     let first: Vec<_> = local_paths.iter().map(|p| at(p, 0)).collect();
@@ -243,10 +221,10 @@ fn the_daemon_spreads_one_hosts_feeds_over_the_tick() {
 #[test]
 fn three_permanent_redirects_move_a_feed_temporary_ones_never() {
     let server = Server::start();
-    server.route("/new-a", Route::ok(RSS, feed_doc("A", "a1")));
-    server.route("/new-b", Route::ok(RSS, feed_doc("B", "b1")));
-    server.route("/new-c", Route::ok(RSS, feed_doc("C", "c1")));
-    server.route("/new-d", Route::ok(RSS, feed_doc("D", "d1")));
+    server.route("/new-a", Route::ok(RSS, one_item("A", "a1")));
+    server.route("/new-b", Route::ok(RSS, one_item("B", "b1")));
+    server.route("/new-c", Route::ok(RSS, one_item("C", "c1")));
+    server.route("/new-d", Route::ok(RSS, one_item("D", "d1")));
     server.route("/old-a", Route::redirect(301, "/new-a"));
     server.route("/old-b", Route::redirect(308, "/new-b"));
     server.route("/old-c", Route::redirect(302, "/new-c"));
@@ -299,8 +277,8 @@ fn three_permanent_redirects_move_a_feed_temporary_ones_never() {
 #[test]
 fn a_changing_or_interrupted_permanent_redirect_starts_counting_again() {
     let server = Server::start();
-    server.route("/x", Route::ok(RSS, feed_doc("X", "x1")));
-    server.route("/y", Route::ok(RSS, feed_doc("Y", "y1")));
+    server.route("/x", Route::ok(RSS, one_item("X", "x1")));
+    server.route("/y", Route::ok(RSS, one_item("Y", "y1")));
     server.route("/old", Route::redirect(301, "/x"));
     let url = server.url("/old");
     let setup = Setup::new(&[(&url, None)]);
@@ -313,7 +291,7 @@ fn a_changing_or_interrupted_permanent_redirect_starts_counting_again() {
     assert_eq!(r["pending_redirect"], server.url("/y").as_str());
     assert_eq!(r["pending_redirect_count"], 1);
     // A direct answer in between clears the count.
-    server.route("/old", Route::ok(RSS, feed_doc("Old", "o1")));
+    server.route("/old", Route::ok(RSS, one_item("Old", "o1")));
     setup.ok(&["poll", "--all"]);
     assert_eq!(row(&setup, &url)["pending_redirect"], Value::Null);
 }
@@ -322,7 +300,7 @@ fn a_changing_or_interrupted_permanent_redirect_starts_counting_again() {
 fn gone_disables_the_feed_and_says_so() {
     let server = Server::start();
     server.route("/gone", Route::status(410));
-    server.route("/fine", Route::ok(RSS, feed_doc("Fine", "f1")));
+    server.route("/fine", Route::ok(RSS, one_item("Fine", "f1")));
     let (gone, fine) = (server.url("/gone"), server.url("/fine"));
     let setup = Setup::new(&[(&gone, None), (&fine, None)]);
     setup.ok(&["poll"]);
@@ -361,7 +339,7 @@ fn gone_disables_the_feed_and_says_so() {
     std::fs::write(setup.config(), &without).expect("write");
     setup.ok(&["poll"]);
     std::fs::write(setup.config(), &config).expect("write");
-    server.route("/gone", Route::ok(RSS, feed_doc("Back", "b1")));
+    server.route("/gone", Route::ok(RSS, one_item("Back", "b1")));
     setup.ok(&["poll", "--all"]);
     assert_eq!(row(&setup, &gone)["disabled"], false);
     assert_eq!(server.seen("/gone").len(), 2);
@@ -373,13 +351,13 @@ fn conditional_get_sends_back_exactly_what_was_received() {
     let lm = "Wed, 26 Feb 2025 08:00:00 GMT";
     server.route(
         "/lm",
-        Route::ok(RSS, feed_doc("LM", "l1")).with_last_modified(lm),
+        Route::ok(RSS, one_item("LM", "l1")).with_last_modified(lm),
     );
     server.route(
         "/weak",
-        Route::ok(RSS, feed_doc("Weak", "w1")).with_etag("W/\"v1-abc\""),
+        Route::ok(RSS, one_item("Weak", "w1")).with_etag("W/\"v1-abc\""),
     );
-    server.route("/none", Route::ok(RSS, feed_doc("None", "n1")));
+    server.route("/none", Route::ok(RSS, one_item("None", "n1")));
     let urls = [server.url("/lm"), server.url("/weak"), server.url("/none")];
     let list: Vec<(&str, Option<&str>)> = urls.iter().map(|u| (u.as_str(), None)).collect();
     let setup = Setup::new(&list);
@@ -419,7 +397,7 @@ fn requests_carry_accept_encoding_and_a_user_agent_with_a_url() {
     use std::io::Write;
     let server = Server::start();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(feed_doc("Zipped", "z1").as_bytes())
+    gz.write_all(one_item("Zipped", "z1").as_bytes())
         .expect("gzip");
     server.route(
         "/gz",
@@ -453,7 +431,7 @@ fn requests_carry_accept_encoding_and_a_user_agent_with_a_url() {
 #[test]
 fn the_proxy_comes_from_the_environment() {
     let server = Server::start();
-    server.route("/via-proxy", Route::ok(RSS, feed_doc("Proxied", "p1")));
+    server.route("/via-proxy", Route::ok(RSS, one_item("Proxied", "p1")));
     // A host name that resolves nowhere: only the proxy can reach it.
     let url = "http://feeds.proxied.invalid/via-proxy";
     let setup = Setup::new(&[(url, None)]);
@@ -487,7 +465,7 @@ fn an_html_page_leads_to_the_feed_it_announces() {
             </head><body><h1>Welcome</h1></body></html>"#,
         ),
     );
-    server.route("/blog/feed.xml", Route::ok(RSS, feed_doc("Posts", "p1")));
+    server.route("/blog/feed.xml", Route::ok(RSS, one_item("Posts", "p1")));
     let page = server.url("/blog/");
     let setup = Setup::new(&[(&page, None)]);
     let out = setup.ok(&["poll"]);
@@ -555,7 +533,7 @@ fn the_interval_follows_the_publishing_rate_and_what_the_feed_asks() {
         "/undated",
         Route::ok(
             RSS,
-            feed_doc("U", "u1").replace("<pubDate>Thu, 27 Feb 2025 10:00:00 GMT</pubDate>", ""),
+            one_item("U", "u1").replace("<pubDate>Thu, 27 Feb 2025 10:00:00 GMT</pubDate>", ""),
         ),
     );
     let paths = [
@@ -639,7 +617,7 @@ fn failures_back_off_exponentially_and_never_drop_the_feed() {
         .contains("HTTP 500"));
     assert!(setup.ok(&["feeds"]).contains("(backoff)"));
     // Recovery resets the count and the backoff.
-    server.route("/broken", Route::ok(RSS, feed_doc("Back", "b1")));
+    server.route("/broken", Route::ok(RSS, one_item("Back", "b1")));
     setup.ok(&["poll", "--all"]);
     let r = row(&setup, &url);
     assert_eq!(r["error_count"], 0);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{rss, Route, Server, Setup};
+use common::{rss, Item, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -20,13 +20,10 @@ fn stdout(out: &std::process::Output) -> String {
 fn one_item_feed(title: &str) -> String {
     rss(
         title,
-        &[(
-            "g1",
-            "Grain talks resume in Istanbul",
-            "https://example.org/1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>Envoys met in Istanbul on Thursday to resume talks on grain exports.</p>",
-        )],
+        &[Item::new("g1")
+            .title("Grain talks resume in Istanbul")
+            .link("https://example.org/1")
+            .html("<p>Envoys met in Istanbul on Thursday to resume talks on grain exports.</p>")],
     )
 }
 
@@ -160,24 +157,13 @@ fn feeds_fit_the_terminal_list_failing_feeds_first_and_explain_intervals_plainly
     let server = Server::start();
     // A feed whose newest item is years old: the interval reason says so
     // in words, not as "9years 8months 3days…".
-    let old_items: Vec<(String, String)> = (0..3)
+    let items: Vec<Item> = (0..3)
         .map(|i| {
-            (
-                format!("old{i}"),
-                format!("Mon, 0{} Feb 2016 10:00:00 GMT", i + 1),
-            )
-        })
-        .collect();
-    let items: Vec<(&str, &str, &str, &str, &str)> = old_items
-        .iter()
-        .map(|(g, d)| {
-            (
-                g.as_str(),
-                "An archived report on the harvest",
-                "https://example.org/old",
-                d.as_str(),
-                "<p>Farmers in the valley brought in a record harvest of wheat and rice this season.</p>",
-            )
+            Item::new(&format!("old{i}"))
+                .title("An archived report on the harvest")
+                .link("https://example.org/old")
+                .published(&format!("2016-02-0{}T10:00:00Z", i + 1))
+                .html("<p>Farmers in the valley brought in a record harvest of wheat and rice this season.</p>")
         })
         .collect();
     server.route("/a-quiet.rss", Route::ok(RSS_TYPE, rss("Quiet", &items)));
@@ -369,13 +355,10 @@ fn a_story_shows_its_text_and_sql_users_can_read_every_copy() {
             RSS_TYPE,
             rss(
                 "Wire",
-                &[(
-                    "w1",
-                    "Grain envoys resume Black Sea talks",
-                    "https://wire.example/1",
-                    "Thu, 27 Feb 2025 10:00:00 GMT",
-                    body,
-                )],
+                &[Item::new("w1")
+                    .title("Grain envoys resume Black Sea talks")
+                    .link("https://wire.example/1")
+                    .html(body)],
             ),
         ),
     );

@@ -11,6 +11,10 @@ use feedfold::fetch::{Exchange, Validators};
 use feedfold::parse;
 use feedfold::store::{FeedOutcome, FeedUpdate, Store};
 
+/// The checks of `fuzz/fuzz_targets/opml.rs`.
+#[path = "../fuzz/opml_input.rs"]
+mod opml_input;
+
 /// The checks of `fuzz/fuzz_targets/feed_to_store.rs`.
 fn feed_to_store(bytes: &[u8], content_type: Option<&str>) {
     let Ok(feed) = parse::parse(bytes, content_type, "https://fuzz.example/feed") else {
@@ -99,6 +103,7 @@ fn crash_inputs_found_by_fuzzing() {
                 );
                 feed_to_store(bytes, ct);
             }
+            Some("opml") => opml_input::check(&data),
             Some("normalize") => normalize(&String::from_utf8_lossy(&data)),
             Some("dateline") => {
                 let text = String::from_utf8_lossy(&data);
@@ -159,4 +164,19 @@ fn recovery_edge_cases_keep_every_invariant() {
     for s in ["", "\0", "<p>&nbsp;</p>\0<br>", "\u{1f}\u{85}\u{2028}x"] {
         normalize(s);
     }
+}
+
+#[test]
+fn opml_import_accounts_for_every_feed_in_every_encoding() {
+    // The fuzz target's parameters: feeds, encoding, layout; then junk.
+    for encoding in 0..7u8 {
+        let mut input = vec![7, encoding, 0xD5];
+        input.extend_from_slice("Caf\u{e9} &amp; AT&T &nbsp;\u{3042}&#0;\r\t".as_bytes());
+        for piece in ["a&b=1", "&eacute;x", "", "\u{feff}&", "zz;&#x41;", "\u{1}x"] {
+            input.push(0xFF);
+            input.extend_from_slice(piece.as_bytes());
+        }
+        opml_input::check(&input);
+    }
+    opml_input::check(b"");
 }

@@ -9,24 +9,11 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{rss, Delivery, Route, Server, Setup};
+use common::{one_item, rss, Delivery, Item, Route, Server, Setup};
 use serde_json::Value;
 
 const RSS: &str = "application/rss+xml";
 const POLL: &str = "timeout = \"2s\"\nconnect_timeout = \"1s\"\nper_host = 4";
-
-fn doc(title: &str, guid: &str) -> String {
-    rss(
-        title,
-        &[(
-            guid,
-            &format!("{title} item"),
-            &format!("https://example.org/{guid}"),
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>text</p>",
-        )],
-    )
-}
 
 /// The outcome of one hostile case.
 struct Outcome {
@@ -67,8 +54,8 @@ impl Outcome {
 /// (with `extra` routes) and `/good` gains an item; polls again.
 fn hostile(hostile: Route, extra: &[(&str, Route)]) -> Outcome {
     let server = Server::start();
-    server.route("/bad", Route::ok(RSS, doc("Before", "b1")));
-    server.route("/good", Route::ok(RSS, doc("Good", "g1")));
+    server.route("/bad", Route::ok(RSS, one_item("Before", "b1")));
+    server.route("/good", Route::ok(RSS, one_item("Good", "g1")));
     let (bad, good) = (server.url("/bad"), server.url("/good"));
     let setup = Setup::with_poll(&[(&bad, None), (&good, None)], POLL);
     assert!(setup.ok(&["poll"]).contains("2 ok"));
@@ -80,20 +67,15 @@ fn hostile(hostile: Route, extra: &[(&str, Route)]) -> Outcome {
     let two = rss(
         "Good",
         &[
-            (
-                "g1",
-                "Good item",
-                "https://example.org/g1",
-                "Thu, 27 Feb 2025 10:00:00 GMT",
-                "<p>text</p>",
-            ),
-            (
-                "g2",
-                "Good news",
-                "https://example.org/g2",
-                "Thu, 27 Feb 2025 11:00:00 GMT",
-                "<p>more</p>",
-            ),
+            Item::new("g1")
+                .title("Good item")
+                .link("https://example.org/g1")
+                .html("<p>text</p>"),
+            Item::new("g2")
+                .title("Good news")
+                .link("https://example.org/g2")
+                .published("Thu, 27 Feb 2025 11:00:00 GMT")
+                .html("<p>more</p>"),
         ],
     );
     server.route("/good", Route::ok(RSS, two));
@@ -121,7 +103,7 @@ fn hostile(hostile: Route, extra: &[(&str, Route)]) -> Outcome {
 #[test]
 fn slow_headers_hit_the_total_timeout() {
     let o = hostile(
-        Route::ok(RSS, doc("Slow", "s1")).with_delay(Duration::from_secs(6)),
+        Route::ok(RSS, one_item("Slow", "s1")).with_delay(Duration::from_secs(6)),
         &[],
     );
     o.assert_failed_with(&["timed out", "2s"]);
@@ -130,7 +112,7 @@ fn slow_headers_hit_the_total_timeout() {
 #[test]
 fn a_body_trickling_one_byte_a_second_hits_the_total_timeout() {
     let o = hostile(
-        Route::ok(RSS, doc("Trickle", "t1"))
+        Route::ok(RSS, one_item("Trickle", "t1"))
             .with_delivery(Delivery::Trickle(Duration::from_secs(1))),
         &[],
     );
@@ -191,7 +173,10 @@ fn a_chain_of_twenty_redirects_is_cut_short() {
         };
         hops.push((format!("/hop{i}"), Route::redirect(302, &next)));
     }
-    hops.push(("/final".to_string(), Route::ok(RSS, doc("Final", "f1"))));
+    hops.push((
+        "/final".to_string(),
+        Route::ok(RSS, one_item("Final", "f1")),
+    ));
     let extra: Vec<(&str, Route)> = hops.iter().map(|(p, r)| (p.as_str(), r.clone())).collect();
     let o = hostile(Route::redirect(302, "/hop1"), &extra);
     o.assert_failed_with(&["too many redirects", "after 5"]);
@@ -224,7 +209,7 @@ fn a_feed_served_with_a_wrong_content_type_is_still_read() {
         "application/octet-stream",
         "text/plain",
     ] {
-        let o = hostile(Route::ok(content_type, doc("Before", "b2")), &[]);
+        let o = hostile(Route::ok(content_type, one_item("Before", "b2")), &[]);
         assert_eq!(
             o.bad["last_error"],
             Value::Null,
@@ -339,7 +324,7 @@ fn windows_1252_declared_in_the_prolog_is_decoded() {
 #[test]
 fn a_connection_closed_mid_body_says_so() {
     let o = hostile(
-        Route::ok(RSS, doc("Cut", "c1")).with_delivery(Delivery::CutAfter(60)),
+        Route::ok(RSS, one_item("Cut", "c1")).with_delivery(Delivery::CutAfter(60)),
         &[],
     );
     o.assert_failed_with(&["reading the response failed"]);
@@ -348,8 +333,8 @@ fn a_connection_closed_mid_body_says_so() {
 #[test]
 fn connect_and_tls_failures_are_named_and_the_rest_carries_on() {
     let server = Server::start();
-    server.route("/good", Route::ok(RSS, doc("Good", "g1")));
-    server.route("/plain", Route::ok(RSS, doc("Plain", "p1")));
+    server.route("/good", Route::ok(RSS, one_item("Good", "g1")));
+    server.route("/plain", Route::ok(RSS, one_item("Plain", "p1")));
     // A port nobody listens on any more.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let refused = format!("http://{}/feed", closed.local_addr().expect("addr"));

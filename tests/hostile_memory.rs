@@ -10,7 +10,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{rss, Delivery, Route, Server, Setup};
+use common::{rss, Delivery, Item, Route, Server, Setup};
 
 #[test]
 fn endless_bodies_and_gzip_bombs_keep_memory_bounded() {
@@ -39,13 +39,10 @@ fn endless_bodies_and_gzip_bombs_keep_memory_bounded() {
     }
     let good = rss(
         "Good",
-        &[(
-            "g1",
-            "Fine",
-            "https://example.org/g1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>x</p>",
-        )],
+        &[Item::new("g1")
+            .title("Fine")
+            .link("https://example.org/g1")
+            .html("<p>x</p>")],
     );
     server.route("/good", Route::ok("application/rss+xml", good));
     urls.push(server.url("/good"));

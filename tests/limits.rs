@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{rss, Route, Server, Setup};
+use common::{rss, Item, Route, Server, Setup};
 use feedfold::parse::MAX_ENTRIES;
 use feedfold::store::limits::{MAX_BODY_BYTES, MAX_TITLE_BYTES, TRUNCATION_MARKER};
 
@@ -55,20 +55,15 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
             rss(
                 "Normal",
                 &[
-                    (
-                        "n-1",
-                        "One",
-                        "https://n.example/1",
-                        "Thu, 27 Feb 2025 10:00:00 GMT",
-                        "<p>one</p>",
-                    ),
-                    (
-                        "n-2",
-                        "Two",
-                        "https://n.example/2",
-                        "Thu, 27 Feb 2025 11:00:00 GMT",
-                        "<p>two</p>",
-                    ),
+                    Item::new("n-1")
+                        .title("One")
+                        .link("https://n.example/1")
+                        .html("<p>one</p>"),
+                    Item::new("n-2")
+                        .title("Two")
+                        .link("https://n.example/2")
+                        .published("Thu, 27 Feb 2025 11:00:00 GMT")
+                        .html("<p>two</p>"),
                 ],
             ),
         ),

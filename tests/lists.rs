@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{feedfold, rss, shared, Route, Server};
+use common::{feedfold, require_shared, rss, Daemon, Item, Route, Server};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -87,13 +84,12 @@ impl Folder {
 fn one_item_feed(name: &str) -> String {
     rss(
         name,
-        &[(
-            &format!("{name}-1"),
-            &format!("{name} headline about its own news"),
-            &format!("https://{name}.example/1"),
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            &format!("<p>A story only {name} carried, with words of its own.</p>"),
-        )],
+        &[Item::new(&format!("{name}-1"))
+            .title(&format!("{name} headline about its own news"))
+            .link(&format!("https://{name}.example/1"))
+            .html(&format!(
+                "<p>A story only {name} carried, with words of its own.</p>"
+            ))],
     )
 }
 
@@ -571,8 +567,7 @@ fn opml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn import_over_the_whole_opml_corpus_loses_no_feed_silently() {
-    let Some(root) = shared("corpora/opml") else {
-        eprintln!("skipped: ../shared/corpora/opml is not beside this checkout");
+    let Some(root) = require_shared("corpora/opml") else {
         return;
     };
     let mut files = Vec::new();
@@ -653,74 +648,6 @@ fn import_over_the_whole_opml_corpus_loses_no_feed_silently() {
     }
 }
 
-/// A running `feedfold run` whose log lines are collected.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(config: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start daemon");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        Daemon { child, log }
-    }
-
-    fn logged(&self, needle: &str) -> bool {
-        self.log
-            .lock()
-            .expect("lock")
-            .iter()
-            .any(|l| l.contains(needle))
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().expect("lock").join("\n")
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(ok.success());
-    }
-
-    /// Waits up to 20 s for `done`, failing with the daemon's log.
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !done() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn feed_state(f: &Folder, url: &str) -> Option<(bool, i64, Option<String>)> {
     let conn = rusqlite::Connection::open(f.path("ff.db")).ok()?;
     conn.query_row(
@@ -742,7 +669,7 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
         "database = \"ff.db\"\ninclude = [\"feeds.d/*.toml\", \"later/*.toml\"]\n[poll]\nschedule = \"0 0 0 1 1 *\"\ninterval = \"30m\"\n",
     );
     f.write("feeds.d/news.toml", &format!("[[feed]]\nurl = \"{a}\"\n"));
-    let mut daemon = Daemon::start(&f.config());
+    let mut daemon = Daemon::start(&f.config(), &["run"], &[("RUST_LOG", "info")]);
     daemon.wait_for("the first pass", || {
         feed_state(&f, &a).is_some_and(|s| s.1 == 1)
     });
@@ -755,7 +682,7 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
     daemon.wait_for("feed b to be polled", || {
         feed_state(&f, &b).is_some_and(|s| s.1 == 1)
     });
-    assert!(daemon.logged("feed added"), "{}", daemon.log_text());
+    assert!(daemon.logged("feed added"), "{}", daemon.log());
 
     // Removing a feed stops it and keeps its data; a changed title applies.
     f.write(
@@ -766,12 +693,8 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
         feed_state(&f, &a) == Some((false, 1, None))
             && feed_state(&f, &b) == Some((true, 1, Some("Bee".into())))
     });
-    assert!(daemon.logged("feed removed"), "{}", daemon.log_text());
-    assert!(
-        daemon.logged("feed settings changed"),
-        "{}",
-        daemon.log_text()
-    );
+    assert!(daemon.logged("feed removed"), "{}", daemon.log());
+    assert!(daemon.logged("feed settings changed"), "{}", daemon.log());
 
     // An invalid list is rejected whole, naming file and line; nothing changes.
     f.write("feeds.d/news.toml", "[[feed]]\nurl = \"not a url\"\n");
@@ -779,7 +702,7 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
     assert!(
         daemon.logged("feeds.d/news.toml:2: feed[1].url"),
         "{}",
-        daemon.log_text()
+        daemon.log()
     );
     assert_eq!(feed_state(&f, &b), Some((true, 1, Some("Bee".into()))));
     assert_eq!(feed_state(&f, &a), Some((false, 1, None)));
@@ -797,11 +720,11 @@ fn the_running_daemon_reloads_lists_on_file_change_and_sighup() {
     daemon.wait_for("feed c after SIGHUP", || {
         feed_state(&f, &c).is_some_and(|s| s.1 == 1)
     });
-    assert!(daemon.logged("reloaded (SIGHUP)"), "{}", daemon.log_text());
+    assert!(daemon.logged("reloaded (SIGHUP)"), "{}", daemon.log());
 
     daemon.signal("TERM");
-    let status = daemon.child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{}", daemon.log_text());
+    let (status, _) = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
     assert_eq!(
         server.seen("/a").len(),
         1,
@@ -823,13 +746,10 @@ fn a_reload_applies_dedup_settings_and_names_those_needing_a_restart() {
                 RSS_TYPE,
                 rss(
                     n,
-                    &[(
-                        &item.0,
-                        "Talks in Istanbul",
-                        &item.1,
-                        "Thu, 27 Feb 2025 10:00:00 GMT",
-                        wire,
-                    )],
+                    &[Item::new(&item.0)
+                        .title("Talks in Istanbul")
+                        .link(&item.1)
+                        .html(wire)],
                 ),
             ),
         );
@@ -837,7 +757,7 @@ fn a_reload_applies_dedup_settings_and_names_those_needing_a_restart() {
     let (a, b) = (server.url("/a"), server.url("/b"));
     let head = "database = \"ff.db\"\n[poll]\nschedule = \"0 0 0 1 1 *\"\ninterval = \"30m\"\n";
     let f = Folder::new(&format!("{head}[[feed]]\nurl = \"{a}\"\n"));
-    let daemon = Daemon::start(&f.config());
+    let daemon = Daemon::start(&f.config(), &["run"], &[("RUST_LOG", "info")]);
     daemon.wait_for("the first pass", || {
         feed_state(&f, &a).is_some_and(|s| s.1 == 1)
     });
@@ -853,12 +773,12 @@ fn a_reload_applies_dedup_settings_and_names_those_needing_a_restart() {
     assert!(
         daemon.logged("[dedup] settings changed"),
         "{}",
-        daemon.log_text()
+        daemon.log()
     );
     assert!(
         daemon.logged("[retention] apply at the next start"),
         "{}",
-        daemon.log_text()
+        daemon.log()
     );
     let stories: i64 = rusqlite::Connection::open(f.path("ff.db"))
         .and_then(|c| c.query_row("SELECT COUNT(*) FROM story", [], |r| r.get(0)))

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::newsroom::{carriers, document, wire_story, Item, Newsroom, OUTLETS};
+use common::newsroom::{carriers, document, wire_story, Newsroom, OUTLETS};
+use common::{Daemon, Item};
 use rusqlite::{Connection, OpenFlags};
 
 /// Wire stories published per round, and rounds.
@@ -33,18 +34,6 @@ SELECT 'story_without_canonical', (SELECT COUNT(DISTINCT story_id) FROM story_so
 SELECT 'unindexed', (SELECT COUNT(*) FROM story_sources) - (SELECT COUNT(*) FROM entry_search);
 COMMIT;
 ";
-
-/// The daemon, killed if the test fails before stopping it.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// A reader's name, the snapshots it checked, and what it saw wrong.
 type ReaderResult = (&'static str, usize, Vec<String>);
@@ -201,15 +190,7 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
     let t0 = Utc::now() - chrono::Duration::days(5);
     publish(&room, PER_ROUND, t0);
 
-    let mut daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_feedfold"))
-            .arg("-c")
-            .arg(room.config())
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start daemon"),
-    );
+    let mut daemon = Daemon::start(&room.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !room.db().exists()
         || Connection::open(room.db())
@@ -288,12 +269,7 @@ fn readers_never_see_a_lock_or_a_story_without_its_canonical_copy() {
     for r in readers {
         r.join().expect("reader thread");
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &daemon.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    assert_eq!(daemon.0.wait().expect("wait").code(), Some(0));
+    assert_eq!(daemon.stop().code(), Some(0), "{}", daemon.log());
 
     let total = ingested();
     assert!(total >= 3000, "the daemon ingested only {total} items");

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{rss, Route, Server, Setup};
+use common::{rss, wait_until, Daemon, Item, Route, Server, Setup};
 
 const RSS_TYPE: &str = "application/rss+xml";
 
@@ -30,30 +28,16 @@ fn body(title: &str) -> String {
 
 /// An RSS feed of (guid, title) items with distinct bodies.
 fn feed_doc(name: &str, items: &[(&str, &str)]) -> String {
-    let items: Vec<(String, String, String, String)> = items
+    let items: Vec<Item> = items
         .iter()
         .map(|(guid, title)| {
-            (
-                guid.to_string(),
-                title.to_string(),
-                format!("https://{name}.example/{guid}"),
-                body(title),
-            )
+            Item::new(guid)
+                .title(title)
+                .link(&format!("https://{name}.example/{guid}"))
+                .html(&body(title))
         })
         .collect();
-    let refs: Vec<(&str, &str, &str, &str, &str)> = items
-        .iter()
-        .map(|(g, t, l, b)| {
-            (
-                g.as_str(),
-                t.as_str(),
-                l.as_str(),
-                "Thu, 27 Feb 2025 10:00:00 GMT",
-                b.as_str(),
-            )
-        })
-        .collect();
-    rss(name, &refs)
+    rss(name, &items)
 }
 
 /// Adds TOML tables to the setup's config file.
@@ -62,119 +46,6 @@ fn append_config(setup: &Setup, text: &str) {
     let mut config = std::fs::read_to_string(&path).expect("read config");
     config.push_str(text);
     std::fs::write(path, config).expect("write config");
-}
-
-/// A running `feedfold run` whose stderr is collected line by line.
-struct Daemon {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(setup: &Setup, extra_args: &[&str], env: &[(&str, &str)]) -> Daemon {
-        Daemon::start_command(setup, extra_args, &["run"], env)
-    }
-
-    /// Starts `feedfold -c CONFIG extra_args… command…` (e.g. `poll --all`).
-    fn start_command(
-        setup: &Setup,
-        extra_args: &[&str],
-        command: &[&str],
-        env: &[(&str, &str)],
-    ) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedfold"));
-        cmd.arg("-c")
-            .arg(setup.config())
-            .args(extra_args)
-            .args(command)
-            .env_remove("RUST_LOG")
-            .env_remove("INVOCATION_ID")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start daemon");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        Daemon { child, lines }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    fn log(&self) -> String {
-        self.lines().join("\n")
-    }
-
-    /// Waits until a stderr line contains `needle`; returns that line.
-    fn wait_for_line(&self, needle: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(l) = self.lines().into_iter().find(|l| l.contains(needle)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needle:?} within {within:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -{name} failed");
-    }
-
-    /// Waits for the process to exit; panics (after killing it) past `within`.
-    fn wait_exit(&mut self, within: Duration) -> (ExitStatus, Duration) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                // Let the reader thread catch the last lines.
-                std::thread::sleep(Duration::from_millis(50));
-                return (status, started.elapsed());
-            }
-            if started.elapsed() > within {
-                let _ = self.child.kill();
-                panic!("daemon still running after {within:?}:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 fn count(setup: &Setup, sql: &str) -> i64 {
@@ -232,7 +103,7 @@ fn entries_of(setup: &Setup, path: &str) -> i64 {
 #[test]
 fn sigterm_mid_poll_lets_the_slow_fetch_finish_and_commits_it() {
     let (server, setup) = fast_and_slow(Duration::from_secs(4));
-    let mut daemon = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     wait_until(
         "the slow request arrives and the fast feed is stored",
         Duration::from_secs(20),
@@ -290,7 +161,7 @@ fn sigterm_stops_a_one_shot_poll_after_the_fetch_in_flight() {
         ],
         "per_host = 1",
     );
-    let mut poll = Daemon::start_command(&setup, &[], &["poll", "--all"], &[("RUST_LOG", "info")]);
+    let mut poll = Daemon::start(&setup.config(), &["poll", "--all"], &[("RUST_LOG", "info")]);
     wait_until("the slow request arrives", Duration::from_secs(20), || {
         server.arrived("/slow") == 1
     });
@@ -324,7 +195,7 @@ fn sigterm_stops_a_one_shot_poll_after_the_fetch_in_flight() {
 fn the_grace_period_bounds_the_wait_for_a_fetch_in_flight() {
     let (server, setup) = fast_and_slow(Duration::from_secs(60));
     append_config(&setup, "[daemon]\nshutdown_grace = \"1s\"\n");
-    let mut daemon = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     wait_until("the slow request arrives", Duration::from_secs(20), || {
         server.arrived("/slow") == 1 && entries_of(&setup, "/fast") == 1
     });
@@ -350,7 +221,7 @@ fn the_grace_period_bounds_the_wait_for_a_fetch_in_flight() {
 fn a_second_signal_exits_at_once_and_the_database_stays_intact() {
     let (server, setup) = fast_and_slow(Duration::from_secs(60));
     append_config(&setup, "[daemon]\nshutdown_grace = \"60s\"\n");
-    let mut daemon = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     wait_until("the slow request arrives", Duration::from_secs(20), || {
         server.arrived("/slow") == 1 && entries_of(&setup, "/fast") == 1
     });
@@ -377,15 +248,12 @@ fn sighup_does_not_stop_the_daemon() {
         Route::ok(RSS_TYPE, feed_doc("h", &[("1", "Fast one")])),
     );
     let setup = Setup::new(&[(&server.url("/feed"), None)]);
-    let mut daemon = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     daemon.wait_for_line("poll pass done", Duration::from_secs(20));
     daemon.signal("HUP");
     daemon.wait_for_line("SIGHUP", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        daemon.child.try_wait().expect("try_wait").is_none(),
-        "SIGHUP killed the daemon"
-    );
+    assert!(daemon.running(), "SIGHUP killed the daemon");
     daemon.signal("TERM");
     let (status, _) = daemon.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
@@ -401,14 +269,14 @@ fn a_second_daemon_on_one_database_stops_naming_the_first() {
         Route::ok(RSS_TYPE, feed_doc("one", &[("1", "Fast one")])),
     );
     let setup = Setup::new(&[(&server.url("/feed"), None)]);
-    let mut first = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut first = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     first.wait_for_line("poll pass done", Duration::from_secs(20));
     let out = setup.run(&["run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("another feedfold daemon")
-            && stderr.contains(&format!("pid {}", first.child.id())),
+            && stderr.contains(&format!("pid {}", first.pid())),
         "{stderr}"
     );
     assert!(stderr.contains("ff.db.lock"), "{stderr}");
@@ -420,7 +288,7 @@ fn a_second_daemon_on_one_database_stops_naming_the_first() {
     let (status, _) = first.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
     // The lock goes with the process: a new daemon starts.
-    let mut second = Daemon::start(&setup, &[], &[("RUST_LOG", "info")]);
+    let mut second = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "info")]);
     second.wait_for_line("poll pass done", Duration::from_secs(20));
     second.signal("TERM");
     let (status, _) = second.wait_exit(Duration::from_secs(10));
@@ -478,8 +346,8 @@ fn systemd_is_told_ready_then_pinged_then_told_stopping() {
     let notify = NotifySocket::bind(&setup);
     let sock = notify.path.to_str().expect("utf-8 path").to_string();
     let mut daemon = Daemon::start(
-        &setup,
-        &[],
+        &setup.config(),
+        &["run"],
         &[("NOTIFY_SOCKET", &sock), ("WATCHDOG_USEC", "400000")],
     );
     let first = notify.until("READY=1", Duration::from_secs(20));
@@ -514,8 +382,8 @@ fn watchdog_pings_stop_while_the_database_writer_is_stuck() {
     let notify = NotifySocket::bind(&setup);
     let sock = notify.path.to_str().expect("utf-8 path").to_string();
     let daemon = Daemon::start(
-        &setup,
-        &[],
+        &setup.config(),
+        &["run"],
         &[
             ("NOTIFY_SOCKET", &sock),
             ("WATCHDOG_USEC", "500000"),
@@ -562,7 +430,7 @@ fn plain_logs_under_systemd_with_filters_from_config_and_env() {
     );
     let setup = Setup::new(&[(&server.url("/feed"), None)]);
     append_config(&setup, "[log]\nlevel = \"info,feedfold=debug\"\n");
-    let mut daemon = Daemon::start(&setup, &[], &[("INVOCATION_ID", "0123abcd")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("INVOCATION_ID", "0123abcd")]);
     let summary = daemon.wait_for_line("poll pass done", Duration::from_secs(20));
     daemon.signal("TERM");
     daemon.wait_exit(Duration::from_secs(10));
@@ -589,7 +457,7 @@ fn plain_logs_under_systemd_with_filters_from_config_and_env() {
     }
 
     // Under a journal stream, each line carries its syslog priority.
-    let mut daemon = Daemon::start(&setup, &[], &[("JOURNAL_STREAM", "8:12345")]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("JOURNAL_STREAM", "8:12345")]);
     daemon.wait_for_line("scheduler started", Duration::from_secs(20));
     daemon.signal("TERM");
     daemon.wait_exit(Duration::from_secs(10));
@@ -644,7 +512,11 @@ fn json_logs_with_log_format_json() {
     );
     server.route("/gone", Route::status(404));
     let setup = Setup::new(&[(&server.url("/feed"), None), (&server.url("/gone"), None)]);
-    let mut daemon = Daemon::start(&setup, &["--log-format", "json"], &[("RUST_LOG", "debug")]);
+    let mut daemon = Daemon::start(
+        &setup.config(),
+        &["--log-format", "json", "run"],
+        &[("RUST_LOG", "debug")],
+    );
     daemon.wait_for_line("poll pass done", Duration::from_secs(20));
     daemon.signal("TERM");
     daemon.wait_exit(Duration::from_secs(10));
@@ -727,7 +599,11 @@ fn metrics_and_healthz_over_http() {
         (&server.url("/broken"), None),
     ]);
     append_config(&setup, "[metrics]\nlisten = \"127.0.0.1:0\"\n");
-    let mut daemon = Daemon::start(&setup, &["--log-format", "json"], &[("RUST_LOG", "info")]);
+    let mut daemon = Daemon::start(
+        &setup.config(),
+        &["--log-format", "json", "run"],
+        &[("RUST_LOG", "info")],
+    );
     let listening: serde_json::Value =
         serde_json::from_str(&daemon.wait_for_line("serving /metrics", Duration::from_secs(20)))
             .expect("JSON line");

@@ -7,18 +7,15 @@
 
 mod common;
 
-use common::{rss, Route, Server, Setup};
+use common::{rss, Item, Route, Server, Setup};
 
 fn feed() -> String {
     rss(
         "Local",
-        &[(
-            "l-1",
-            "Local item",
-            "https://l.example/1",
-            "Thu, 27 Feb 2025 10:00:00 GMT",
-            "<p>local</p>",
-        )],
+        &[Item::new("l-1")
+            .title("Local item")
+            .link("https://l.example/1")
+            .html("<p>local</p>")],
     )
 }
 

@@ -312,50 +312,13 @@ fn prune_vacuum_converts_an_old_file_to_incremental_vacuum() {
     assert!(!room.ok(&["prune"]).contains("--vacuum"));
 }
 
-/// The daemon, killed if the test fails before stopping it.
-struct Daemon(std::process::Child);
-
-impl Daemon {
-    /// `feedfold run` on the newsroom's config.
-    fn start(room: &Newsroom) -> Daemon {
-        Daemon(
-            std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-                .arg("-c")
-                .arg(room.config())
-                .arg("run")
-                .env("RUST_LOG", "warn")
-                .spawn()
-                .expect("start daemon"),
-        )
-    }
-
-    /// Stops it with SIGTERM; it must exit cleanly.
-    fn stop(&mut self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        assert_eq!(self.0.wait().expect("wait").code(), Some(0));
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 #[test]
 fn the_daemon_prunes_on_its_retention_schedule() {
     let room = Newsroom::start(
         30,
         "[retention]\nmax_entries_per_feed = 4\nschedule = \"*/2 * * * * *\"\n",
     );
-    let mut child = Daemon::start(&room);
+    let mut child = common::Daemon::start(&room.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let capped = || -> bool {
         let Ok(conn) = Connection::open(room.db()) else {
@@ -377,7 +340,7 @@ fn the_daemon_prunes_on_its_retention_schedule() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    child.stop();
+    assert_eq!(child.stop().code(), Some(0), "{}", child.log());
     assert_lineage_consistent(&room.conn());
 }
 
@@ -593,16 +556,7 @@ fn read_commands_work_on_a_database_the_user_may_only_read() {
         "/wire",
         common::Route::ok(
             "application/rss+xml",
-            common::rss(
-                "Wire",
-                &[(
-                    "w1",
-                    "Harbour strike ends",
-                    "https://w.example/1",
-                    "Thu, 27 Feb 2025 10:00:00 GMT",
-                    "<p>Dock workers returned to the cranes after a week-long harbour strike.</p>",
-                )],
-            ),
+            common::rss("Wire", &[common::Item::new("w1").title("Harbour strike ends").link("https://w.example/1").html("<p>Dock workers returned to the cranes after a week-long harbour strike.</p>")]),
         ),
     );
     let setup = common::Setup::new(&[(&server.url("/wire"), None)]);
@@ -765,13 +719,11 @@ fn a_writer_waits_for_another_connections_write_transaction() {
     let server = common::Server::start();
     let doc = common::rss(
         "Wire",
-        &[(
-            "1",
-            "Talks resume",
-            "https://a.example/1",
-            "Mon, 01 Dec 2025 10:00:00 GMT",
-            "<p>Envoys met.</p>",
-        )],
+        &[common::Item::new("1")
+            .title("Talks resume")
+            .link("https://a.example/1")
+            .published("Mon, 01 Dec 2025 10:00:00 GMT")
+            .html("<p>Envoys met.</p>")],
     );
     server.route("/a", common::Route::ok("application/rss+xml", doc.clone()));
     server.route("/b", common::Route::ok("application/rss+xml", doc));
@@ -809,7 +761,7 @@ fn a_writer_waits_for_another_connections_write_transaction() {
 #[test]
 fn one_shot_writers_work_beside_a_running_daemon() {
     let room = Newsroom::start(30, "");
-    let mut child = Daemon::start(&room);
+    let mut child = common::Daemon::start(&room.config(), &["run"], &[("RUST_LOG", "warn")]);
     let deadline = Instant::now() + Duration::from_secs(60);
     // The daemon's first pass is over once every feed has been fetched.
     let polled = || -> bool {
@@ -841,6 +793,6 @@ fn one_shot_writers_work_beside_a_running_daemon() {
     room.ok(&["poll", "--all"]);
     room.ok(&["feeds", "add", "https://late.example/rss"]);
     assert_eq!(groupings(&room.conn()), before, "same stories, same ids");
-    child.stop();
+    assert_eq!(child.stop().code(), Some(0), "{}", child.log());
     assert_lineage_consistent(&room.conn());
 }

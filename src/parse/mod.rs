@@ -16,16 +16,17 @@
 //! feed-rs always runs under `catch_unwind`: one document can never take the
 //! daemon down.
 
-pub mod charset;
 pub mod hints;
 pub mod recover;
 
-use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+/// Charset sniffing lives in [`crate::xmltext`], shared with OPML; it is
+/// re-exported here because feed decoding is where it began.
+pub use crate::xmltext::charset;
 pub use recover::Warning;
 
 /// Prefix our id generator gives ids that feed-rs had to invent, so that we
@@ -206,7 +207,9 @@ fn strict(
     text: &str,
     base_url: &str,
 ) -> Result<Result<feed_rs::model::Feed, feed_rs::parser::ParseFeedError>, ParseError> {
-    let text = utf8_declarations(text);
+    // quick-xml switches its decoder on every declaration that names
+    // another encoding: see `charset::utf8_declarations`.
+    let text = charset::utf8_declarations(text);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base_url))
         .id_generator(|_, _, _| GENERATED_ID.to_string())
@@ -233,69 +236,6 @@ fn looks_like_html(text: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     head.contains("<!doctype html") || head.contains("<html")
-}
-
-/// The text handed to feed-rs is always UTF-8, but quick-xml switches its
-/// decoder on every XML declaration that names another encoding: at the
-/// start of the document it would decode the text a second time (mojibake
-/// when the HTTP charset and the declaration disagree), and later in the
-/// document it panics (found by the `feed_to_store` fuzz target). Every
-/// declaration's encoding is therefore rewritten to UTF-8.
-fn utf8_declarations(text: &str) -> Cow<'_, str> {
-    /// A declaration longer than this is not one (a `<?xml` with no `?>`).
-    const MAX_DECL: usize = 1024;
-    // memmem (SIMD): the loop below looks through the whole document for
-    // later declarations, which `str::find` did a tenth as fast.
-    let find_decl = |s: &str| memchr::memmem::find(s.as_bytes(), b"<?xml");
-    if find_decl(text).is_none() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut changed = false;
-    while let Some(i) = find_decl(rest) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let end = tail
-            .find("?>")
-            .filter(|e| *e < MAX_DECL)
-            .map_or("<?xml".len(), |e| e + 2);
-        let decl = &tail[..end];
-        match utf8_declaration(decl) {
-            Some(fixed) => {
-                out.push_str(&fixed);
-                changed = true;
-            }
-            None => out.push_str(decl),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(text)
-    }
-}
-
-/// `decl` with its `encoding` pseudo-attribute set to UTF-8, or `None` when
-/// it names none or UTF-8 already.
-fn utf8_declaration(decl: &str) -> Option<String> {
-    let pos = decl.find("encoding")?;
-    let after = &decl[pos + "encoding".len()..];
-    let value = after.trim_start().strip_prefix('=')?.trim_start();
-    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let close = value[1..].find(quote)?;
-    let name = value[1..1 + close].trim();
-    if name.eq_ignore_ascii_case("utf-8") || name.eq_ignore_ascii_case("utf8") {
-        return None;
-    }
-    let end = decl.len() - value.len() + close + 2;
-    Some(format!(
-        "{}encoding=\"UTF-8\"{}",
-        &decl[..pos],
-        &decl[end..]
-    ))
 }
 
 fn convert(feed: feed_rs::model::Feed) -> ParsedFeed {
@@ -660,12 +600,12 @@ mod tests {
             Err(ParseError::Panicked)
         ));
         assert_eq!(
-            utf8_declarations("<?xml version='1.0' encoding='koi8-r' ?><a/>"),
+            charset::utf8_declarations("<?xml version='1.0' encoding='koi8-r' ?><a/>"),
             "<?xml version='1.0' encoding=\"UTF-8\" ?><a/>"
         );
         assert!(matches!(
-            utf8_declarations("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"),
-            Cow::Borrowed(_)
+            charset::utf8_declarations("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"),
+            std::borrow::Cow::Borrowed(_)
         ));
     }
 }

@@ -17,9 +17,12 @@
 //! - [`repair`] is total: it never panics and runs in time linear in the
 //!   input, whatever the bytes.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use quick_xml::events::Event;
+
+use crate::xmltext::entities::{self, FixKind};
 
 /// Something feedfold had to do to read a feed, recorded with the fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,22 +189,7 @@ pub fn has_html_entities(text: &str) -> bool {
     // Most documents use only XML's own entities and numeric references:
     // when every `&` starts one, no reference can be an HTML one, and the
     // copy of the whole document that `fix_references` makes is skipped.
-    !only_xml_references(text) && fix_references(text).html > 0
-}
-
-/// True when every `&` in `text` starts `&#`, `&amp;`, `&lt;`, `&gt;`,
-/// `&quot;` or `&apos;` (and so none is an HTML named entity).
-fn only_xml_references(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memchr_iter(b'&', bytes).all(|i| {
-        let after = &bytes[i + 1..];
-        after.starts_with(b"#")
-            || XML_ENTITIES.iter().any(|name| {
-                after
-                    .strip_prefix(name.as_bytes())
-                    .is_some_and(|r| r.starts_with(b";"))
-            })
-    })
+    !entities::only_xml_references(text) && fix_references(text).html > 0
 }
 
 /// Whether an XML document ends before its root element is closed. feed-rs
@@ -243,124 +231,27 @@ fn root_name(text: &str) -> Option<String> {
     }
 }
 
-/// The XML-predefined entities: always valid, never touched.
-const XML_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
-
-/// Longest entity name we look up (the longest HTML name has 31 characters).
-const MAX_ENTITY_NAME: usize = 32;
-
-struct FixedReferences {
-    text: String,
+/// What [`entities::repair`] did to a document's references, counted.
+struct FixedReferences<'a> {
+    text: Cow<'a, str>,
     bare: usize,
     html: usize,
     bad_char: usize,
 }
 
-/// Escapes bare `&`, replaces HTML named entities by their characters and
-/// character references to forbidden characters by U+FFFD, everywhere but
-/// inside CDATA sections, comments and processing instructions.
-fn fix_references(text: &str) -> FixedReferences {
-    let mut out = FixedReferences {
-        text: String::with_capacity(text.len() + 64),
-        bare: 0,
-        html: 0,
-        bad_char: 0,
-    };
-    let mut rest = text;
-    // memchr2: a SIMD scan; `str::find` with a char pattern decodes every character.
-    while let Some(i) = memchr::memchr2(b'&', b'<', rest.as_bytes()) {
-        out.text.push_str(&rest[..i]);
-        rest = &rest[i..];
-        if rest.starts_with('<') {
-            let verbatim = [("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")]
-                .into_iter()
-                .find(|(open, _)| rest.starts_with(open));
-            let end = match verbatim {
-                Some((open, close)) => {
-                    let after_open = &rest.as_bytes()[open.len()..];
-                    memchr::memmem::find(after_open, close.as_bytes())
-                        .map_or(rest.len(), |j| open.len() + j + close.len())
-                }
-                None => 1,
-            };
-            out.text.push_str(&rest[..end]);
-            rest = &rest[end..];
-            continue;
-        }
-        let consumed = fix_reference(rest, &mut out);
-        rest = &rest[consumed..];
+fn fix_references(text: &str) -> FixedReferences<'_> {
+    let (mut bare, mut html, mut bad_char) = (0, 0, 0);
+    let text = entities::repair(text, |fix| match fix.kind {
+        FixKind::BareAmpersand => bare += 1,
+        FixKind::HtmlEntity => html += 1,
+        FixKind::BadCharacterReference => bad_char += 1,
+    });
+    FixedReferences {
+        text,
+        bare,
+        html,
+        bad_char,
     }
-    out.text.push_str(rest);
-    out
-}
-
-/// Handles the `&` at the start of `rest`; returns how many bytes it used.
-fn fix_reference(rest: &str, out: &mut FixedReferences) -> usize {
-    let body = &rest[1..];
-    let Some(semi) = body
-        .char_indices()
-        .take(MAX_ENTITY_NAME + 2)
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '#'))
-        .filter(|(_, c)| *c == ';')
-        .map(|(i, _)| i)
-    else {
-        out.bare += 1;
-        out.text.push_str("&amp;");
-        return 1;
-    };
-    let name = &body[..semi];
-    let whole = &rest[..semi + 2];
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok(),
-            None => num.parse::<u32>().ok(),
-        };
-        match code {
-            Some(c) if is_xml_char(c) => out.text.push_str(whole),
-            Some(_) => {
-                out.bad_char += 1;
-                out.text.push_str("&#xFFFD;");
-            }
-            // `&#;`, `&#xyz;`: not a reference at all.
-            None => {
-                out.bare += 1;
-                out.text.push_str("&amp;");
-                return 1;
-            }
-        }
-        return whole.len();
-    }
-    if XML_ENTITIES.contains(&name) {
-        out.text.push_str(whole);
-        return whole.len();
-    }
-    let Some(&(c1, c2)) = (!name.is_empty())
-        .then(|| web_atoms::NAMED_ENTITIES.get(&rest[1..semi + 2]))
-        .flatten()
-    else {
-        out.bare += 1;
-        out.text.push_str("&amp;");
-        return 1;
-    };
-    out.html += 1;
-    for c in [c1, c2]
-        .into_iter()
-        .filter(|&c| c != 0)
-        .filter_map(char::from_u32)
-    {
-        match c {
-            '&' => out.text.push_str("&amp;"),
-            '<' => out.text.push_str("&lt;"),
-            '>' => out.text.push_str("&gt;"),
-            c => out.text.push(c),
-        }
-    }
-    whole.len()
-}
-
-/// The XML 1.0 `Char` production.
-fn is_xml_char(c: u32) -> bool {
-    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
 /// Drops `xml:base="…"` attributes whose value is neither an absolute URL

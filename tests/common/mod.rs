@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
+use chrono::{DateTime, Utc};
 
 /// What the server answers on one path.
 #[derive(Clone, Debug)]
@@ -129,6 +130,35 @@ struct State {
     delays: HashMap<String, std::time::Duration>,
 }
 
+/// Serves every request with `handler` on 127.0.0.1 (a free port), from a
+/// thread and runtime of its own; returns the address. [`Server`] is this
+/// with fixed routes; a test whose answers change over time brings its own
+/// handler.
+pub fn serve<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(Request<Body>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            let app = axum::Router::new().fallback(handler);
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    rx.recv().expect("server address")
+}
+
 /// A loopback HTTP server running on its own thread and runtime.
 pub struct Server {
     pub addr: SocketAddr,
@@ -139,27 +169,10 @@ impl Server {
     pub fn start() -> Server {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("test runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
-                    .expect("send addr");
-                let app = axum::Router::new().fallback(move |req: Request<Body>| {
-                    let state = shared.clone();
-                    async move { answer_slowly(&state, req).await }
-                });
-                axum::serve(listener, app).await.expect("serve");
-            });
+        let addr = serve(move |req: Request<Body>| {
+            let state = shared.clone();
+            async move { answer_slowly(&state, req).await }
         });
-        let addr = rx.recv().expect("server address");
         Server { addr, state }
     }
 
@@ -464,12 +477,40 @@ pub fn feedfold(config: &Path, args: &[&str]) -> Output {
         .expect("run feedfold")
 }
 
-/// `../shared/dedup/seed/…` if this checkout has the shared folder beside it.
-pub fn shared(rel: &str) -> Option<PathBuf> {
+/// Whether the tests run under CI (`CI` set, as `.ci/run` and CI services
+/// set it): there, everything a test needs must be present.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Gives up on a test that cannot run here: says why, or fails under CI,
+/// where a missing folder or right would otherwise pass unnoticed. The
+/// caller returns right after.
+pub fn skip(why: &str) {
+    assert!(!under_ci(), "cannot run under CI: {why}");
+    eprintln!("skipped: {why}");
+}
+
+/// `../shared/REL`, the read-only test data beside this checkout; `None`
+/// (the test [`skip`]s) when it is not there.
+pub fn require_shared(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared")
         .join(rel);
-    p.exists().then_some(p)
+    if p.exists() {
+        return Some(p);
+    }
+    skip(&format!("../shared/{rel} is not beside this checkout"));
+    None
+}
+
+/// Waits up to `within` for `done`, failing with `what` past it.
+pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 pub fn xml_escape(s: &str) -> String {
@@ -479,29 +520,96 @@ pub fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// An RSS 2.0 document with (guid, title, link, pubDate RFC 2822, html description) items.
-pub fn rss(title: &str, items: &[(&str, &str, &str, &str, &str)]) -> String {
+/// One feed item for [`rss`] and [`atom`], built field by field from
+/// plain defaults: `Item::new("g1").title("Talks resume").html("<p>…</p>")`.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub guid: String,
+    pub title: String,
+    pub link: String,
+    pub published: DateTime<Utc>,
+    /// The description (RSS) or content (Atom), as HTML.
+    pub html: String,
+}
+
+impl Item {
+    /// An item titled "GUID item", linked at `https://example.org/GUID`,
+    /// published Thu, 27 Feb 2025 10:00:00 GMT, reading `<p>text</p>`.
+    pub fn new(guid: &str) -> Item {
+        Item {
+            guid: guid.to_string(),
+            title: format!("{guid} item"),
+            link: format!("https://example.org/{guid}"),
+            published: "2025-02-27T10:00:00Z".parse().expect("date"),
+            html: "<p>text</p>".to_string(),
+        }
+    }
+
+    pub fn title(mut self, title: &str) -> Item {
+        self.title = title.to_string();
+        self
+    }
+
+    pub fn link(mut self, link: &str) -> Item {
+        self.link = link.to_string();
+        self
+    }
+
+    /// Publication time as RFC 3339 (`2025-02-27T10:00:00Z`) or RFC 2822.
+    pub fn published(mut self, date: &str) -> Item {
+        self.published = DateTime::parse_from_rfc3339(date)
+            .or_else(|_| DateTime::parse_from_rfc2822(date))
+            .unwrap_or_else(|e| panic!("{date}: {e}"))
+            .with_timezone(&Utc);
+        self
+    }
+
+    pub fn published_at(mut self, at: DateTime<Utc>) -> Item {
+        self.published = at;
+        self
+    }
+
+    pub fn html(mut self, html: &str) -> Item {
+        self.html = html.to_string();
+        self
+    }
+}
+
+/// An RSS feed titled `title` of one item, `Item::new(guid)` titled
+/// "TITLE item".
+pub fn one_item(title: &str, guid: &str) -> String {
+    rss(title, &[Item::new(guid).title(&format!("{title} item"))])
+}
+
+/// An RSS 2.0 document of `items`.
+pub fn rss(title: &str, items: &[Item]) -> String {
     let mut s = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{}</title><link>https://example.org/</link>\n", xml_escape(title));
-    for (guid, t, link, date, html) in items {
+    for i in items {
         s.push_str(&format!(
             "<item><guid isPermaLink=\"false\">{}</guid><title>{}</title><link>{}</link><pubDate>{}</pubDate><description>{}</description></item>\n",
-            xml_escape(guid), xml_escape(t), xml_escape(link), date, xml_escape(html)
+            xml_escape(&i.guid), xml_escape(&i.title), xml_escape(&i.link), i.published.to_rfc2822(), xml_escape(&i.html)
         ));
     }
     s.push_str("</channel></rss>\n");
     s
 }
 
-/// An Atom document with (id, title, link, updated RFC 3339, html content) entries.
-pub fn atom(title: &str, entries: &[(&str, &str, &str, &str, &str)]) -> String {
+/// An Atom document of `items`.
+pub fn atom(title: &str, items: &[Item]) -> String {
     let mut s = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>{}</title><id>urn:test:{}</id><updated>2025-02-27T12:00:00Z</updated>\n", xml_escape(title), xml_escape(title));
-    for (id, t, link, date, html) in entries {
+    for i in items {
+        let date = i.published.to_rfc3339();
         s.push_str(&format!(
             "<entry><id>{}</id><title>{}</title><link href=\"{}\"/><published>{date}</published><updated>{date}</updated><content type=\"html\">{}</content></entry>\n",
-            xml_escape(id), xml_escape(t), xml_escape(link), xml_escape(html)
+            xml_escape(&i.guid), xml_escape(&i.title), xml_escape(&i.link), xml_escape(&i.html)
         ));
     }
     s.push_str("</feed>\n");
     s
 }
+pub mod daemon;
 pub mod newsroom;
+
+// Not every test file starts a daemon.
+#[allow(unused_imports)]
+pub use daemon::Daemon;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{atom, feedfold, rss, Route, Server};
+use super::{atom, feedfold, rss, Item, Route, Server};
 
 const RSS_TYPE: &str = "application/rss+xml";
 const ATOM_TYPE: &str = "application/atom+xml";
@@ -84,16 +84,6 @@ const ACTIONS: &[&str] = &[
     "delay budget vote",
     "report record exports",
 ];
-
-/// One item of one outlet.
-#[derive(Clone, Debug)]
-pub struct Item {
-    pub guid: String,
-    pub title: String,
-    pub link: String,
-    pub published: DateTime<Utc>,
-    pub html: String,
-}
 
 /// The wire story number `i`: headline and body paragraphs.
 pub fn wire_story(i: usize) -> (String, Vec<String>) {
@@ -183,37 +173,9 @@ pub fn items(stories: usize, now: DateTime<Utc>, newest_age: Duration) -> Vec<Ve
 /// The feed document of one outlet.
 pub fn document(outlet: &Outlet, items: &[Item]) -> String {
     if outlet.atom {
-        let dates: Vec<String> = items.iter().map(|i| i.published.to_rfc3339()).collect();
-        let rows: Vec<(&str, &str, &str, &str, &str)> = items
-            .iter()
-            .zip(&dates)
-            .map(|(i, d)| {
-                (
-                    i.guid.as_str(),
-                    i.title.as_str(),
-                    i.link.as_str(),
-                    d.as_str(),
-                    i.html.as_str(),
-                )
-            })
-            .collect();
-        atom(outlet.title, &rows)
+        atom(outlet.title, items)
     } else {
-        let dates: Vec<String> = items.iter().map(|i| i.published.to_rfc2822()).collect();
-        let rows: Vec<(&str, &str, &str, &str, &str)> = items
-            .iter()
-            .zip(&dates)
-            .map(|(i, d)| {
-                (
-                    i.guid.as_str(),
-                    i.title.as_str(),
-                    i.link.as_str(),
-                    d.as_str(),
-                    i.html.as_str(),
-                )
-            })
-            .collect();
-        rss(outlet.title, &rows)
+        rss(outlet.title, items)
     }
 }
 

@@ -22,6 +22,9 @@
 //! and `iso-8859-1` mean windows-1252). UTF-32, which the Encoding Standard
 //! leaves out, is decoded here: it is a fixed-width array of code points.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use encoding_rs::Encoding;
 
 /// Where the encoding came from.
@@ -70,8 +73,20 @@ impl Choice {
     }
 }
 
-/// Decodes a feed document fetched with the given `Content-Type`.
+/// Decodes a feed document fetched with the given `Content-Type`; an XML
+/// declaration at the start that names another encoding is rewritten to
+/// say UTF-8 (see [`decode_keeping_declaration`] for the text as it was).
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
+    let decoded = decode_keeping_declaration(bytes, content_type);
+    Decoded {
+        text: with_utf8_declaration(decoded.text),
+        ..decoded
+    }
+}
+
+/// [`decode`] without rewriting the XML declaration, so that every line
+/// stays where it was: OPML import reports problems by line.
+pub fn decode_keeping_declaration(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     let (choice, source, skip) = choose(bytes, content_type);
     let body = &bytes[skip..];
     let (choice, source) = repair(body, choice, source);
@@ -83,7 +98,7 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         Choice::Utf32 { big_endian } => utf32(body, big_endian),
     };
     Decoded {
-        text: with_utf8_declaration(text),
+        text,
         encoding: choice.name(),
         source,
         had_errors,
@@ -227,14 +242,21 @@ fn declared_encoding(head: &str) -> Option<String> {
     let head = head.trim_start();
     let decl_end = head.strip_prefix("<?xml")?.find("?>")?;
     let decl = &head[5..5 + decl_end];
+    Some(decl[encoding_value(decl)?].to_string())
+}
+
+/// Where the value of the `encoding` pseudo-attribute is in `decl` (the
+/// text of an XML declaration), quotes excluded.
+fn encoding_value(decl: &str) -> Option<Range<usize>> {
     let pos = decl.find("encoding")?;
     let rest = decl[pos + "encoding".len()..]
         .trim_start()
         .strip_prefix('=')?
         .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &rest[1..];
-    Some(value[..value.find(quote)?].to_string())
+    let start = decl.len() - rest.len() + 1;
+    let len = rest[1..].find(quote)?;
+    Some(start..start + len)
 }
 
 /// After decoding, the text is UTF-8: a declaration that names another
@@ -252,6 +274,67 @@ fn with_utf8_declaration(text: String) -> String {
         }
         None => text,
     }
+}
+
+/// `text` with every XML declaration's encoding rewritten to UTF-8.
+///
+/// The text handed to feed-rs is always UTF-8, but quick-xml switches its
+/// decoder on every XML declaration that names another encoding: at the
+/// start of the document it would decode the text a second time (mojibake
+/// when the HTTP charset and the declaration disagree), and later in the
+/// document it panics (found by the `feed_to_store` fuzz target). Every
+/// declaration's encoding is therefore rewritten to UTF-8.
+pub fn utf8_declarations(text: &str) -> Cow<'_, str> {
+    /// A declaration longer than this is not one (a `<?xml` with no `?>`).
+    const MAX_DECL: usize = 1024;
+    // memmem (SIMD): the loop below looks through the whole document for
+    // later declarations, which `str::find` did a tenth as fast.
+    let find_decl = |s: &str| memchr::memmem::find(s.as_bytes(), b"<?xml");
+    if find_decl(text).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = find_decl(rest) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail
+            .find("?>")
+            .filter(|e| *e < MAX_DECL)
+            .map_or("<?xml".len(), |e| e + 2);
+        let decl = &tail[..end];
+        match utf8_declaration(decl) {
+            Some(fixed) => {
+                out.push_str(&fixed);
+                changed = true;
+            }
+            None => out.push_str(decl),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// `decl` with its `encoding` pseudo-attribute set to UTF-8, or `None` when
+/// it names none or UTF-8 already.
+fn utf8_declaration(decl: &str) -> Option<String> {
+    let pos = decl.find("encoding")?;
+    let value = encoding_value(decl)?;
+    let name = decl[value.clone()].trim();
+    if name.eq_ignore_ascii_case("utf-8") || name.eq_ignore_ascii_case("utf8") {
+        return None;
+    }
+    Some(format!(
+        "{}encoding=\"UTF-8\"{}",
+        &decl[..pos],
+        &decl[value.end + 1..]
+    ))
 }
 
 #[cfg(test)]
