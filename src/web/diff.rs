@@ -89,9 +89,55 @@ pub fn diff(canonical: &str, copy: &str) -> CopyDiff {
             }
         }
         if i < MAX_HUNKS {
-            out.hunks.push(hunk);
+            out.hunks.push(coalesce(hunk));
         }
     }
+    out
+}
+
+/// Whether an unchanged run between two changes is too slight to read as
+/// common text (spaces, or one short word the two sides happen to share).
+fn slight(s: &str) -> bool {
+    let mut words = s.split_whitespace();
+    match (words.next(), words.next()) {
+        (None, _) => true,
+        (Some(w), None) => w.chars().count() <= 3,
+        _ => false,
+    }
+}
+
+/// Joins the changes a word diff interleaves (`-nine +more -days +port`)
+/// into one removal followed by one addition, across the slight runs
+/// between them, so that a replaced sentence reads as a whole.
+fn coalesce(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    let (mut removed, mut added) = (String::new(), String::new());
+    let flush = |out: &mut Vec<Piece>, removed: &mut String, added: &mut String| {
+        if !removed.is_empty() {
+            out.push(Piece::Removed(std::mem::take(removed)));
+        }
+        if !added.is_empty() {
+            out.push(Piece::Added(std::mem::take(added)));
+        }
+    };
+    let n = pieces.len();
+    for (i, piece) in pieces.into_iter().enumerate() {
+        match piece {
+            Piece::Removed(t) => removed.push_str(&t),
+            Piece::Added(t) => added.push_str(&t),
+            Piece::Same(t) => {
+                let inside = i + 1 < n && !(removed.is_empty() && added.is_empty());
+                if inside && slight(&t) {
+                    removed.push_str(&t);
+                    added.push_str(&t);
+                } else {
+                    flush(&mut out, &mut removed, &mut added);
+                    out.push(Piece::Same(t));
+                }
+            }
+        }
+    }
+    flush(&mut out, &mut removed, &mut added);
     out
 }
 
@@ -121,5 +167,22 @@ mod tests {
         assert!(removed.concat().contains("ISLAMABAD"), "{removed:?}");
         assert!(removed.concat().contains("last line"), "{removed:?}");
         assert!(diff("same words", "same words").is_same());
+    }
+
+    #[test]
+    fn a_replaced_sentence_reads_as_one_change() {
+        let d = diff(
+            "It halted cargo handling for nine days.",
+            "It Harbour Daily for more port news.",
+        );
+        assert_eq!(
+            d.hunks[0][1..],
+            [
+                Piece::Removed("halted cargo handling for nine days.".into()),
+                Piece::Added("Harbour Daily for more port news.".into()),
+            ],
+            "{:?}",
+            d.hunks
+        );
     }
 }
