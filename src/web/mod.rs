@@ -294,8 +294,9 @@ fn since(p: &HashMap<String, String>) -> Result<Option<DateTime<Utc>>, Failure> 
 }
 
 /// `http://host:port` as the client addressed this server, for the
-/// absolute links feeds need; a Host header that is not a plain host
-/// name or address is not echoed.
+/// absolute links feeds need (`https` when a reverse proxy says so with
+/// `X-Forwarded-Proto`); a Host header that is not a plain host name or
+/// address is not echoed.
 fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
@@ -306,7 +307,11 @@ fn base_url(headers: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    format!("http://{host}")
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
 }
 
 fn html_page(markup: maud::Markup) -> Response {
@@ -646,6 +651,9 @@ mod tests {
             base_url(&with(header::HOST, "a\"><script>")),
             "http://localhost"
         );
+        let mut proxied = with(header::HOST, "news.example");
+        proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(base_url(&proxied), "https://news.example");
     }
 
     #[test]
