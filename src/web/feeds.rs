@@ -41,6 +41,39 @@ pub fn newest(stories: &[RiverStory]) -> Option<&str> {
     stories.iter().map(updated).max()
 }
 
+/// A validator for the document `head` and `stories` make in `format`,
+/// computed from what goes into it rather than from the rendered bytes, so
+/// that a repeat is answered without sanitising and rendering. The version
+/// is part of it: another feedfold may render the same stories otherwise.
+pub fn etag(head: &FeedHead, format: &str, stories: &[RiverStory]) -> String {
+    struct Sink(xxhash_rust::xxh3::Xxh3);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Sink(xxhash_rust::xxh3::Xxh3::new());
+    for part in [
+        env!("CARGO_PKG_VERSION"),
+        format,
+        &head.self_url,
+        &head.title,
+    ] {
+        sink.0.update(part.as_bytes());
+        sink.0.update(b"\0");
+    }
+    for s in stories {
+        // Every field of the story, its copies and its HTML; writing to a
+        // hasher cannot fail, and serde_json writes any f64 (NaN as null).
+        let _ = serde_json::to_writer(&mut sink, &(&s.story, &s.copies, &s.html));
+    }
+    format!("W/\"{:016x}\"", sink.0.digest())
+}
+
 /// Where an entry links: the canonical copy's own page when it is a web
 /// link, else the story's page on feedfold.
 fn link(s: &RiverStory, base: &str) -> String {
@@ -293,4 +326,65 @@ pub fn json(head: &FeedHead, stories: &[RiverStory]) -> Result<String, serde_jso
     })?;
     out.push('\n');
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoryRow;
+
+    fn story(title: &str, relation: &str) -> RiverStory {
+        RiverStory {
+            story: StoryRow {
+                story_id: 7,
+                title: Some(title.to_string()),
+                url: Some("javascript:alert(1)".to_string()),
+                published_at: "2025-02-27T10:00:00Z".to_string(),
+                first_seen_at: "2025-02-27T10:01:00Z".to_string(),
+                last_seen_at: "2025-02-27T11:00:00Z".to_string(),
+                source_count: 1,
+                origin_agency: None,
+            },
+            copies: vec![SourceRow {
+                entry_id: 1,
+                feed_url: "https://a.example/rss".to_string(),
+                feed_title: Some("A".to_string()),
+                entry_url: None,
+                entry_title: Some(title.to_string()),
+                published_at: None,
+                fetched_at: "2025-02-27T10:01:00Z".to_string(),
+                relation: relation.to_string(),
+                similarity: 1.0,
+                credited_agency: None,
+                text: Some("Body".to_string()),
+            }],
+            html: Some("<p>Body</p>".to_string()),
+        }
+    }
+
+    fn head() -> FeedHead {
+        FeedHead {
+            id: "urn:feedfold:feed:all".into(),
+            title: "feedfold: all stories".into(),
+            self_url: "http://h/feeds/all.atom".into(),
+            page_url: "http://h/".into(),
+            base: "http://h".into(),
+        }
+    }
+
+    #[test]
+    fn the_etag_follows_every_input_of_the_document() {
+        let a = etag(&head(), "atom", &[story("T", "canonical")]);
+        assert_eq!(a, etag(&head(), "atom", &[story("T", "canonical")]));
+        assert_ne!(a, etag(&head(), "atom", &[story("U", "canonical")]));
+        assert_ne!(a, etag(&head(), "atom", &[story("T", "near")]));
+        assert_ne!(a, etag(&head(), "json", &[story("T", "canonical")]));
+    }
+
+    #[test]
+    fn a_feed_link_that_is_not_web_points_at_the_story_page() {
+        let xml = atom(&head(), &[story("T", "canonical")]).expect("atom");
+        assert!(!xml.contains("javascript:"), "{xml}");
+        assert!(xml.contains("href=\"http://h/story/7\""), "{xml}");
+    }
 }
