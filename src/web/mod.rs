@@ -380,10 +380,11 @@ async fn search(State(site): State<Site>, RawQuery(query): RawQuery) -> Result<R
         .reader
         .read(move |s| Ok(s.search(&words, &TimeFilter::default(), PAGE_SIZE)))
         .await?;
-    let page = match &hits {
-        Ok(hits) => pages::search(&q, Ok(hits)),
+    // A query SQLite cannot read is the user's to fix: say why on the page.
+    let page = match hits {
+        Ok(hits) => pages::search(&q, Ok(&hits)),
         Err(e @ StoreError::BadQuery { .. }) => pages::search(&q, Err(&e.to_string())),
-        Err(_) => return Err(hits.map(|_| ()).map_err(Failure::from).unwrap_err()),
+        Err(e) => return Err(e.into()),
     };
     Ok(html_page(page))
 }
