@@ -255,7 +255,7 @@ fn changes(canonical: &str, copy: &str) -> Markup {
     html! {
         div.diff {
             @if d.is_same() {
-                p.same { "Same words as the canonical text (markup, case or spacing aside)." }
+                p.same { "Word for word the canonical text." }
             } @else {
                 p.summary {
                     (d.words_removed) " words dropped, " (d.words_added) " words added; "
