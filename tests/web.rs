@@ -574,6 +574,12 @@ fn pages_show_the_river_a_story_search_and_feed_health() {
     assert!(broken < ok, "failing first");
     assert!(health.contains("failing"));
 
+    // The river and the most syndicated story of a busy newsroom, to look at.
+    if let Some(browser) = tool("chromium", "FEEDFOLD_CHROMIUM", &on_path("chromium")) {
+        screenshots(&browser, &format!("{base}/"), "river");
+        screenshots(&browser, &format!("{base}/story/{id}"), "story");
+    }
+
     // Read-only: nothing but GET (and HEAD).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -762,9 +768,6 @@ fn a_hostile_item_renders_inert_in_a_real_browser() {
     let mut daemon = Daemon::start(&config);
     let (base, _) = daemon.web();
     let profile = tempfile::tempdir().expect("profile");
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot folder");
-
     for (path, name) in [("/story/1", "story"), ("/", "river")] {
         // Virtual time lets a script that would run have run.
         let dom = chromium(
@@ -796,23 +799,36 @@ fn a_hostile_item_renders_inert_in_a_real_browser() {
             assert!(dom.contains("<del>"), "{dom}");
             assert!(dom.contains("<ins>"), "{dom}");
         }
-        // A phone and a desktop, for people to look at (CI keeps them).
-        for (device, size) in [("phone", "412,1400"), ("desktop", "1280,1000")] {
-            let shot = shots.join(format!("{name}-{device}.png"));
-            let _ = std::fs::remove_file(&shot);
-            chromium(
-                &browser,
-                profile.path(),
-                &[
-                    "--virtual-time-budget=3000",
-                    &format!("--window-size={size}"),
-                    &format!("--screenshot={}", shot.display()),
-                ],
-                &format!("{base}{path}"),
-            );
-            let png = std::fs::read(&shot).expect("screenshot written");
-            assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
-            assert!(png.len() > 5_000, "{name} is more than a blank page");
-        }
+        screenshots(
+            &browser,
+            &format!("{base}{path}"),
+            &format!("hostile-{name}"),
+        );
+    }
+}
+
+/// Screenshots of `url` as a phone and a desktop show it, for people to
+/// look at: `target/web-screenshots/NAME-phone.png` and `…-desktop.png`
+/// (CI keeps the folder).
+fn screenshots(browser: &Path, url: &str, name: &str) {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let profile = tempfile::tempdir().expect("profile");
+    for (device, size) in [("phone", "412,1400"), ("desktop", "1280,1000")] {
+        let shot = shots.join(format!("{name}-{device}.png"));
+        let _ = std::fs::remove_file(&shot);
+        chromium(
+            browser,
+            profile.path(),
+            &[
+                "--virtual-time-budget=3000",
+                &format!("--window-size={size}"),
+                &format!("--screenshot={}", shot.display()),
+            ],
+            url,
+        );
+        let png = std::fs::read(&shot).expect("screenshot written");
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        assert!(png.len() > 5_000, "{name} is more than a blank page");
     }
 }
