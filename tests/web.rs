@@ -650,6 +650,24 @@ fn off_loopback_a_token_is_required() {
     assert_eq!(basic.status, 200);
 }
 
+#[test]
+fn a_changed_web_table_applies_at_the_next_start() {
+    let room = Newsroom::start(2, "[web]\nlisten = \"127.0.0.1:0\"\n");
+    room.poll();
+    let mut daemon = Daemon::start(&room.config());
+    let (base, _) = daemon.web();
+    room.write_config("[web]\nlisten = \"127.0.0.1:0\"\ntoken = \"now-with-a-token\"\n");
+    let sent = Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let line = daemon.wait_for_line("apply at the next start");
+    assert!(line.contains("[web]"), "{line}");
+    // The running server keeps the settings it started with.
+    assert_eq!(get(&format!("{base}/"), &[]).status, 200);
+}
+
 /// An item built to attack the page: a script that would retitle it, an
 /// image whose error handler would, a `javascript:` link and styles that
 /// hide everything.
