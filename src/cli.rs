@@ -372,6 +372,7 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
         None => None,
     };
+    let web = crate::web::start(&config.web, &config.database).await?;
     let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
     let (reloader, reload) = crate::reload::spawn(config, poller.clone(), stop.clone());
@@ -381,6 +382,10 @@ async fn run_daemon(config_path: &Path, logging: &Logging) -> Result<()> {
         // The endpoint holds a writer handle; drop it so the writer can finish.
         server.abort();
         let _ = server.await;
+    }
+    if let Some(web) = web {
+        web.abort();
+        let _ = web.await;
     }
     // So does the reloader. It stops with `stop`; after a scheduler error
     // nothing set `stop`, so end it here.

@@ -104,6 +104,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Metrics and health endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Web pages and outgoing feeds (`[web]`).
+    pub web: crate::web::WebConfig,
     /// Deduplication window and thresholds (`[dedup]`).
     pub dedup: DedupConfig,
     /// What to keep, and when the daemon prunes.
@@ -329,6 +331,8 @@ struct RawConfig {
     #[serde(default)]
     metrics: RawMetrics,
     #[serde(default)]
+    web: crate::web::RawWeb,
+    #[serde(default)]
     dedup: DedupConfig,
     #[serde(default)]
     retention: RawRetention,
@@ -438,6 +442,8 @@ impl Config {
         let daemon = ctx.daemon(raw.daemon)?;
         let log = ctx.log(raw.log)?;
         let metrics = ctx.metrics(raw.metrics)?;
+        let web = crate::web::WebConfig::from_raw(raw.web)
+            .map_err(|e| ctx.invalid(e.span, e.key, &e.message))?;
         ctx.dedup(&raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),
@@ -451,6 +457,7 @@ impl Config {
             daemon,
             log,
             metrics,
+            web,
             dedup: raw.dedup,
             retention,
         })
