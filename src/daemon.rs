@@ -31,6 +31,9 @@ pub enum DaemonError {
     /// `[metrics] listen` could not be bound.
     #[error(transparent)]
     Metrics(#[from] ListenError),
+    /// `[web] listen` could not be bound.
+    #[error(transparent)]
+    Web(#[from] crate::web::ListenError),
     /// The scheduler failed.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
@@ -93,6 +96,7 @@ pub async fn run(config: Config, signals: Signals) -> Result<(), DaemonError> {
         Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
         None => None,
     };
+    let web = crate::web::start(&config.web, &config.database).await?;
     let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
     let (reloader, reload) = reload::spawn(config, poller.clone(), stop.clone());
@@ -102,6 +106,10 @@ pub async fn run(config: Config, signals: Signals) -> Result<(), DaemonError> {
         // The endpoint holds a writer handle; drop it so the writer can finish.
         server.abort();
         let _ = server.await;
+    }
+    if let Some(web) = web {
+        web.abort();
+        let _ = web.await;
     }
     // So does the reloader. It stops with `stop`; after a scheduler error
     // nothing set `stop`, so end it here.

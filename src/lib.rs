@@ -23,4 +23,5 @@ pub mod reload;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod web;
 pub mod xmltext;

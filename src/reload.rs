@@ -170,17 +170,19 @@ impl Reloader {
             &new.daemon,
             &new.log,
             &new.metrics,
+            &new.web,
             &new.fetch,
             &new.retention,
         ) != (
             &self.current.daemon,
             &self.current.log,
             &self.current.metrics,
+            &self.current.web,
             &self.current.fetch,
             &self.current.retention,
         ) {
             tracing::warn!(
-                "changes to [daemon], [log], [metrics], [fetch] and [retention] apply at the next start"
+                "changes to [daemon], [log], [metrics], [web], [fetch] and [retention] apply at the next start"
             );
         }
         if new.dedup != self.current.dedup {

@@ -83,13 +83,13 @@ fn a_dedup_error_names_the_line_of_its_key() {
 #[test]
 fn an_unknown_table_is_named_with_its_line_and_the_known_tables() {
     let f = Folder::new(
-        "database = \"ff.db\"\n[poll]\ninterval = \"30m\"\n\n[web]\nlisten = \"127.0.0.1:8080\"\n",
+        "database = \"ff.db\"\n[poll]\ninterval = \"30m\"\n\n[webhooks]\nlisten = \"127.0.0.1:8080\"\n",
     );
     let e = f.error(&["check"]);
     assert!(
         e.ends_with(
-            "feedfold.toml:5: web: unknown table [web]; the known tables are [poll], [fetch], \
-             [[feed]], [daemon], [log], [metrics], [dedup] and [retention]"
+            "feedfold.toml:5: webhooks: unknown table [webhooks]; the known tables are [poll], \
+             [fetch], [[feed]], [daemon], [log], [metrics], [web], [dedup] and [retention]"
         ),
         "{e}"
     );

@@ -116,6 +116,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Metrics and health endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Web pages and outgoing feeds (`[web]`).
+    pub web: crate::web::WebConfig,
     /// Deduplication window and thresholds (`[dedup]`).
     pub dedup: DedupConfig,
     /// What to keep, and when the daemon prunes.
@@ -327,6 +329,8 @@ impl Config {
         let daemon = ctx.daemon(raw.daemon)?;
         let log = ctx.log(raw.log)?;
         let metrics = ctx.metrics(raw.metrics)?;
+        let web = crate::web::WebConfig::from_raw(raw.web)
+            .map_err(|e| ctx.invalid(e.span, e.key, &e.message))?;
         let dedup = ctx.dedup(raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),
@@ -340,6 +344,7 @@ impl Config {
             daemon,
             log,
             metrics,
+            web,
             dedup,
             retention,
         })
@@ -675,11 +680,11 @@ url = "https://example.com/atom"
 
     #[test]
     fn an_unknown_table_is_named_with_the_known_ones() {
-        let e = err("[poll]\ninterval = \"5m\"\n\n[web]\nport = 8080\n");
+        let e = err("[poll]\ninterval = \"5m\"\n\n[webhooks]\nport = 8080\n");
         assert_eq!(
             e,
-            "/etc/feedfold/feedfold.toml:4: web: unknown table [web]; the known tables are \
-             [poll], [fetch], [[feed]], [daemon], [log], [metrics], [dedup] and [retention]"
+            "/etc/feedfold/feedfold.toml:4: webhooks: unknown table [webhooks]; the known tables are \
+             [poll], [fetch], [[feed]], [daemon], [log], [metrics], [web], [dedup] and [retention]"
         );
         let e = err("[[feed]]\nurl = \"https://a.example/\"\n[[hooks]]\nurl = \"x\"\n");
         assert!(
@@ -687,9 +692,9 @@ url = "https://example.com/atom"
             "{e}"
         );
         // A key that is not a table keeps serde's word for it.
-        let e = err("web = 3\n");
+        let e = err("webhooks = 3\n");
         assert!(
-            e.starts_with("/etc/feedfold/feedfold.toml:1: web: unknown field `web`"),
+            e.starts_with("/etc/feedfold/feedfold.toml:1: webhooks: unknown field `webhooks`"),
             "{e}"
         );
     }

@@ -14,6 +14,7 @@ pub(super) const CONFIG_TABLES: &[&str] = &[
     "[daemon]",
     "[log]",
     "[metrics]",
+    "[web]",
     "[dedup]",
     "[retention]",
 ];
@@ -40,6 +41,8 @@ pub(super) struct RawConfig {
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) web: crate::web::RawWeb,
     #[serde(default)]
     pub(super) dedup: RawDedup,
     #[serde(default)]

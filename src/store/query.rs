@@ -353,15 +353,19 @@ impl Store {
     /// One story and its copies in time order, or `None` if there is no such story.
     pub fn story(&self, id: StoryId) -> Result<Option<(StoryRow, Vec<SourceRow>)>, StoreError> {
         let sql = format!("SELECT {STORY_COLUMNS} FROM stories WHERE story_id = ?1");
+        // Cached statements: the web surface asks for 50 stories per feed.
         let Some(story) = self
             .conn
-            .query_row(&sql, [id.0], story_row)
-            .optional()
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row([id.0], story_row).optional())
             .map_err(|e| self.err(e))?
         else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare(LINEAGE_SQL).map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(LINEAGE_SQL)
+            .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([id.0], |r| {
                 Ok(SourceRow {
