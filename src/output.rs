@@ -6,6 +6,7 @@
 //! To add a listing: derive `Serialize` on the row type, implement
 //! [`Listing`] for it, and call [`print`].
 
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Local};
 use comfy_table::{presets::NOTHING, ColumnConstraint, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::store::parse_time;
+use crate::store::{parse_time, PruneReport};
 
 /// A row type that can be listed.
 pub trait Listing: Serialize {
@@ -296,6 +297,27 @@ pub fn wrap(text: &str, width: Option<usize>) -> String {
 /// An optional cell: the text, or empty.
 pub fn or_empty(s: Option<&str>) -> String {
     s.unwrap_or_default().to_string()
+}
+
+/// The prune summary people read (`feedfold prune`, the daemon's log).
+/// Worded here with the other counts rather than in `store`, which keeps
+/// the store free of presentation.
+impl fmt::Display for PruneReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = |k: usize, noun: &str| count(k as u64, noun);
+        write!(
+            f,
+            "pruned {}, {} ({} promoted), {}; {} added, {} expired; {} freed in {}",
+            n(self.stories, "story"),
+            n(self.entries, "entry"),
+            n(self.promoted, "canonical copy"),
+            n(self.fetches, "fetch log row"),
+            n(self.tombstones_added, "tombstone"),
+            self.tombstones_expired,
+            n(usize::try_from(self.freed_pages).unwrap_or(0), "page"),
+            n(self.batches, "batch")
+        )
+    }
 }
 
 #[cfg(test)]

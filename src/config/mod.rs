@@ -16,6 +16,7 @@ mod check;
 mod include;
 mod raw;
 mod span;
+mod web;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use crate::dedup::DedupConfig;
 
 pub use include::read_toml_list;
+pub use web::WebConfig;
 
 use include::{load_list, same_file, FeedSet};
 use raw::{RawConfig, CONFIG_TABLES};
@@ -117,7 +119,7 @@ pub struct Config {
     /// Metrics and health endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
     /// Web pages and outgoing feeds (`[web]`).
-    pub web: crate::web::WebConfig,
+    pub web: WebConfig,
     /// Deduplication window and thresholds (`[dedup]`).
     pub dedup: DedupConfig,
     /// What to keep, and when the daemon prunes.
@@ -329,8 +331,8 @@ impl Config {
         let daemon = ctx.daemon(raw.daemon)?;
         let log = ctx.log(raw.log)?;
         let metrics = ctx.metrics(raw.metrics)?;
-        let web = crate::web::WebConfig::from_raw(raw.web)
-            .map_err(|e| ctx.invalid(e.span, e.key, &e.message))?;
+        let web =
+            WebConfig::from_raw(raw.web).map_err(|e| ctx.invalid(e.span, e.key, &e.message))?;
         let dedup = ctx.dedup(raw.dedup)?;
         Ok(Config {
             path: path.to_path_buf(),

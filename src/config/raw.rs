@@ -42,7 +42,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) metrics: RawMetrics,
     #[serde(default)]
-    pub(super) web: crate::web::RawWeb,
+    pub(super) web: super::web::RawWeb,
     #[serde(default)]
     pub(super) dedup: RawDedup,
     #[serde(default)]

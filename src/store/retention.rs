@@ -99,24 +99,6 @@ impl std::ops::AddAssign for PruneReport {
     }
 }
 
-impl std::fmt::Display for PruneReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |count: usize, noun: &str| crate::output::count(count as u64, noun);
-        write!(
-            f,
-            "pruned {}, {} ({} promoted), {}; {} added, {} expired; {} freed in {}",
-            n(self.stories, "story"),
-            n(self.entries, "entry"),
-            n(self.promoted, "canonical copy"),
-            n(self.fetches, "fetch log row"),
-            n(self.tombstones_added, "tombstone"),
-            self.tombstones_expired,
-            n(usize::try_from(self.freed_pages).unwrap_or(0), "page"),
-            n(self.batches, "batch")
-        )
-    }
-}
-
 /// Whether retention pruned this item of this feed; if so, notes that the
 /// feed still lists it (which keeps the tombstone alive). Called by ingest
 /// for every item it has not stored.

@@ -11,7 +11,7 @@
 //! carries a Content-Security-Policy that allows no script at all.
 
 mod auth;
-mod config;
+
 mod diff;
 mod feeds;
 mod pages;
@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
-pub use config::{RawWeb, WebConfig, WebConfigError};
+pub use crate::config::WebConfig;
 
 use crate::store::{RiverFilter, SearchQuery, Store, StoreError, StoryId, TimeFilter};
 

@@ -1,4 +1,4 @@
-//! The `[web]` table: where the web surface listens and the token it asks
+//! The `[web]` table: where the web surface (`crate::web`) listens and the token it asks
 //! for. Validated here so that the config loader only maps the error onto
 //! its file and line.
 
