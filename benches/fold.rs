@@ -184,11 +184,11 @@ fn fill(store: &mut Store, clock: &Clock, from: u64, to: u64) -> u64 {
                 per_feed[other].push(copy(s, published, other, 0));
             }
         }
-        analyse_all(&mut per_feed);
-        for (feed, entries) in per_feed.into_iter().enumerate() {
-            for batch in entries.chunks(PER_UPDATE) {
+        let analyses = analyse_all(&per_feed);
+        for (feed, (entries, analyses)) in per_feed.into_iter().zip(analyses).enumerate() {
+            for (batch, done) in entries.chunks(PER_UPDATE).zip(analyses.chunks(PER_UPDATE)) {
                 written += batch.len() as u64;
-                record(store, feed, batch.to_vec());
+                record(store, feed, batch.to_vec(), done.to_vec());
             }
         }
         start = end;
@@ -198,23 +198,43 @@ fn fill(store: &mut Store, clock: &Clock, from: u64, to: u64) -> u64 {
 
 /// What the poller does before handing entries to the writer: analyse them
 /// off the writer thread, here on every core.
-fn analyse_all(per_feed: &mut [Vec<ParsedEntry>]) {
+/// Each feed's analyses, by position.
+fn analyse_all(per_feed: &[Vec<ParsedEntry>]) -> Vec<Vec<Option<dedup::Analysis>>> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut all: Vec<&mut ParsedEntry> = per_feed.iter_mut().flatten().collect();
+    let all: Vec<&ParsedEntry> = per_feed.iter().flatten().collect();
     let size = all.len().div_ceil(threads).max(1);
+    let mut done: Vec<Option<dedup::Analysis>> = Vec::with_capacity(all.len());
     std::thread::scope(|scope| {
-        for part in all.chunks_mut(size) {
-            scope.spawn(move || {
-                for e in part.iter_mut() {
-                    e.analysis = Some(dedup::analyze(e.title.as_deref(), e.body()));
-                }
-            });
+        let parts: Vec<_> = all
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| Some(dedup::analyze(e.title.as_deref(), e.body())))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for part in parts {
+            done.extend(part.join().expect("analysis thread"));
         }
     });
+    let mut rest = done.into_iter();
+    per_feed
+        .iter()
+        .map(|entries| rest.by_ref().take(entries.len()).collect())
+        .collect()
 }
 
-fn record(store: &mut Store, feed: usize, entries: Vec<ParsedEntry>) -> IngestReport {
-    store.record(outlet_update(feed, entries)).expect("record")
+fn record(
+    store: &mut Store,
+    feed: usize,
+    entries: Vec<ParsedEntry>,
+    analyses: Vec<Option<dedup::Analysis>>,
+) -> IngestReport {
+    store
+        .record(outlet_update(feed, entries, analyses))
+        .expect("record")
 }
 
 struct ProbeTimes {
@@ -239,16 +259,16 @@ fn probe(store: &mut Store, filled: u64, now: DateTime<Utc>, seq: &mut u64) -> P
         *seq += 1;
         let outlet = rng.below(FEEDS);
         let is_copy = i % 2 == 0;
-        let mut entry = if is_copy {
+        let entry = if is_copy {
             copy(rng.below(filled as usize) as u64, now, outlet, *seq)
         } else {
             // Story numbers past every filled one: text nobody carried.
             original(u64::MAX / 2 + *seq, now, outlet)
         };
         let started = Instant::now();
-        entry.analysis = Some(dedup::analyze(entry.title.as_deref(), entry.body()));
+        let analysis = dedup::analyze(entry.title.as_deref(), entry.body());
         let analysed = Instant::now();
-        let report = record(store, outlet, vec![entry]);
+        let report = record(store, outlet, vec![entry], vec![Some(analysis)]);
         let done = Instant::now();
         t.analyze.push(analysed - started);
         t.store.push(done - analysed);

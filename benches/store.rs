@@ -165,7 +165,9 @@ fn start_part(path: &Path, runs: usize) {
                 published: Some(Utc::now()),
                 ..Default::default()
             };
-            store.record(outlet_update(0, vec![entry])).expect("record");
+            store
+                .record(outlet_update(0, vec![entry], Vec::new()))
+                .expect("record");
             let start = t.elapsed();
             let peak = proc_status_kib("VmHWM") - before;
             let t = Instant::now();
@@ -385,7 +387,9 @@ fn flush(store: &mut Store, feed: usize, buffer: &mut Vec<ParsedEntry>) -> usize
     }
     let entries = std::mem::take(buffer);
     let n = entries.len();
-    store.record(outlet_update(feed, entries)).expect("record");
+    store
+        .record(outlet_update(feed, entries, Vec::new()))
+        .expect("record");
     n
 }
 

@@ -128,6 +128,7 @@ fn process_all(root: PathBuf, db: PathBuf) -> Vec<Processed> {
                             outcome: FeedOutcome::Parsed {
                                 feed: feed.clone(),
                                 validators: Validators::default(),
+                                analyses: Vec::new(),
                             },
                         };
                         store.record(update).map_err(|e| format!("store: {e}"))?;

@@ -46,6 +46,7 @@ fn feed_to_store(bytes: &[u8], content_type: Option<&str>) {
                 outcome: FeedOutcome::Parsed {
                     feed: feed.clone(),
                     validators: Validators::default(),
+                    analyses: Vec::new(),
                 },
             })
             .expect("recording a parsed feed succeeds");

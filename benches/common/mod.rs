@@ -7,8 +7,14 @@ use feedfold::fetch::Exchange;
 use feedfold::parse::{ParsedEntry, ParsedFeed};
 use feedfold::store::{FeedId, FeedOutcome, FeedUpdate};
 
-/// A successful poll of synthetic outlet `feed` (0-based) carrying `entries`.
-pub fn outlet_update(feed: usize, entries: Vec<ParsedEntry>) -> FeedUpdate {
+/// A successful poll of synthetic outlet `feed` (0-based) carrying `entries`,
+/// with the analyses a poller computed for them (by position; empty: the
+/// writer analyses them).
+pub fn outlet_update(
+    feed: usize,
+    entries: Vec<ParsedEntry>,
+    analyses: Vec<Option<feedfold::dedup::Analysis>>,
+) -> FeedUpdate {
     let now = Utc::now();
     FeedUpdate {
         feed: FeedId(feed as i64 + 1),
@@ -23,6 +29,7 @@ pub fn outlet_update(feed: usize, entries: Vec<ParsedEntry>) -> FeedUpdate {
                 ..Default::default()
             },
             validators: Default::default(),
+            analyses,
         },
     }
 }

@@ -69,6 +69,7 @@ fuzz_target!(|data: &[u8]| {
             outcome: FeedOutcome::Parsed {
                 feed,
                 validators: Validators::default(),
+                analyses: Vec::new(),
             },
         };
         store.record(update).expect("recording a parsed feed succeeds");

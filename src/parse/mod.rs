@@ -89,9 +89,6 @@ pub struct ParsedEntry {
     pub published: Option<DateTime<Utc>>,
     /// When the item was last updated.
     pub updated: Option<DateTime<Utc>>,
-    /// Its dedup analysis, when the poller computed it off the writer thread
-    /// (`None`: the store computes it).
-    pub analysis: Option<crate::dedup::Analysis>,
 }
 
 impl ParsedEntry {
@@ -297,7 +294,6 @@ fn convert_entry(e: feed_rs::model::Entry) -> ParsedEntry {
             .collect(),
         published: e.published,
         updated: e.updated,
-        analysis: None,
     };
     // The identity hashes the title as the feed sent it, as it did before
     // titles were made plain: an item known by that hash keeps its row.

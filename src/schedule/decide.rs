@@ -91,6 +91,7 @@ pub fn decide(
         FeedOutcome::Parsed {
             feed: doc,
             validators,
+            analyses,
         } => {
             let dates: Vec<DateTime<Utc>> = doc
                 .entries
@@ -109,6 +110,7 @@ pub fn decide(
                 FeedOutcome::Parsed {
                     feed: doc,
                     validators,
+                    analyses,
                 },
                 next,
             )
@@ -237,6 +239,7 @@ mod tests {
                 ..ParsedFeed::default()
             },
             validators: Validators::default(),
+            analyses: Vec::new(),
         }
     }
 

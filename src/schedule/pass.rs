@@ -174,9 +174,10 @@ impl Poller {
                 match parse_body(&self.cpu, body).await {
                     Parsed::Feed(doc, validators) => {
                         match analyze_changed(&self.cpu, &self.store, Some(feed.id), doc).await {
-                            Ok(doc) => FeedOutcome::Parsed {
+                            Ok((doc, analyses)) => FeedOutcome::Parsed {
                                 feed: doc,
                                 validators,
+                                analyses,
                             },
                             Err(error) => FeedOutcome::Failed { error },
                         }
@@ -312,8 +313,9 @@ impl Poller {
         // A newly discovered feed has no learned boilerplate yet.
         match parse_body(&self.cpu, body).await {
             Parsed::Feed(doc, validators) => {
-                let doc = match analyze_changed(&self.cpu, &self.store, None, doc).await {
-                    Ok(doc) => doc,
+                let (doc, analyses) = match analyze_changed(&self.cpu, &self.store, None, doc).await
+                {
+                    Ok(analysed) => analysed,
                     Err(error) => return (FeedOutcome::Failed { error }, None),
                 };
                 let note = format!(
@@ -324,6 +326,7 @@ impl Poller {
                     FeedOutcome::Parsed {
                         feed: doc,
                         validators,
+                        analyses,
                     },
                     Some(UrlChange {
                         url: first.url.clone(),
@@ -392,8 +395,8 @@ async fn analyze_changed(
     cpu: &Semaphore,
     store: &StoreHandle,
     feed: Option<FeedId>,
-    mut doc: ParsedFeed,
-) -> Result<ParsedFeed, String> {
+    doc: ParsedFeed,
+) -> Result<(ParsedFeed, Vec<Option<dedup::Analysis>>), String> {
     let (unchanged, model) = match feed {
         Some(id) => {
             let keys: Vec<(String, i64)> = doc
@@ -408,7 +411,7 @@ async fn analyze_changed(
                 Ok(context) => context,
                 // The writer analyses each entry itself, with the feed's
                 // model: slower, never wrong.
-                Err(_) => return Ok(doc),
+                Err(_) => return Ok((doc, Vec::new())),
             }
         }
         None => (Vec::new(), None),
@@ -418,17 +421,16 @@ async fn analyze_changed(
         let model = model
             .and_then(|json| dedup::BoilerplateModel::from_json(&json).ok())
             .unwrap_or_default();
-        for (i, entry) in doc.entries.iter_mut().enumerate() {
-            if unchanged.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            entry.analysis = Some(dedup::analyze_with(
-                entry.title.as_deref(),
-                entry.body(),
-                &model,
-            ));
-        }
-        doc
+        let analyses = doc
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let known = unchanged.get(i).copied().unwrap_or(false);
+                (!known).then(|| dedup::analyze_with(entry.title.as_deref(), entry.body(), &model))
+            })
+            .collect();
+        (doc, analyses)
     })
     .await
     .map_err(|e| format!("analysis task failed: {e}"))

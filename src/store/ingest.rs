@@ -42,6 +42,10 @@ pub enum FeedOutcome {
         feed: ParsedFeed,
         /// Validators for the next conditional GET.
         validators: Validators,
+        /// Dedup analyses the poller computed off the writer thread, by
+        /// position (`analyses[i]` is `feed.entries[i]`'s); an entry without
+        /// one (`None`, or past the end) is analysed by the writer.
+        analyses: Vec<Option<dedup::Analysis>>,
     },
     /// 304 Not Modified.
     NotModified {
@@ -53,6 +57,17 @@ pub enum FeedOutcome {
         /// The message shown in `feedfold feeds`.
         error: String,
     },
+}
+
+impl FeedOutcome {
+    /// A parsed document whose entries the writer analyses itself.
+    pub fn parsed(feed: ParsedFeed, validators: Validators) -> FeedOutcome {
+        FeedOutcome::Parsed {
+            feed,
+            validators,
+            analyses: Vec::new(),
+        }
+    }
 }
 
 /// What writing one update changed.
@@ -256,16 +271,21 @@ fn write_update(
     // fetch log's error column of an 'ok' fetch.
     let mut warning: Option<String> = None;
     let (outcome, error) = match &update.outcome {
-        FeedOutcome::Parsed { feed, validators } => {
+        FeedOutcome::Parsed {
+            feed,
+            validators,
+            analyses,
+        } => {
             let mut ctx = FeedContext::load(tx, update.feed, dedup).map_err(e)?;
-            for entry in &feed.entries {
+            for (i, entry) in feed.entries.iter().enumerate() {
+                let precomputed = analyses.get(i).and_then(Option::as_ref);
                 report += upsert_entry(
                     tx,
                     dedup,
                     &mut ctx,
                     pending,
                     update.feed,
-                    entry,
+                    (entry, precomputed),
                     update.fetched_at,
                 )
                 .map_err(e)?;
@@ -348,10 +368,11 @@ fn write_update(
 /// The entry's analysis: the one the poller computed in parallel, else
 /// computed here with the feed's boilerplate model.
 fn analysis_of<'e>(
-    entry: &'e ParsedEntry,
+    entry: &ParsedEntry,
+    precomputed: Option<&'e dedup::Analysis>,
     ctx: &FeedContext,
 ) -> std::borrow::Cow<'e, dedup::Analysis> {
-    match &entry.analysis {
+    match precomputed {
         Some(a) => std::borrow::Cow::Borrowed(a),
         None => std::borrow::Cow::Owned(dedup::analyze_with(
             entry.title.as_deref(),
@@ -375,11 +396,13 @@ fn upsert_entry(
     ctx: &mut FeedContext,
     pending: &mut Pending<'_, '_>,
     feed: FeedId,
-    entry: &ParsedEntry,
+    (entry, precomputed): (&ParsedEntry, Option<&dedup::Analysis>),
     seen_at: DateTime<Utc>,
 ) -> rusqlite::Result<IngestReport> {
     let (entry, truncated) = limits::bound(entry);
     let entry = entry.as_ref();
+    // An analysis made before a cut describes text that is not stored.
+    let precomputed = precomputed.filter(|_| !truncated);
     if truncated {
         tracing::warn!(feed = feed.0, identity = %entry.identity, "entry has oversized fields: stored truncated");
     }
@@ -408,7 +431,7 @@ fn upsert_entry(
         Some((id, ..)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
-            let a = analysis_of(entry, ctx);
+            let a = analysis_of(entry, precomputed, ctx);
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?2, url = ?3, title = ?4, summary = ?5, content = ?6, authors = ?7,
                     published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11, window_at = ?12
@@ -443,7 +466,7 @@ fn upsert_entry(
             ..Default::default()
         }),
         None => {
-            let a = analysis_of(entry, ctx);
+            let a = analysis_of(entry, precomputed, ctx);
             tx.prepare_cached(
                 "INSERT INTO entry (feed_id, identity, guid, url, title, summary, content, authors, published_at,
                     updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version,
@@ -511,6 +534,7 @@ impl FeedUpdate {
                     ..Default::default()
                 },
                 validators: Validators::default(),
+                analyses: Vec::new(),
             },
         }
     }
@@ -534,6 +558,53 @@ mod tests {
         }];
         store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
         store
+    }
+
+    /// The poller's analyses are matched to entries by position, and one
+    /// made before a cut is not stored for the cut text.
+    #[test]
+    fn precomputed_analyses_are_used_by_position_unless_the_entry_was_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = store_with_one_feed(dir.path());
+        let entry = |id: &str, body: String| ParsedEntry {
+            identity: format!("guid:{id}"),
+            title: Some(format!("Title {id}")),
+            summary: Some(body),
+            ..Default::default()
+        };
+        let long = "word ".repeat(super::limits::MAX_BODY_BYTES / 4);
+        let entries = vec![
+            entry("a", "<p>Stored text.</p>".into()),
+            entry("b", "<p>Other text.</p>".into()),
+            entry("c", format!("<p>{long}</p>")),
+        ];
+        // Deliberately not these entries' own texts.
+        let marker = dedup::analyze(Some("Marker"), Some("<p>Precomputed for b.</p>"));
+        let stale = dedup::analyze(Some("Stale"), Some("<p>Made before the cut.</p>"));
+        let mut u = update(FeedId(1), entries);
+        if let FeedOutcome::Parsed { analyses, .. } = &mut u.outcome {
+            *analyses = vec![None, Some(marker.clone()), Some(stale)];
+        }
+        store.record(u).expect("record");
+        let norm = |id: &str| -> String {
+            store
+                .conn
+                .query_row(
+                    "SELECT norm_text FROM entry WHERE identity = ?1",
+                    [format!("guid:{id}")],
+                    |r| r.get(0),
+                )
+                .expect("entry")
+        };
+        assert_eq!(norm("b"), marker.text, "b's precomputed analysis");
+        assert!(
+            norm("a").contains("stored text"),
+            "a analysed by the writer"
+        );
+        assert!(
+            norm("c").contains("word word"),
+            "c re-analysed after its cut"
+        );
     }
 
     #[test]

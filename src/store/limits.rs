@@ -28,9 +28,9 @@ pub const TRUNCATION_MARKER: &str = " [… truncated by feedfold]";
 
 /// The entry as it will be stored: every field within its limit. Borrows
 /// when nothing had to be cut (the usual case); the `bool` says whether
-/// anything was. A cut entry loses any precomputed dedup analysis, which
-/// described the uncut text. (The poller bounds entries before it analyses
-/// them, so this is a safety net.)
+/// anything was. The store drops a precomputed dedup analysis of a cut
+/// entry, which described the uncut text. (The poller bounds entries before
+/// it analyses them, so this is a safety net.)
 pub fn bound(entry: &ParsedEntry) -> (Cow<'_, ParsedEntry>, bool) {
     let fits = |s: &Option<String>, max: usize| s.as_ref().is_none_or(|s| s.len() <= max);
     let ok = fits(&entry.title, MAX_TITLE_BYTES)
@@ -59,8 +59,6 @@ pub fn bound(entry: &ParsedEntry) -> (Cow<'_, ParsedEntry>, bool) {
             .collect(),
         published: entry.published,
         updated: entry.updated,
-        // An analysis made before the cut describes text that is not stored.
-        analysis: None,
     };
     (Cow::Owned(bounded), true)
 }
