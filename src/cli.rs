@@ -203,7 +203,8 @@ pub enum FeedsAction {
         #[arg(long, value_name = "FILE")]
         into: Option<PathBuf>,
     },
-    /// Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.
+    /// Print the active feed list: `[[feed]]` tables, or OPML 2.0 with `--opml`.
+    #[command(about = "Print the active feed list: [[feed]] tables, or OPML 2.0 with --opml.")]
     Export {
         /// OPML 2.0 instead of TOML.
         #[arg(long)]

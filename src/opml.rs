@@ -136,7 +136,7 @@ fn describe(e: &opml::Error) -> String {
     }
 }
 
-/// A feed to write with [`write`].
+/// A feed to write with [`write()`].
 #[derive(Debug, Clone, Copy)]
 pub struct ExportFeed<'a> {
     /// Feed URL.

@@ -4,7 +4,7 @@
 //! type's serde field names are the contract, times are the stored ISO-8601
 //! UTC strings) or an aligned table for people, with times in local time.
 //! To add a listing: derive `Serialize` on the row type, implement
-//! [`Listing`] for it, and call [`print`].
+//! [`Listing`] for it, and call [`print()`].
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -67,7 +67,7 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
-/// `t`, made to fit [`width`] when there is one: see [`fit`].
+/// `t`, made to fit [`width`] when there is one: see `fit`.
 pub fn fitted(mut t: Table) -> Table {
     if let Some(width) = width() {
         fit(&mut t, width);
@@ -134,7 +134,7 @@ pub fn width() -> Option<u16> {
 }
 
 /// The width running text (a story) is wrapped to: the terminal's, at
-/// most [`TEXT_MAX_WIDTH`] (longer lines are hard to read), else 80; `None`
+/// most `TEXT_MAX_WIDTH` (longer lines are hard to read), else 80; `None`
 /// (one line per paragraph) with `--wide`.
 pub fn text_width() -> Option<usize> {
     if WIDE.load(Ordering::Relaxed) {

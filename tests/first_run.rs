@@ -504,6 +504,28 @@ fn the_demo_folds_the_bundled_wire_story_offline() {
         stderr(&again)
     );
 
+    // A URL is not taken as a relative path (no `postgres:` folder appears),
+    // and its password is not echoed.
+    let url = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .current_dir(dir.path())
+        .args(["-c"])
+        .arg(&config)
+        .args([
+            "demo",
+            "--database",
+            "postgres://feedfold:secret@db.example/ff",
+        ])
+        .output()
+        .expect("run feedfold");
+    assert_eq!(url.status.code(), Some(2));
+    assert!(
+        stderr(&url).contains("\"postgres://…\" is a URL"),
+        "{}",
+        stderr(&url)
+    );
+    assert!(!stderr(&url).contains("secret"), "{}", stderr(&url));
+    assert!(!dir.path().join("postgres:").exists());
+
     // Without --database, the scratch folder goes when the demo ends.
     let out = common::feedfold(&config, &["demo"]);
     assert!(out.status.success(), "{}", stderr(&out));

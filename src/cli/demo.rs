@@ -25,6 +25,15 @@ struct Scratch {
 impl Scratch {
     fn new(database: Option<PathBuf>) -> Result<Scratch> {
         if let Some(database) = database {
+            // Only the scheme is shown: the rest of a URL may hold a password.
+            if let Some(prefix) = database
+                .to_str()
+                .and_then(crate::config::database_url_prefix)
+            {
+                bail!(
+                    "--database \"{prefix}…\" is a URL; the demo writes an SQLite file: give it a new file name such as demo.db"
+                );
+            }
             // The demo adds its sample feeds to the database: never to one
             // that already holds someone's feeds.
             if database.exists() {

@@ -359,7 +359,7 @@ pub(super) fn check_log_filter(filter: &str) -> Result<(), String> {
 /// `scheme://…`, or SQLite's own `file:…`. Taken as a file name, it would
 /// create a folder called `postgres:`. A one-letter scheme is a Windows
 /// drive (`C:/data/ff.db`), not a URL.
-fn url_prefix(value: &str) -> Option<&str> {
+pub fn url_prefix(value: &str) -> Option<&str> {
     let (scheme, rest) = value.split_once(':')?;
     let is_scheme = scheme.len() > 1
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::dedup::DedupConfig;
 
+pub use check::url_prefix as database_url_prefix;
 pub use include::read_toml_list;
 pub use web::WebConfig;
 

@@ -5,7 +5,7 @@
 //! and broken markup are handled the way a browser would handle them. No
 //! tree is built: the one thing the tree builder would add, switching the
 //! tokenizer to raw text inside `<script>`, `<style>`, `<title>`… (so that a
-//! `<link>` written there is text, not a link), is done by [`Scan`].
+//! `<link>` written there is text, not a link), is done by `Scan`.
 
 use std::cell::RefCell;
 

@@ -125,7 +125,7 @@ impl Store {
     /// One bounded step of merging the full-text index's segments: the
     /// index does not merge inside write transactions (migration 0006), so
     /// the writer calls this when its queue runs empty. At most
-    /// [`IDLE_MERGE_PAGES`] pages of output: a few milliseconds.
+    /// `IDLE_MERGE_PAGES` pages of output: a few milliseconds.
     pub fn merge_search_step(&mut self) -> Result<(), StoreError> {
         // A negative page count merges whatever segments there are.
         self.conn

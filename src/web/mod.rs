@@ -7,7 +7,7 @@
 //! read-only connections (never the writer's), with the store's query API
 //! (`crate::store::river` and the CLI's queries), so a slow page never
 //! holds up a poll. Feed HTML is untrusted; it is sanitised
-//! ([`sanitize`]) before it reaches a page or a feed, and every response
+//! (`sanitize`) before it reaches a page or a feed, and every response
 //! carries a Content-Security-Policy that allows no script at all.
 
 mod auth;

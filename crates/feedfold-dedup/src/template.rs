@@ -1,8 +1,8 @@
 //! Step 1c′: each feed's lead template, learned.
 //!
 //! Outlets put their own text before the lede of every story they carry: a
-//! byline, a "Published <date>" line, a dateline in a shape no table lists
-//! ("Lahore [Punjab] (Newsdesk):"). No list of shapes can be complete, so
+//! byline, a "Published &lt;date&gt;" line, a dateline in a shape no table lists
+//! (`Lahore [Punjab] (Newsdesk):`). No list of shapes can be complete, so
 //! each feed's template is learned the way its boilerplate is: the opening
 //! of every item is read as a *shape* — numbers become `0`, capitalised
 //! words `A`, lower-case words and punctuation stay as they are — and every

@@ -156,7 +156,7 @@ pub struct Core {
     pub a: std::ops::Range<usize>,
     /// The region in the second text.
     pub b: std::ops::Range<usize>,
-    /// Tokens inside equal runs of at least [`ANCHOR_TOKENS`].
+    /// Tokens inside equal runs of at least `ANCHOR_TOKENS`.
     pub matched: usize,
 }
 
@@ -184,7 +184,7 @@ impl Alignment {
         })
     }
 
-    /// The aligned region (`None` when no run of [`ANCHOR_TOKENS`] is shared).
+    /// The aligned region (`None` when no run of `ANCHOR_TOKENS` is shared).
     pub fn core(&self) -> Option<Core> {
         let mut anchors = self.anchors(ANCHOR_TOKENS);
         let (a0, b0, len0) = anchors.next()?;
@@ -203,7 +203,7 @@ impl Alignment {
 
     /// Is the shorter text a cut of the other's opening, wrapped in text of
     /// its own? Its aligned region must start and end within
-    /// [`EDGE_TOKENS`] of its edges, begin within [`EDGE_TOKENS`] of the
+    /// `EDGE_TOKENS` of its edges, begin within `EDGE_TOKENS` of the
     /// other's start, be mostly shared (60 %: a caption may sit inside) and
     /// hold at least `min_shared` shared tokens and 40 % of the shorter
     /// text. Returns the share of the region that is shared.

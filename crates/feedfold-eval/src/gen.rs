@@ -148,7 +148,7 @@ pub struct Item {
 const MIN_SENTENCE_WORDS: usize = 8;
 
 /// The sentences of a text as a reader sees them: fragments shorter than
-/// [`MIN_SENTENCE_WORDS`] (kickers, place lines, bylines, and splitter
+/// `MIN_SENTENCE_WORDS` (kickers, place lines, bylines, and splitter
 /// artefacts of the head/tail-cut SemEval texts such as "der 10.") are
 /// joined to the following sentence, as a feed's summary would never be a
 /// four-word fragment.

@@ -45,13 +45,13 @@ use feedfold_dedup::DedupConfig;
 pub enum Element {
     /// A byline before the lede ("By Jane Doe", "Jane Doe | Staff Reporter").
     Byline,
-    /// A "Published <date>" / "Updated <date> <time>" line.
+    /// A "Published &lt;date&gt;" / "Updated &lt;date&gt; &lt;time&gt;" line.
     Stamp,
     /// The outlet's own dateline (random parts) in place of the agency's.
     Dateline,
     /// The agency's dateline removed, nothing in its place.
     DatelineStripped,
-    /// "Also read: <other headline>" lines between paragraphs.
+    /// "Also read: &lt;other headline&gt;" lines between paragraphs.
     CrossLink,
     /// A photo caption before the lede or after the first paragraph.
     Caption,
