@@ -452,9 +452,17 @@ impl Store {
             let mut bands = self.bands.begin(&tx).map_err(e)?;
             refold_batch(&tx, &cfg, &mut bands, batch, &mut models, &now).map_err(e)?;
             bands.commit(tx).map_err(e)?;
+            // As ingest does: a refold of the whole history would otherwise
+            // hold every key of it in memory.
+            if self.bands.is_full() {
+                self.flush_band_keys()?;
+            }
             report.entries += batch.len();
             progress(report.entries, total);
         }
+        // Written, not left to the daemon to take back from the signatures
+        // of every refolded entry.
+        self.flush_band_keys()?;
         let tx = super::write_transaction(&mut self.conn).map_err(e)?;
         report.new_ids = restore_story_ids(&tx).map_err(e)?;
         tx.execute("DELETE FROM refold_origin", []).map_err(e)?;

@@ -588,6 +588,22 @@ mod tests {
     }
 
     #[test]
+    fn a_refold_leaves_its_keys_written_not_in_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = open(dir.path());
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        record_copy(&mut store, 2, "b");
+        let report = store.refold(None, |_, _| {}).expect("refold");
+        assert_eq!(report.entries, 2);
+        assert!(store.bands.is_empty(), "no key left in the buffer");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 48);
+        assert_eq!(
+            count(&store, "SELECT flushed_through FROM band_index_state"),
+            2
+        );
+    }
+
+    #[test]
     fn keys_lost_with_the_writer_are_taken_back_from_the_signatures() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = open(dir.path());
