@@ -85,10 +85,10 @@ pub enum Command {
         /// Only stories published since: a duration back (24h, 7d), a date
         /// (2025-02-27) or an RFC 3339 time. Undated items count from when
         /// they were first seen.
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::when::parse_since)]
         since: Option<DateTime<Utc>>,
         /// Only stories feedfold first saw since (same forms as --since).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::when::parse_since)]
         seen_since: Option<DateTime<Utc>>,
         /// Most stories to list.
         #[arg(long, default_value_t = 50)]
@@ -112,7 +112,7 @@ pub enum Command {
     /// change, in batches, without losing entries.
     Refold {
         /// Only entries published since this date (2025-02-27), time (RFC 3339) or duration back (7d).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::when::parse_since)]
         since: Option<DateTime<Utc>>,
     },
     /// Measure folding quality on the labelled corpus built from DIR (the
@@ -137,10 +137,10 @@ pub enum Command {
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
         /// Only stories published since (as for `stories --since`).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::when::parse_since)]
         since: Option<DateTime<Utc>>,
         /// Only stories feedfold first saw since (same forms as --since).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::when::parse_since)]
         seen_since: Option<DateTime<Utc>>,
         /// Most stories to list.
         #[arg(long, default_value_t = 20)]
@@ -279,25 +279,6 @@ fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -
         report.new_ids
     );
     Ok(())
-}
-
-/// Every `--since`-like option: a date (`2025-02-27`, midnight UTC), an
-/// RFC 3339 time (`2025-02-27T10:00:00Z`), or a duration back from now
-/// (`24h`, `7d`).
-fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    let back = humantime::parse_duration(s).map_err(|_| {
-        "expected a duration back from now (24h, 7d), a date (2025-02-27) or an RFC 3339 time (2025-02-27T10:00:00Z)".to_string()
-    })?;
-    chrono::TimeDelta::from_std(back)
-        .ok()
-        .and_then(|back| Utc::now().checked_sub_signed(back))
-        .ok_or_else(|| format!("{s} is too far back"))
 }
 
 fn eval(dir: &Path, seed: u64) -> Result<()> {

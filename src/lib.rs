@@ -24,4 +24,5 @@ pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod web;
+pub mod when;
 pub mod xmltext;

@@ -275,22 +275,9 @@ fn since(p: &HashMap<String, String>) -> Result<Option<DateTime<Utc>>, Failure> 
     let Some(s) = p.get("since").map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(Some(t.with_timezone(&Utc)));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc()));
-    }
-    humantime::parse_duration(s)
-        .ok()
-        .and_then(|back| chrono::TimeDelta::from_std(back).ok())
-        .and_then(|back| Utc::now().checked_sub_signed(back))
+    crate::when::parse_since(s)
         .map(Some)
-        .ok_or_else(|| {
-            Failure::BadRequest(format!(
-                "since {s:?}: expected a duration back from now (24h, 7d), a date (2025-02-27) or an RFC 3339 time"
-            ))
-        })
+        .map_err(|why| Failure::BadRequest(format!("since {s:?}: {why}")))
 }
 
 /// `http://host:port` as the client addressed this server, for the
