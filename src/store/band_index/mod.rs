@@ -546,6 +546,22 @@ mod tests {
         record(store, feed, id, "Moscow and Washington meet", &copy);
     }
 
+    /// A new database holding the wire story as entry 1 (feed 1).
+    fn with_wire_story(dir: &std::path::Path) -> Store {
+        let mut store = open(dir);
+        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        store
+    }
+
+    /// The table holds `keys` band keys and the mark is at `flushed_through`.
+    fn assert_index(store: &Store, keys: i64, flushed_through: i64) {
+        assert_eq!(count(store, "SELECT COUNT(*) FROM entry_band"), keys);
+        assert_eq!(
+            count(store, "SELECT flushed_through FROM band_index_state"),
+            flushed_through
+        );
+    }
+
     fn count(store: &Store, sql: &str) -> i64 {
         store.conn.query_row(sql, [], |r| r.get(0)).expect(sql)
     }
@@ -553,8 +569,7 @@ mod tests {
     #[test]
     fn a_copy_finds_an_original_whose_keys_are_still_in_memory() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        let mut store = with_wire_story(dir.path());
         // A near copy: another headline, a dateline, the last sentence cut.
         let cut = WIRE
             .rsplit_once(" Washington")
@@ -580,34 +595,24 @@ mod tests {
         );
         let written = store.flush_band_keys().expect("flush");
         assert_eq!(written, 48);
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 48);
-        assert_eq!(
-            count(&store, "SELECT flushed_through FROM band_index_state"),
-            2
-        );
+        assert_index(&store, 48, 2);
     }
 
     #[test]
     fn a_refold_leaves_its_keys_written_not_in_memory() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        let mut store = with_wire_story(dir.path());
         record_copy(&mut store, 2, "b");
         let report = store.refold(None, |_, _| {}).expect("refold");
         assert_eq!(report.entries, 2);
         assert!(store.bands.is_empty(), "no key left in the buffer");
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 48);
-        assert_eq!(
-            count(&store, "SELECT flushed_through FROM band_index_state"),
-            2
-        );
+        assert_index(&store, 48, 2);
     }
 
     #[test]
     fn keys_lost_with_the_writer_are_taken_back_from_the_signatures() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        let mut store = with_wire_story(dir.path());
         // As if the process died: the buffer goes without being written.
         store.bands = BandIndex::default();
         drop(store);
@@ -704,8 +709,7 @@ mod tests {
     #[test]
     fn the_key_filter_is_saved_for_the_next_writer_and_forgotten_when_keys_bypass_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        let store = with_wire_story(dir.path());
         drop(store);
         let store = open(dir.path());
         assert_eq!(
@@ -744,8 +748,7 @@ mod tests {
     #[test]
     fn retention_removes_the_band_keys_of_pruned_entries() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = open(dir.path());
-        record(&mut store, 1, "a", "Russia, US hold embassy talks", WIRE);
+        let mut store = with_wire_story(dir.path());
         store.flush_band_keys().expect("flush");
         record(
             &mut store,
