@@ -122,19 +122,8 @@ impl Store {
         let mut out = Vec::with_capacity(stories.len());
         for story in stories {
             // A story pruned between the two reads cannot happen inside the
-            // transaction; `story` answering `None` would mean a damaged file.
-            let Some((story, copies)) = self.story(StoryId(story.story_id))? else {
-                continue;
-            };
-            let html = match copies.iter().find(|c| c.relation == "canonical") {
-                Some(c) => self.entry_html(c.entry_id)?,
-                None => None,
-            };
-            out.push(RiverStory {
-                story,
-                copies,
-                html,
-            });
+            // transaction; `None` here would mean a damaged file.
+            out.extend(self.with_lineage(StoryId(story.story_id))?);
         }
         tx.finish().map_err(|e| self.err(e))?;
         Ok(out)
@@ -143,6 +132,14 @@ impl Store {
     /// One story with its lineage and canonical HTML, or `None`.
     pub fn river_story(&self, id: StoryId) -> Result<Option<RiverStory>, StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let story = self.with_lineage(id)?;
+        tx.finish().map_err(|e| self.err(e))?;
+        Ok(story)
+    }
+
+    /// Story `id`, its copies and its canonical copy's HTML (inside the
+    /// caller's read transaction), or `None`.
+    fn with_lineage(&self, id: StoryId) -> Result<Option<RiverStory>, StoreError> {
         let Some((story, copies)) = self.story(id)? else {
             return Ok(None);
         };
@@ -150,7 +147,6 @@ impl Store {
             Some(c) => self.entry_html(c.entry_id)?,
             None => None,
         };
-        tx.finish().map_err(|e| self.err(e))?;
         Ok(Some(RiverStory {
             story,
             copies,
