@@ -310,10 +310,7 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
     // Ctrl-C stops the pass cleanly instead of killing it mid-write.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
-    let one_shot = WriterOptions {
-        merge_when_idle: false,
-    };
-    let (poller, writer) = start(&config, one_shot)?;
+    let (poller, writer) = start(&config, WriterOptions::one_shot())?;
     let (stop_tx, stop) = watch::channel(false);
     let interrupted = Arc::new(std::sync::OnceLock::new());
     let watcher = tokio::spawn(stop_poll_on_signal(
@@ -401,8 +398,18 @@ fn search(
     } else {
         SearchQuery::Words(query.to_string())
     };
-    let rows = open_read_only(config_path)?.search(&query, filter, limit)?;
-    Ok(output::print(&rows, json)?)
+    let store = open_read_only(config_path)?;
+    let rows = store.search(&query, filter, limit)?;
+    output::print(&rows, json)?;
+    let lag = store.index_lag()?;
+    if lag.entries > 0 {
+        eprintln!(
+            "note: the search index is behind: {} not searchable yet (the oldest stored {} s ago); the writer indexes them within seconds",
+            output::count(u64::try_from(lag.entries).unwrap_or(0), "entry"),
+            lag.oldest_seconds
+        );
+    }
+    Ok(())
 }
 
 async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) -> Result<()> {

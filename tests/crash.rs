@@ -10,10 +10,13 @@
 //!   canonical copy (see `Store::check_consistency`);
 //! - the validators (ETag) stored for a feed never claim an item that is not
 //!   stored: the ETag names the document version, and every item of that
-//!   version must be in the database.
+//!   version must be in the database;
+//! - the search index: every entry is either queued or indexed exactly once,
+//!   never both, and nothing deleted is indexed (a kill often lands while the
+//!   writer indexes a batch).
 //!
 //! At the end, with the content frozen and one clean `poll --all`: every
-//! item served is stored exactly once.
+//! item served is stored exactly once, and the search queue is empty.
 //!
 //! `FEEDFOLD_CRASH_SEED` picks another seed; `FEEDFOLD_CRASH_KILLS` another
 //! number of kills (default 60).
@@ -285,6 +288,14 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let total = check(&db, addr, "after the final clean poll");
+    // A one-shot poll leaves the search index complete: nothing queued, and
+    // (checked by `check` above) every entry in the index exactly once,
+    // however many kills landed mid-indexing.
+    let queued: i64 = rusqlite::Connection::open(&db)
+        .expect("open")
+        .query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
+        .expect("queue");
+    assert_eq!(queued, 0, "entries left unindexed after the final poll");
 
     // Every item served is stored exactly once (UNIQUE(feed, identity) makes
     // "more than once" impossible to store; count equality makes it exact).

@@ -199,10 +199,15 @@ fn repolling_updates_an_edited_item_instead_of_adding_one() {
     assert!(out.contains("0 new entries"), "{out}");
     assert_eq!(setup.sql::<i64>("SELECT COUNT(*) FROM entry"), 1);
     assert_eq!(
-        setup.sql::<String>("SELECT summary FROM entry"),
-        "<p>corrected version</p>"
+        setup.sql::<String>("SELECT text FROM story_sources"),
+        "corrected version"
     );
     assert_eq!(setup.sql::<i64>("SELECT COUNT(*) FROM story"), 1);
+    // The index follows the edit: the old words are gone, the new ones found.
+    assert!(setup.json_lines(&["search", "first", "--json"]).is_empty());
+    let hits = setup.json_lines(&["search", "corrected", "--json"]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["index_lag"]["entries"], 0, "{hits:?}");
 }
 
 #[test]

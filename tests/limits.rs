@@ -97,7 +97,7 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
     let title_len: i64 =
         setup.sql("SELECT length(CAST(title AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
     let body_len: i64 =
-        setup.sql("SELECT length(CAST(summary AS BLOB)) FROM entry WHERE identity = 'guid:huge'");
+        setup.sql("SELECT length(CAST(text AS BLOB)) FROM story_sources WHERE entry_id = (SELECT id FROM entry WHERE identity = 'guid:huge')");
     assert!(
         title_len as usize <= MAX_TITLE_BYTES && title_len > 1000,
         "{title_len}"
@@ -107,7 +107,7 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
         "{body_len}"
     );
     let marked: i64 = setup.sql(&format!(
-        "SELECT COUNT(*) FROM entry WHERE identity = 'guid:huge' AND title LIKE '%{m}' AND summary LIKE '%{m}'",
+        "SELECT COUNT(*) FROM entry WHERE identity = 'guid:huge' AND title LIKE '%{m}' AND body LIKE '%{m}'",
         m = TRUNCATION_MARKER.trim_start()
     ));
     assert_eq!(marked, 1);
@@ -120,8 +120,8 @@ fn oversized_feeds_are_capped_and_truncated_and_others_unaffected() {
     // of the huge item (text, normalised text, search index input) stays
     // within the limits, whatever else the other 10,000 entries take.
     let stored: i64 = setup.sql(
-        "SELECT COALESCE(length(title), 0) + COALESCE(length(summary), 0) + COALESCE(length(content), 0)
-                + COALESCE(length(norm_text), 0) + COALESCE(length(norm_title), 0)
+        "SELECT COALESCE(length(title), 0) + COALESCE(length(body), 0) + COALESCE(length(summary_z), 0)
+                + COALESCE(length(content_z), 0) + COALESCE(length(norm_z), 0) + COALESCE(length(norm_title), 0)
          FROM entry WHERE identity = 'guid:huge'",
     );
     assert!(

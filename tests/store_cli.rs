@@ -499,12 +499,25 @@ fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
     );
 
     // A database written before titles were plain: back to schema 9 with
-    // the raw titles; the next writer migrates and cleans them.
+    // the raw titles; the next writer migrates and cleans them. Migration
+    // 13's text storage is undone too (HTML back in `summary`, the index
+    // with its own copy), so the next writer also converts the text.
     {
         let conn = Connection::open(setup.db()).expect("open");
         conn.execute_batch(
             "UPDATE entry SET title = 'Principal&#8217;s <em>Office</em>' WHERE guid = 'urn:c:1';
              DROP TABLE refold_origin; -- migration 11's, undone with it
+             DROP VIEW story_sources; -- 13's view; 12 drops and recreates it
+             DROP TABLE search_queue;
+             DROP TABLE entry_search;
+             UPDATE entry SET summary = '<p>' || body || '</p>';
+             ALTER TABLE entry DROP COLUMN body;
+             ALTER TABLE entry DROP COLUMN content_z;
+             ALTER TABLE entry DROP COLUMN summary_z;
+             ALTER TABLE entry DROP COLUMN norm_z;
+             CREATE VIRTUAL TABLE entry_search USING fts5(title, body, tokenize = 'porter unicode61 remove_diacritics 2');
+             INSERT INTO entry_search (rowid, title, body) SELECT id, title, summary FROM entry;
+             CREATE VIEW story_sources AS SELECT 1 AS story_id;
              PRAGMA user_version = 9;",
         )
         .expect("downgrade");
@@ -517,6 +530,20 @@ fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
         feedfold::store::SCHEMA_VERSION
     );
     assert_eq!(titles(), expected);
+    // The text was converted, and the poll left it searchable.
+    assert_eq!(
+        setup.sql::<String>(
+            "SELECT text FROM story_sources WHERE entry_url = 'https://r.example/1'"
+        ),
+        "Pump prices rose again in every district of the province this week."
+    );
+    assert_eq!(
+        setup.sql::<i64>("SELECT COUNT(*) FROM entry WHERE summary IS NOT NULL"),
+        0
+    );
+    let hits = setup.json_lines(&["search", "library", "--json"]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["index_lag"]["entries"], 0, "{hits:?}");
 }
 
 /// Runs `bin -c config args…` as the unprivileged user `nobody` when the

@@ -111,12 +111,7 @@ async fn poll_and_show(addr: std::net::SocketAddr, database: &Path) -> Result<()
         crate::demo::SAMPLES.len(),
         database.display()
     )?;
-    let (poller, writer) = start(
-        &config,
-        WriterOptions {
-            merge_when_idle: false,
-        },
-    )?;
+    let (poller, writer) = start(&config, WriterOptions::one_shot())?;
     let (_stop_tx, stop) = watch::channel(false);
     let summary = poller.poll_once(true, &stop).await;
     finish(poller, writer).await;

@@ -14,7 +14,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::band_index::Staged;
 use super::feeds::err;
-use super::{format_time, EntryId, FeedId, Store, StoreError, StoryId};
+use super::{format_time, text, EntryId, FeedId, Store, StoreError, StoryId};
 use crate::dedup::{
     self, agency_for_host, Analysis, BoilerplateModel, Candidate, CopyInfo, DedupConfig,
     Fingerprint, Relation, Signature, Verdict,
@@ -206,7 +206,7 @@ fn candidates(
 fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
     let row = tx
         .prepare_cached(
-            "SELECT se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature, e.window_at,
+            "SELECT se.story_id, e.fingerprint, e.norm_title, e.body, e.norm_z, e.signature, e.window_at,
                     s.canonical_entry_id = e.id, e.feed_id
              FROM entry e JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
              WHERE e.id = ?1 AND e.fingerprint_version = ?2 AND e.signature IS NOT NULL",
@@ -217,15 +217,26 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, Option<String>>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, bool>(6)?,
-                r.get::<_, i64>(7)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+                r.get::<_, bool>(7)?,
+                r.get::<_, i64>(8)?,
             ))
         })
         .optional()?;
-    let Some((story_id, exact, title, text, blob, published, is_canonical, feed)) = row else {
+    let Some((story_id, exact, title, body, norm_z, blob, published, is_canonical, feed)) = row
+    else {
         return Ok(None);
+    };
+    // Damaged stored text makes the entry no candidate; it is never fatal.
+    let text = match norm_z.map(|z| text::decode_norm(id, body.as_deref(), &z)) {
+        Some(Ok(text)) => text,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "entry skipped as a dedup candidate");
+            return Ok(None);
+        }
+        None => String::new(),
     };
     // A damaged signature makes the entry no candidate; it is never fatal.
     let Ok(signature) = Signature::from_bytes(&blob) else {
@@ -237,7 +248,7 @@ fn candidate(tx: &Transaction, id: i64) -> rusqlite::Result<Option<Candidate>> {
         feed,
         exact: Fingerprint::from_sql(exact),
         title: title.unwrap_or_default(),
-        text: text.unwrap_or_default(),
+        text,
         signature,
         published,
         is_canonical,
@@ -611,25 +622,13 @@ fn refold_entry(
         // promotes another, or deletes a story left without copies.
         recompute_story(tx, StoryId(story), now)?;
     }
-    let (title, summary, content, window_at, feed): (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        i64,
-    ) = tx
-        .prepare_cached(
-            "SELECT title, summary, content, window_at, feed_id FROM entry WHERE id = ?1",
-        )?
-        .query_row([entry.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-    let a = dedup::analyze_with(
-        title.as_deref(),
-        content.as_deref().or(summary.as_deref()),
-        model,
-    );
-    store_analysis(tx, entry, &a)?;
+    let (title, window_at, feed): (Option<String>, Option<i64>, i64) = tx
+        .prepare_cached("SELECT title, window_at, feed_id FROM entry WHERE id = ?1")?
+        .query_row([entry.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let html = text::read_html(tx, entry)?;
+    let a = dedup::analyze_with(title.as_deref(), html.body_html(), model);
+    let norm_z = text::encode_norm(html.body.as_deref(), &a.text);
+    store_analysis(tx, entry, &a, &norm_z)?;
     let new = Newcomer {
         entry,
         feed: FeedId(feed),
@@ -639,15 +638,17 @@ fn refold_entry(
     Ok(())
 }
 
-/// Writes an entry's analysis columns.
+/// Writes an entry's analysis columns; `norm_z` is `a.text` as a frame
+/// against the entry's body ([`text::encode_norm`]).
 pub(super) fn store_analysis(
     tx: &Transaction,
     entry: EntryId,
     a: &Analysis,
+    norm_z: &[u8],
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE entry SET fingerprint = ?2, fingerprint_version = ?3, credited_agency = ?4, norm_title = ?5,
-            norm_text = ?6, signature = ?7 WHERE id = ?1",
+            norm_z = ?6, signature = ?7 WHERE id = ?1",
     )?
     .execute(params![
         entry.0,
@@ -655,7 +656,7 @@ pub(super) fn store_analysis(
         dedup::ALGORITHM_VERSION,
         a.credited_agency(),
         a.title,
-        a.text,
+        norm_z,
         a.signature.to_bytes()
     ])?;
     Ok(())

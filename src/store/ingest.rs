@@ -11,6 +11,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::band_index::Staged;
 use super::feeds::err;
 use super::fold::{self, FeedContext, Folded};
+use super::text::StoredText;
 use super::{format_time, limits, retention, search, EntryId, FeedId, Store, StoreError};
 use crate::dedup::{self, DedupConfig};
 use crate::fetch::{Exchange, Validators};
@@ -216,6 +217,12 @@ impl Store {
         let mut bands = self.bands.begin(&tx).map_err(e)?;
         let reports = write_in(&tx, &self.dedup, &path, updates, &mut bands)?;
         bands.commit(tx).map_err(e)?;
+        self.backlog.add(
+            reports
+                .iter()
+                .map(|r| r.new_entries + r.updated_entries)
+                .sum(),
+        );
         // The poll results are committed whatever happens here.
         if self.bands.is_full() {
             if let Err(e) = self.flush_band_keys() {
@@ -234,24 +241,10 @@ fn write_in(
     updates: &[FeedUpdate],
     bands: &mut Staged<'_>,
 ) -> Result<Vec<IngestReport>, StoreError> {
-    let e = |source| err(path, source);
-    let mut pending = Pending {
-        index: search::PendingIndex::default(),
-        bands,
-    };
-    let reports = updates
+    updates
         .iter()
-        .map(|u| write_update(tx, dedup, path, u, &mut pending))
-        .collect::<Result<Vec<_>, _>>()?;
-    pending.index.write(tx).map_err(e)?;
-    Ok(reports)
-}
-
-/// Index writes deferred to the end of the transaction (search rows) or
-/// beyond it (band keys).
-struct Pending<'p, 'b> {
-    index: search::PendingIndex,
-    bands: &'p mut Staged<'b>,
+        .map(|u| write_update(tx, dedup, path, u, bands))
+        .collect()
 }
 
 /// Writes one feed's poll result inside the caller's transaction.
@@ -260,7 +253,7 @@ fn write_update(
     dedup: &DedupConfig,
     path: &std::path::Path,
     update: &FeedUpdate,
-    pending: &mut Pending<'_, '_>,
+    bands: &mut Staged<'_>,
 ) -> Result<IngestReport, StoreError> {
     let e = |source| err(path, source);
     let now = format_time(update.fetched_at);
@@ -283,7 +276,7 @@ fn write_update(
                     tx,
                     dedup,
                     &mut ctx,
-                    pending,
+                    bands,
                     update.feed,
                     (entry, precomputed),
                     update.fetched_at,
@@ -382,6 +375,17 @@ fn analysis_of<'e>(
     }
 }
 
+/// The entry's text as the store keeps it: the analysis' plain body, and
+/// the HTML and normalised text as frames against it.
+fn stored_text(entry: &ParsedEntry, a: &dedup::Analysis) -> StoredText {
+    StoredText::encode(
+        a.plain_body.as_deref(),
+        entry.summary.as_deref(),
+        entry.content.as_deref(),
+        &a.text,
+    )
+}
+
 /// How stale an unchanged entry's `last_seen_at` may grow before a poll
 /// that still lists it refreshes it. Rewriting the whole row (HTML and
 /// normalised text, several pages) for every unchanged item of every changed
@@ -394,7 +398,7 @@ fn upsert_entry(
     tx: &Transaction,
     cfg: &DedupConfig,
     ctx: &mut FeedContext,
-    pending: &mut Pending<'_, '_>,
+    bands: &mut Staged<'_>,
     feed: FeedId,
     (entry, precomputed): (&ParsedEntry, Option<&dedup::Analysis>),
     seen_at: DateTime<Utc>,
@@ -432,9 +436,13 @@ fn upsert_entry(
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
             let a = analysis_of(entry, precomputed, ctx);
+            let text = stored_text(entry, &a);
+            // The index is told the old words before they are overwritten.
+            search::unindex(tx, EntryId(id))?;
             tx.prepare_cached(
-                "UPDATE entry SET guid = ?2, url = ?3, title = ?4, summary = ?5, content = ?6, authors = ?7,
-                    published_at = ?8, updated_at = ?9, last_seen_at = ?10, content_hash = ?11, window_at = ?12
+                "UPDATE entry SET guid = ?2, url = ?3, title = ?4, body = ?5, summary_z = ?6, content_z = ?7,
+                    authors = ?8, published_at = ?9, updated_at = ?10, last_seen_at = ?11, content_hash = ?12,
+                    window_at = ?13
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -442,8 +450,9 @@ fn upsert_entry(
                 entry.guid,
                 entry.url,
                 entry.title,
-                entry.summary,
-                entry.content,
+                text.body,
+                text.summary_z,
+                text.content_z,
                 authors,
                 published,
                 updated,
@@ -451,11 +460,9 @@ fn upsert_entry(
                 hash,
                 window_at
             ])?;
-            fold::store_analysis(tx, EntryId(id), &a)?;
-            pending.bands.add(tx, id, &a.bands, window_at)?;
-            pending
-                .index
-                .replace(EntryId(id), a.plain_title.clone(), a.plain_body.clone());
+            fold::store_analysis(tx, EntryId(id), &a, &text.norm_z)?;
+            bands.add(tx, id, &a.bands, window_at)?;
+            search::enqueue(tx, EntryId(id))?;
             Ok(IngestReport {
                 updated_entries: 1,
                 ..Default::default()
@@ -467,11 +474,13 @@ fn upsert_entry(
         }),
         None => {
             let a = analysis_of(entry, precomputed, ctx);
+            let text = stored_text(entry, &a);
             tx.prepare_cached(
-                "INSERT INTO entry (feed_id, identity, guid, url, title, summary, content, authors, published_at,
-                    updated_at, first_seen_at, last_seen_at, content_hash, fingerprint, fingerprint_version,
-                    credited_agency, norm_title, norm_text, signature, window_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                "INSERT INTO entry (feed_id, identity, guid, url, title, body, summary_z, content_z, authors,
+                    published_at, updated_at, first_seen_at, last_seen_at, content_hash, fingerprint,
+                    fingerprint_version, credited_agency, norm_title, norm_z, signature, window_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                    ?19, ?20)",
             )?
             .execute(params![
                 feed.0,
@@ -479,8 +488,9 @@ fn upsert_entry(
                 entry.guid,
                 entry.url,
                 entry.title,
-                entry.summary,
-                entry.content,
+                text.body,
+                text.summary_z,
+                text.content_z,
                 authors,
                 published,
                 updated,
@@ -490,21 +500,19 @@ fn upsert_entry(
                 dedup::ALGORITHM_VERSION,
                 a.credited_agency(),
                 a.title,
-                a.text,
+                text.norm_z,
                 a.signature.to_bytes(),
                 window_at
             ])?;
             let id = EntryId(tx.last_insert_rowid());
-            pending
-                .index
-                .add(id, a.plain_title.clone(), a.plain_body.clone());
+            search::enqueue(tx, id)?;
             ctx.observe(&a);
             let new = fold::Newcomer {
                 entry: id,
                 feed,
                 window_at,
             };
-            let (folded, decided_in) = fold::fold_new_entry(tx, cfg, pending.bands, new, &a, &now)?;
+            let (folded, decided_in) = fold::fold_new_entry(tx, cfg, bands, new, &a, &now)?;
             let mut report = IngestReport {
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),
@@ -587,14 +595,15 @@ mod tests {
         }
         store.record(u).expect("record");
         let norm = |id: &str| -> String {
-            store
+            let (entry, body, z): (i64, Option<String>, Vec<u8>) = store
                 .conn
                 .query_row(
-                    "SELECT norm_text FROM entry WHERE identity = ?1",
+                    "SELECT id, body, norm_z FROM entry WHERE identity = ?1",
                     [format!("guid:{id}")],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .expect("entry")
+                .expect("entry");
+            super::super::text::decode_norm(entry, body.as_deref(), &z).expect("decodes")
         };
         assert_eq!(norm("b"), marker.text, "b's precomputed analysis");
         assert!(
@@ -696,7 +705,8 @@ mod tests {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .expect("entries");
         assert_eq!(stored, ["guid:a", "guid:c"]);
-        // The index rows, written last in each transaction, are there too.
+        // Both were queued for the index, and are found once indexed.
+        assert_eq!(store.index_backlog(None).expect("index"), (2, 0));
         let hits = store
             .search(
                 &crate::store::SearchQuery::Words("searchable".into()),

@@ -33,6 +33,7 @@ pub mod retention;
 pub mod river;
 pub mod search;
 pub mod status;
+mod text;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -103,6 +104,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0012_story_text.sql",
         include_str!("../../migrations/0012_story_text.sql"),
+    ),
+    (
+        "0013_text_once.sql",
+        include_str!("../../migrations/0013_text_once.sql"),
     ),
 ];
 
@@ -291,6 +296,10 @@ pub struct Store {
     dedup: crate::dedup::DedupConfig,
     /// Band keys of the newest entries, not yet in `entry_band`.
     bands: band_index::BandIndex,
+    /// Entries queued for the full-text index by this store.
+    backlog: search::Backlog,
+    /// How long the entries it indexed had waited.
+    index_lags: search::LagHistogram,
 }
 
 impl Store {
@@ -316,6 +325,8 @@ impl Store {
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
             bands: band_index::BandIndex::default(),
+            backlog: search::Backlog::default(),
+            index_lags: search::LagHistogram::default(),
         };
         // SQLite silently opens a file it cannot write read-only; say so now
         // rather than at the first write.
@@ -330,6 +341,8 @@ impl Store {
         }
         store.configure(true)?;
         store.migrate()?;
+        store.convert_old_text()?;
+        store.load_backlog()?;
         store.checkpointer = checkpointer::Checkpointer::spawn(path);
         Ok(store)
     }
@@ -399,6 +412,8 @@ impl Store {
             path: path.to_path_buf(),
             dedup: crate::dedup::DedupConfig::default(),
             bands: band_index::BandIndex::default(),
+            backlog: search::Backlog::default(),
+            index_lags: search::LagHistogram::default(),
         };
         store.configure(false)?;
         // Reading the header is where a missing WAL index shows.
@@ -530,6 +545,31 @@ impl Store {
         Ok(())
     }
 
+    /// Brings entries stored before migration 0013 to the stored form of
+    /// [`text`], a batch per transaction (see [`text::convert_batch`]).
+    fn convert_old_text(&mut self) -> Result<(), StoreError> {
+        let (mut total, mut after) = (0, 0);
+        loop {
+            let path = self.path.clone();
+            let e = |source| feeds::err(&path, source);
+            let tx = write_transaction(&mut self.conn).map_err(e)?;
+            let n = text::convert_batch(&tx, &mut after).map_err(e)?;
+            tx.commit().map_err(e)?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            tracing::info!(converted = total, "converting stored text to the 0013 form");
+        }
+        if total > 0 {
+            tracing::info!(
+                converted = total,
+                "stored text converted; the search index catches up in the background"
+            );
+        }
+        Ok(())
+    }
+
     /// Checkpoints the WAL into the main file and empties it, so a stopped
     /// daemon leaves one self-contained file behind. Stops the background
     /// checkpoints for good: call it at shutdown.
@@ -592,9 +632,8 @@ impl Store {
 /// own transaction so that the two land together or not at all.
 fn after_migration(tx: &rusqlite::Transaction, name: &str) -> rusqlite::Result<()> {
     match name {
-        // Index the entries stored before full-text search existed: the
-        // plain text comes from the HTML converter, which SQL cannot call.
-        "0005_search.sql" => search::index_all(tx).map(drop),
+        // 0005 indexed the entries stored before it here; 0013 replaced
+        // that index and queues every entry for the new one.
         // Make the titles stored before plain text, as the parser now does.
         "0010_plain_titles.sql" => plain_titles(tx),
         _ => Ok(()),
@@ -867,8 +906,11 @@ mod tests {
         )
         .expect("old rows");
         drop(conn);
-        let store = Store::open(&path).expect("migrate");
+        let mut store = Store::open(&path).expect("migrate");
         assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
+        // Queued by migration 0013, indexed by the writer's next step.
+        assert_eq!(store.index_lag().expect("lag").entries, 1);
+        assert_eq!(store.index_backlog(None).expect("index"), (1, 0));
         let (title, body): (String, String) = store
             .conn
             .query_row(

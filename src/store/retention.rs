@@ -288,7 +288,7 @@ fn prune_entries(
                      last_listed_at = MAX(last_listed_at, excluded.last_listed_at)",
             )?
             .execute(params![id.0, now])?;
-        search::unindex_entry(conn, id)?;
+        search::unindex(conn, id)?;
         conn.prepare_cached("DELETE FROM story_entry WHERE entry_id = ?1")?
             .execute([id.0])?;
     }

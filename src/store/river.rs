@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
 use super::query::{story_row, SourceRow, StoryRow, STORY_COLUMNS};
-use super::{format_time, Store, StoreError, StoryId};
+use super::{format_time, EntryId, Store, StoreError, StoryId};
 
 /// Which stories a river (a page of `/` or an outgoing feed) shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,13 +156,10 @@ impl Store {
 
     /// An entry's HTML as its feed sent it: its content, else its summary.
     fn entry_html(&self, entry_id: i64) -> Result<Option<String>, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT COALESCE(NULLIF(content, ''), summary) FROM entry WHERE id = ?1",
-            )
-            .and_then(|mut s| s.query_row([entry_id], |r| r.get(0)).optional())
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+        let html = super::text::read_html(&self.conn, EntryId(entry_id))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(html.and_then(|h| h.content.filter(|c| !c.is_empty()).or(h.summary)))
     }
 
     /// The tags of the listed feeds, each once, in alphabetical order.

@@ -9,8 +9,9 @@
 //! daemon that kept polling while every write failed.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -36,12 +37,32 @@ pub struct WriterOptions {
     /// soon as its feeds are stored (FTS5's crisis merges still bound the
     /// segments, and the daemon or `feedfold prune` merges them later).
     pub merge_when_idle: bool,
+    /// How long the writer may spend indexing the search queue when it
+    /// exits: `None` indexes all of it, so that a one-shot `feedfold poll`
+    /// leaves every entry searchable; the daemon bounds it, so that a stop
+    /// stays quick, and whatever is left is indexed at the next start.
+    pub exit_index_budget: Option<Duration>,
 }
+
+/// The daemon's bound on indexing at exit.
+const DAEMON_EXIT_INDEX_BUDGET: Duration = Duration::from_secs(10);
 
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             merge_when_idle: true,
+            exit_index_budget: Some(DAEMON_EXIT_INDEX_BUDGET),
+        }
+    }
+}
+
+impl WriterOptions {
+    /// Options for a one-shot command: no idle merging, the whole search
+    /// queue indexed before exit.
+    pub fn one_shot() -> WriterOptions {
+        WriterOptions {
+            merge_when_idle: false,
+            exit_index_budget: None,
         }
     }
 }
@@ -75,16 +96,21 @@ impl StoreHandle {
                 loop {
                     let job = match next.take() {
                         Some(job) => job,
-                        None => match rx.recv() {
+                        None => match wait_for_job(&rx, &store) {
                             Ok(job) => job,
-                            Err(_) => break,
+                            Err(RecvTimeoutError::Timeout) => {
+                                index_when_due(&mut store);
+                                continue;
+                            }
+                            Err(RecvTimeoutError::Disconnected) => break,
                         },
                     };
                     match job {
                         Job::Call(f) => f(&mut store),
                         Job::Record(update, reply) => {
                             next = record_batch(&mut store, &rx, *update, reply);
-                            if next.is_none() {
+                            index_when_due(&mut store);
+                            if next.is_none() && store.index_wait().is_none() {
                                 // Nothing queued: tidy the search index now
                                 // rather than inside someone's commit.
                                 if options.merge_when_idle {
@@ -99,7 +125,23 @@ impl StoreHandle {
                         }
                     }
                 }
-                // Every handle is gone: leave one self-contained file behind.
+                // Every handle is gone: make the queued entries searchable
+                // and leave one self-contained file behind.
+                match store.index_backlog(options.exit_index_budget) {
+                    Ok((_, 0)) => {}
+                    Ok((_, left)) => tracing::info!(left, "entries left for the search index to take at the next start"),
+                    Err(e) => tracing::warn!(error = %e, "indexing the search queue at exit failed; the next start does it"),
+                }
+                let lags = store.index_lags();
+                if lags.count() > 0 {
+                    tracing::info!(
+                        entries = lags.count(),
+                        p50_ms = lags.quantile_ms(0.5),
+                        p99_ms = lags.quantile_ms(0.99),
+                        max_ms = lags.max_ms(),
+                        "search index lag from commit to searchable"
+                    );
+                }
                 if let Err(e) = store.park_band_keys() {
                     tracing::warn!(error = %e, "saving the band key filter failed; the next writer rebuilds it");
                 }
@@ -137,6 +179,23 @@ impl StoreHandle {
             .send(Job::Record(Box::new(update), reply))
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// The next job, waiting no longer than the search queue allows: a
+/// `Timeout` means an index step is due.
+fn wait_for_job(rx: &mpsc::Receiver<Job>, store: &Store) -> Result<Job, RecvTimeoutError> {
+    match store.index_wait() {
+        Some(wait) => rx.recv_timeout(wait),
+        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    }
+}
+
+/// Runs an index step if one is due; a failure is logged and retried at the
+/// next, the entries stay queued.
+fn index_when_due(store: &mut Store) {
+    if let Err(e) = store.index_when_due() {
+        tracing::warn!(error = %e, "indexing queued entries for search failed; retried later");
     }
 }
 
