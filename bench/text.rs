@@ -53,35 +53,59 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|");
     println!("| raw text | {:.0} | 100 % | — | — |", raw as f64 / n);
-    let row = |name: &str, dict_of: &dyn Fn(&Item) -> Vec<u8>| {
-        let mut c = Compressor::new(3).expect("zstd context");
-        let mut d = Decompressor::new().expect("zstd context");
-        let (mut bytes, mut frames) = (0usize, Vec::with_capacity(test.len()));
-        let t = Instant::now();
-        for item in &test {
-            c.set_dictionary(3, &dict_of(item)).expect("dictionary");
-            let f = c.compress(item.html.as_bytes()).expect("compress");
-            bytes += f.len();
-            frames.push(f);
-        }
-        let ct = t.elapsed().as_secs_f64() * 1e6 / n;
-        let t = Instant::now();
-        for (item, f) in test.iter().zip(&frames) {
-            d.set_dictionary(&dict_of(item)).expect("dictionary");
-            let out = d.decompress(f, item.html.len() + 64).expect("decompress");
-            assert_eq!(out.len(), item.html.len());
-        }
-        let dt = t.elapsed().as_secs_f64() * 1e6 / n;
-        println!(
-            "| {name} | {:.0} | {:.1} % | {ct:.1} | {dt:.1} |",
-            bytes as f64 / n,
-            100.0 * bytes as f64 / raw as f64
-        );
-    };
-    row("zstd -3", &|_| Vec::new());
-    row("zstd -3, trained 64 KiB dictionary", &|_| dict.clone());
+    // `shared`: one dictionary for every item, loaded once; otherwise each
+    // item's own, loaded per item.
+    let row =
+        |name: &str, level: i32, shared: Option<&[u8]>, dict_of: &dyn Fn(&Item) -> Vec<u8>| {
+            let mut c = Compressor::new(level).expect("zstd context");
+            let mut d = Decompressor::new().expect("zstd context");
+            if let Some(dict) = shared {
+                c.set_dictionary(level, dict).expect("dictionary");
+                d.set_dictionary(dict).expect("dictionary");
+            }
+            let (mut bytes, mut frames) = (0usize, Vec::with_capacity(test.len()));
+            let t = Instant::now();
+            for item in &test {
+                if shared.is_none() {
+                    c.set_dictionary(level, &dict_of(item)).expect("dictionary");
+                }
+                let f = c.compress(item.html.as_bytes()).expect("compress");
+                bytes += f.len();
+                frames.push(f);
+            }
+            let ct = t.elapsed().as_secs_f64() * 1e6 / n;
+            let t = Instant::now();
+            for (item, f) in test.iter().zip(&frames) {
+                if shared.is_none() {
+                    d.set_dictionary(&dict_of(item)).expect("dictionary");
+                }
+                let out = d.decompress(f, item.html.len() + 64).expect("decompress");
+                assert_eq!(out.len(), item.html.len());
+            }
+            let dt = t.elapsed().as_secs_f64() * 1e6 / n;
+            println!(
+                "| {name} | {:.0} | {:.1} % | {ct:.1} | {dt:.1} |",
+                bytes as f64 / n,
+                100.0 * bytes as f64 / raw as f64
+            );
+        };
+    row("zstd -3", 3, Some(&[]), &|_| Vec::new());
+    row(
+        "zstd -3, trained 64 KiB dictionary",
+        3,
+        Some(&dict),
+        &|_| Vec::new(),
+    );
+    row(
+        "zstd -1, the item's plain text as dictionary",
+        1,
+        None,
+        &|i| i.plain.as_bytes().to_vec(),
+    );
     row(
         "zstd -3, the item's plain text as dictionary (feedfold)",
+        3,
+        None,
         &|i| i.plain.as_bytes().to_vec(),
     );
     let norm_raw: usize = test.iter().map(|i| i.norm.len()).sum();

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use feedfold::fetch::Exchange;
 use feedfold::parse::{ParsedEntry, ParsedFeed};
-use feedfold::store::{FeedId, FeedOutcome, FeedUpdate};
+use feedfold::store::{FeedId, FeedOutcome, FeedUpdate, Prepared};
 
 /// A successful poll of synthetic outlet `feed` (0-based) carrying `entries`,
 /// with the analyses a poller computed for them (by position; empty: the
@@ -16,6 +16,11 @@ pub fn outlet_update(
     analyses: Vec<Option<feedfold::dedup::Analysis>>,
 ) -> FeedUpdate {
     let now = Utc::now();
+    let analyses = entries
+        .iter()
+        .zip(analyses.into_iter().chain(std::iter::repeat_with(|| None)))
+        .map(|(e, a)| a.map(|a| Prepared::new(e, a)))
+        .collect();
     FeedUpdate {
         feed: FeedId(feed as i64 + 1),
         fetched_at: now,

@@ -20,8 +20,8 @@ use crate::metrics;
 use crate::model::RedirectStep;
 use crate::parse::{self, ParseError, ParsedFeed};
 use crate::store::{
-    DueFeed, FeedId, FeedOutcome, FeedUpdate, FetchState, IngestReport, StoreError, StoreHandle,
-    UrlChange,
+    DueFeed, FeedId, FeedOutcome, FeedUpdate, FetchState, IngestReport, Prepared, StoreError,
+    StoreHandle, UrlChange,
 };
 
 /// How one feed's turn in a pass ended.
@@ -396,7 +396,7 @@ async fn analyze_changed(
     store: &StoreHandle,
     feed: Option<FeedId>,
     doc: ParsedFeed,
-) -> Result<(ParsedFeed, Vec<Option<dedup::Analysis>>), String> {
+) -> Result<(ParsedFeed, Vec<Option<Prepared>>), String> {
     let (unchanged, model) = match feed {
         Some(id) => {
             let keys: Vec<(String, i64)> = doc
@@ -427,7 +427,11 @@ async fn analyze_changed(
             .enumerate()
             .map(|(i, entry)| {
                 let known = unchanged.get(i).copied().unwrap_or(false);
-                (!known).then(|| dedup::analyze_with(entry.title.as_deref(), entry.body(), &model))
+                (!known).then(|| {
+                    let analysis =
+                        dedup::analyze_with(entry.title.as_deref(), entry.body(), &model);
+                    Prepared::new(entry, analysis)
+                })
             })
             .collect();
         (doc, analyses)

@@ -43,10 +43,11 @@ pub enum FeedOutcome {
         feed: ParsedFeed,
         /// Validators for the next conditional GET.
         validators: Validators,
-        /// Dedup analyses the poller computed off the writer thread, by
-        /// position (`analyses[i]` is `feed.entries[i]`'s); an entry without
-        /// one (`None`, or past the end) is analysed by the writer.
-        analyses: Vec<Option<dedup::Analysis>>,
+        /// Dedup analyses and stored forms the poller computed off the
+        /// writer thread, by position (`analyses[i]` is
+        /// `feed.entries[i]`'s); an entry without one (`None`, or past the
+        /// end) is analysed by the writer.
+        analyses: Vec<Option<Prepared>>,
     },
     /// 304 Not Modified.
     NotModified {
@@ -358,32 +359,42 @@ fn write_update(
     Ok(report)
 }
 
-/// The entry's analysis: the one the poller computed in parallel, else
-/// computed here with the feed's boilerplate model.
-fn analysis_of<'e>(
-    entry: &ParsedEntry,
-    precomputed: Option<&'e dedup::Analysis>,
-    ctx: &FeedContext,
-) -> std::borrow::Cow<'e, dedup::Analysis> {
-    match precomputed {
-        Some(a) => std::borrow::Cow::Borrowed(a),
-        None => std::borrow::Cow::Owned(dedup::analyze_with(
-            entry.title.as_deref(),
-            entry.body(),
-            &ctx.model,
-        )),
+/// An entry made ready for the store off the writer thread: its dedup
+/// analysis and its text in stored form (compressing is most of the cost).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The dedup analysis, with the feed's boilerplate model.
+    pub analysis: dedup::Analysis,
+    text: StoredText,
+}
+
+impl Prepared {
+    /// Prepares `entry`, whose analysis is `analysis`.
+    pub fn new(entry: &ParsedEntry, analysis: dedup::Analysis) -> Prepared {
+        let text = StoredText::encode(
+            analysis.plain_body.as_deref(),
+            entry.summary.as_deref(),
+            entry.content.as_deref(),
+            &analysis.text,
+        );
+        Prepared { analysis, text }
     }
 }
 
-/// The entry's text as the store keeps it: the analysis' plain body, and
-/// the HTML and normalised text as frames against it.
-fn stored_text(entry: &ParsedEntry, a: &dedup::Analysis) -> StoredText {
-    StoredText::encode(
-        a.plain_body.as_deref(),
-        entry.summary.as_deref(),
-        entry.content.as_deref(),
-        &a.text,
-    )
+/// The entry made ready: by the poller in parallel, else here with the
+/// feed's boilerplate model.
+fn prepared<'e>(
+    entry: &ParsedEntry,
+    precomputed: Option<&'e Prepared>,
+    ctx: &FeedContext,
+) -> std::borrow::Cow<'e, Prepared> {
+    match precomputed {
+        Some(p) => std::borrow::Cow::Borrowed(p),
+        None => std::borrow::Cow::Owned(Prepared::new(
+            entry,
+            dedup::analyze_with(entry.title.as_deref(), entry.body(), &ctx.model),
+        )),
+    }
 }
 
 /// How stale an unchanged entry's `last_seen_at` may grow before a poll
@@ -400,7 +411,7 @@ fn upsert_entry(
     ctx: &mut FeedContext,
     bands: &mut Staged<'_>,
     feed: FeedId,
-    (entry, precomputed): (&ParsedEntry, Option<&dedup::Analysis>),
+    (entry, precomputed): (&ParsedEntry, Option<&Prepared>),
     seen_at: DateTime<Utc>,
 ) -> rusqlite::Result<IngestReport> {
     let (entry, truncated) = limits::bound(entry);
@@ -435,8 +446,8 @@ fn upsert_entry(
         Some((id, ..)) => {
             // An edited item keeps its story: re-folding on every typo fix
             // would make lineage flicker. `refold` recomputes it on demand.
-            let a = analysis_of(entry, precomputed, ctx);
-            let text = stored_text(entry, &a);
+            let p = prepared(entry, precomputed, ctx);
+            let (a, text) = (&p.analysis, &p.text);
             // The index is told the old words before they are overwritten.
             search::unindex(tx, EntryId(id))?;
             tx.prepare_cached(
@@ -460,7 +471,7 @@ fn upsert_entry(
                 hash,
                 window_at
             ])?;
-            fold::store_analysis(tx, EntryId(id), &a, &text.norm_z)?;
+            fold::store_analysis(tx, EntryId(id), a, &text.norm_z)?;
             bands.add(tx, id, &a.bands, window_at)?;
             search::enqueue(tx, EntryId(id))?;
             Ok(IngestReport {
@@ -473,8 +484,8 @@ fn upsert_entry(
             ..Default::default()
         }),
         None => {
-            let a = analysis_of(entry, precomputed, ctx);
-            let text = stored_text(entry, &a);
+            let p = prepared(entry, precomputed, ctx);
+            let (a, text) = (&p.analysis, &p.text);
             tx.prepare_cached(
                 "INSERT INTO entry (feed_id, identity, guid, url, title, body, summary_z, content_z, authors,
                     published_at, updated_at, first_seen_at, last_seen_at, content_hash, fingerprint,
@@ -506,13 +517,13 @@ fn upsert_entry(
             ])?;
             let id = EntryId(tx.last_insert_rowid());
             search::enqueue(tx, id)?;
-            ctx.observe(&a);
+            ctx.observe(a);
             let new = fold::Newcomer {
                 entry: id,
                 feed,
                 window_at,
             };
-            let (folded, decided_in) = fold::fold_new_entry(tx, cfg, bands, new, &a, &now)?;
+            let (folded, decided_in) = fold::fold_new_entry(tx, cfg, bands, new, a, &now)?;
             let mut report = IngestReport {
                 new_entries: 1,
                 new_stories: usize::from(folded == Folded::NewStory),
@@ -589,9 +600,14 @@ mod tests {
         // Deliberately not these entries' own texts.
         let marker = dedup::analyze(Some("Marker"), Some("<p>Precomputed for b.</p>"));
         let stale = dedup::analyze(Some("Stale"), Some("<p>Made before the cut.</p>"));
+        let (entries_b, entries_c) = (entries[1].clone(), entries[2].clone());
         let mut u = update(FeedId(1), entries);
         if let FeedOutcome::Parsed { analyses, .. } = &mut u.outcome {
-            *analyses = vec![None, Some(marker.clone()), Some(stale)];
+            *analyses = vec![
+                None,
+                Some(Prepared::new(&entries_b, marker.clone())),
+                Some(Prepared::new(&entries_c, stale)),
+            ];
         }
         store.record(u).expect("record");
         let norm = |id: &str| -> String {

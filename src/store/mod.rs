@@ -43,7 +43,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
-pub use ingest::{DecisionTimes, FeedOutcome, FeedUpdate, IngestReport};
+pub use ingest::{DecisionTimes, FeedOutcome, FeedUpdate, IngestReport, Prepared};
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow, TimeFilter};
 pub use retention::{PruneReport, RetentionPolicy};
