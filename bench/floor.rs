@@ -6,10 +6,13 @@
 //! cold `feedfold poll --all` filled (SOURCE), holds them in memory, then
 //! writes them into fresh databases in three ways, one at a time:
 //! - `fts`: only the full-text rows, into an FTS5 table declared like
-//!   `entry_search` (same tokenizer, automerge off);
+//!   `entry_search` (same tokenizer, automerge off; contentless, as the
+//!   external-content `entry_search` of schema 13 stores no text either);
 //! - `rows`: only the entry rows, into a table declared like `entry`, with
 //!   its indexes (the DDL is copied from SOURCE);
-//! - `both`: both, in the same transactions, as the store writes them.
+//! - `both`: both, as the store writes them since schema 13: the rows in
+//!   their transactions, the full-text rows in transactions of their own,
+//!   INDEX_STEP at a time (the writer's index step).
 //!
 //! Each way runs on one thread, as SQLite's single writer does, with the
 //! store's settings (WAL, `synchronous = NORMAL`, 8 MiB page cache, a
@@ -35,10 +38,14 @@ const SETTINGS: &str = "PRAGMA journal_mode = WAL;
     PRAGMA cache_size = -8192;
     PRAGMA wal_autocheckpoint = 40000;";
 
-/// `entry_search` as migrations 0005 and 0006 declare it.
+/// `entry_search` as migrations 0006 and 0013 declare it, contentless
+/// (the text lives in the entry rows, which the `fts` way does not write).
 const FTS_DDL: &str = "CREATE VIRTUAL TABLE entry_search USING fts5(
-        title, body, tokenize = 'porter unicode61 remove_diacritics 2');
+        title, body, content = '', tokenize = 'porter unicode61 remove_diacritics 2');
     INSERT INTO entry_search (entry_search, rank) VALUES ('automerge', 0);";
+
+/// Entries indexed per index step (src/store/search.rs, `INDEX_BATCH`).
+const INDEX_STEP: usize = 5_000;
 
 /// What SOURCE holds, in memory.
 struct Corpus {
@@ -172,23 +179,29 @@ fn store(corpus: &Corpus, way: &str, path: &Path, batch: usize) -> rusqlite::Res
         .map(|(_, t, b)| t.as_ref().map_or(0, String::len) + b.as_ref().map_or(0, String::len))
         .sum();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
-    let mut i = 0;
+    let (mut i, mut indexed) = (0, 0);
     while i < n {
-        let tx = conn.transaction()?;
-        for k in i..(i + batch).min(n) {
-            if rows {
+        let end = (i + batch).min(n);
+        if rows {
+            let tx = conn.transaction()?;
+            for row in &corpus.rows[i..end] {
                 tx.prepare_cached(&insert_row)?
-                    .execute(params_from_iter(corpus.rows[k].iter()))?;
+                    .execute(params_from_iter(row.iter()))?;
             }
-            if let Some((id, title, body)) = corpus.search.get(k).filter(|_| fts) {
+            tx.commit()?;
+        }
+        i = end;
+        if fts && (i - indexed >= INDEX_STEP || i == n) {
+            let tx = conn.transaction()?;
+            for (id, title, body) in corpus.search.get(indexed..i).unwrap_or_default() {
                 tx.prepare_cached(
                     "INSERT INTO entry_search (rowid, title, body) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(rusqlite::params![id, title, body])?;
             }
+            tx.commit()?;
+            indexed = i;
         }
-        tx.commit()?;
-        i += batch;
     }
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     let (wall, cpu) = (wall0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);

@@ -60,7 +60,8 @@ def timed(cmd, cwd=None, env=None):
     if proc.returncode != 0:
         sys.stderr.write(f"warning: {cmd[0]} exited {proc.returncode}: {proc.stderr[-500:]}\n")
     return {"wall": wall, "cpu": field("User time (seconds)") + field("System time (seconds)"),
-            "rss": field("Maximum resident set size (kbytes)") / 1024.0, "stdout": proc.stdout}
+            "rss": field("Maximum resident set size (kbytes)") / 1024.0, "stdout": proc.stdout,
+            "stderr": proc.stderr}
 
 
 def size_mb(*paths):
@@ -122,7 +123,13 @@ class Feedfold:
                 break
 
     def run(self):
-        return timed([FEEDFOLD, "-c", self.config, "poll", "--all"], env={**os.environ, "RUST_LOG": "error"})
+        # The writer logs, at exit, how long entries waited from commit to searchable.
+        env = {**os.environ, "RUST_LOG": "error,feedfold::store::writer=info"}
+        m = timed([FEEDFOLD, "-c", self.config, "poll", "--all"], env=env)
+        lag = re.search(r"entries=(\d+) p50_ms=(\d+) p99_ms=(\d+) max_ms=(\d+)", m["stderr"])
+        if lag:
+            m["search_lag"] = dict(zip(("entries", "p50", "p99", "max"), map(int, lag.groups())))
+        return m
 
     def items(self):
         return count(self.db, "SELECT COUNT(*) FROM entry")
@@ -237,8 +244,10 @@ def fetch_scenarios(work, feeds, items, tools, label):
     rows = []
     instances = [t(work, urls) for t in tools]
     cold_db = None
+    lag = None
     for t in instances:
         m = t.run()
+        lag = m.get("search_lag", lag)
         rows.append(row(t.name, f"{label} cold", m, t.items(), t.size()))
         print(f"  {t.name:9} cold: {m['wall']:.2f}s wall, {m['rss']:.0f} MB", flush=True)
         if isinstance(t, Feedfold):
@@ -253,6 +262,8 @@ def fetch_scenarios(work, feeds, items, tools, label):
     if instances and isinstance(instances[0], Feedfold):
         steady = daemon_rss(instances[0])
     server.stop()
+    if lag:
+        rows[0]["search_lag"] = lag
     return rows, steady, cold_db
 
 
@@ -395,6 +406,12 @@ def main():
             "0.5–5 KB HTML bodies, 15 % syndicated copies); warm = 10 % of feeds gained 5 items, 90 % answer 304.", "",
             table(rows), ""]
     text += [f"{floor}.", ""]
+    for r in rows:
+        lag = r.get("search_lag")
+        if lag:
+            text += [f"Search lag during the {r['scenario']} pass (feedfold, commit to searchable, "
+                     f"{lag['entries']} entries): p50 {lag['p50'] / 1000:.1f} s, p99 {lag['p99'] / 1000:.1f} s, "
+                     f"max {lag['max'] / 1000:.1f} s.", ""]
     if parse_note:
         text += [f"Parse: {parse_note}.", ""]
     if steady:
