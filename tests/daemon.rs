@@ -393,3 +393,41 @@ fn count_entries(setup: &Setup) -> i64 {
         .and_then(|c| c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get(0)))
         .unwrap_or(0)
 }
+
+/// Issue 19: the running daemon makes every entry searchable within 5 s of
+/// its commit (docs/SCHEMA.md), without waiting for the pass to end or for
+/// the daemon to stop: the entry is found while the daemon is still running.
+#[test]
+fn the_daemon_makes_new_entries_searchable_within_five_seconds() {
+    let server = Server::start();
+    let doc = rss(
+        "S",
+        &[Item::new("1")
+            .title("Quarterly harvest report")
+            .link("https://s.example/1")
+            .html("<p>The millet harvest in the northern valleys doubled this season.</p>")],
+    );
+    server.route("/feed", Route::ok(RSS_TYPE, doc));
+    let setup = Setup::new(&[(&server.url("/feed"), None)]);
+    let mut daemon = Daemon::start(&setup.config(), &["run"], &[("RUST_LOG", "warn")]);
+    common::wait_until(
+        "the daemon stores the entry",
+        std::time::Duration::from_secs(20),
+        || setup.db().exists() && count_entries(&setup) == 1,
+    );
+    let committed = std::time::Instant::now();
+    common::wait_until(
+        "the entry is searchable",
+        std::time::Duration::from_secs(5),
+        || !setup.json_lines(&["search", "millet", "--json"]).is_empty(),
+    );
+    eprintln!(
+        "searchable {:?} after its commit was seen",
+        committed.elapsed()
+    );
+    assert!(
+        daemon.running(),
+        "found while the daemon runs, not at its exit"
+    );
+    assert_eq!(daemon.stop().code(), Some(0));
+}
