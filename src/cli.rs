@@ -723,6 +723,17 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
         n(report.stories_24h, "story"),
         n(report.folded_24h, "folded copy")
     )?;
+    let lag = report.search_index;
+    if lag.entries > 0 {
+        writeln!(
+            out,
+            "Search    {} waiting for the index (the oldest for {} s)",
+            n(lag.entries, "item"),
+            lag.oldest_seconds
+        )?;
+    } else {
+        writeln!(out, "Search    every item indexed")?;
+    }
     if !report.top_stories.is_empty() {
         writeln!(out, "\nMost syndicated stories, last 24 h")?;
         let mut t = table(&["SOURCES", "PUBLISHED", "ID", "TITLE"]);

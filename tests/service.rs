@@ -730,4 +730,7 @@ fn status_shows_feed_health_today_and_the_most_syndicated_stories() {
     assert_eq!(s["folded_24h"], 1);
     assert_eq!(s["top_stories"][0]["source_count"], 2);
     assert!(s["database_bytes"].as_u64().expect("size") > 0);
+    // The polls that filled it were one-shot: they left every item indexed.
+    assert_eq!(s["search_index"]["entries"], 0, "{s}");
+    assert!(out.contains("Search    every item indexed"), "{out}");
 }

@@ -63,6 +63,8 @@ pub struct StatusReport {
     /// in backoff included), most errors first; `feeds.failing` counts them
     /// all.
     pub failing_feeds: Vec<FeedRow>,
+    /// How far the full-text index is behind the entries.
+    pub search_index: super::search::IndexLag,
 }
 
 /// Stories and failing feeds listed in the dashboard.
@@ -171,6 +173,7 @@ impl Store {
             last_fetch_at,
             top_stories,
             failing_feeds,
+            search_index: self.index_lag()?,
         })
     }
 }
