@@ -923,6 +923,96 @@ mod tests {
         assert_eq!(body.trim(), "Envoys met in Istanbul.");
     }
 
+    /// Issue 19: a schema-12 database (HTML in `summary`/`content`, the full
+    /// `norm_text`) is converted to the stored form of `text` in batches,
+    /// and rows a cut-short conversion left behind are converted at the
+    /// next open.
+    #[test]
+    fn migration_13_converts_old_text_in_batches_and_resumes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ff.db");
+        let conn = Connection::open(&path).expect("open");
+        for (name, sql) in MIGRATIONS
+            .iter()
+            .take_while(|(n, _)| migration_version(n) < 13)
+        {
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 12;
+             INSERT INTO feed (id, url, added_at) VALUES (1, 'https://a.example/rss', '2025-01-01T00:00:00Z');",
+        )
+        .expect("feed");
+        // More than one batch of entries, with content, summary or neither.
+        const N: i64 = 2_100;
+        for id in 1..=N {
+            let html = format!("<p>Story {id} &amp; its <b>words</b>.</p>");
+            let (summary, content) = match id % 3 {
+                0 => (Some(html.clone()), None),
+                1 => (Some("<p>Short.</p>".to_string()), Some(html.clone())),
+                _ => (None, None),
+            };
+            conn.execute(
+                "INSERT INTO entry (id, feed_id, identity, title, summary, content, norm_text, first_seen_at,
+                                    last_seen_at, content_hash, fingerprint, fingerprint_version)
+                 VALUES (?1, 1, 'guid:' || ?1, 'Story ' || ?1, ?2, ?3, 'story ' || ?1 || ' & its words.',
+                         '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 0, 0, 3)",
+                rusqlite::params![id, summary, content],
+            )
+            .expect("old row");
+        }
+        drop(conn);
+        let check = |store: &Store| {
+            let left: i64 = store
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM entry WHERE summary IS NOT NULL OR content IS NOT NULL OR norm_text IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            assert_eq!(left, 0, "entries left unconverted");
+            for id in [3_i64, 4, 2_098] {
+                let html = text::read_html(&store.conn, EntryId(id)).expect("html");
+                let want = format!("<p>Story {id} &amp; its <b>words</b>.</p>");
+                assert_eq!(html.body_html(), Some(want.as_str()), "entry {id}");
+                assert_eq!(
+                    html.body.as_deref(),
+                    Some(format!("Story {id} & its words.").as_str())
+                );
+                let (body, z): (Option<String>, Vec<u8>) = store
+                    .conn
+                    .query_row("SELECT body, norm_z FROM entry WHERE id = ?1", [id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .expect("norm");
+                assert_eq!(
+                    text::decode_norm(id, body.as_deref(), &z).expect("decodes"),
+                    format!("story {id} & its words.")
+                );
+            }
+            let bare = text::read_html(&store.conn, EntryId(5)).expect("html");
+            assert_eq!((bare.body.as_deref(), bare.body_html()), (None, None));
+        };
+        let store = Store::open(&path).expect("migrate");
+        check(&store);
+        // As a crash between two batches would leave it: some rows still in
+        // the old form.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE entry SET summary = '<p>Story ' || id || ' &amp; its <b>words</b>.</p>', body = NULL,
+                    summary_z = NULL, content_z = NULL, norm_z = NULL,
+                    norm_text = 'story ' || id || ' & its words.'
+                 WHERE id > 2000 AND id % 3 = 0",
+            )
+            .expect("half-converted");
+        drop(store);
+        let store = Store::open(&path).expect("resume");
+        check(&store);
+    }
+
     /// Issue 22 item 2: titles stored raw before migration 0010 come out
     /// plain; plain ones are untouched.
     #[test]
