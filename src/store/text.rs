@@ -19,7 +19,7 @@
 //! carry zstd's checksum: a frame read against the wrong body is an error,
 //! never wrong text.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use thiserror::Error;
 use zstd::bulk::{Compressor, Decompressor};
@@ -42,11 +42,11 @@ pub struct TextError {
     pub reason: String,
 }
 
-/// An entry's text as the `entry` table keeps it.
+/// The frames of an entry's text as the `entry` table keeps them; the
+/// plain body they are made against is the analysis' (`plain_body`), not
+/// copied here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct StoredText {
-    /// Plain text of the content, else of the summary.
-    pub body: Option<String>,
     /// The content's HTML against `body`.
     pub content_z: Option<Vec<u8>>,
     /// The summary's HTML against `body`.
@@ -66,7 +66,6 @@ impl StoredText {
         let dict = body.unwrap_or_default();
         let lowered = dict.to_ascii_lowercase();
         StoredText {
-            body: body.map(str::to_string),
             content_z: content.map(|html| compress(dict, html)),
             summary_z: summary.map(|html| compress(dict, html)),
             norm_z: compress(&lowered, norm_text),
@@ -188,7 +187,7 @@ pub(crate) fn convert_batch(
         );
         update.execute(rusqlite::params![
             id,
-            t.body,
+            body,
             t.content_z,
             t.summary_z,
             t.norm_z
@@ -200,57 +199,61 @@ pub(crate) fn convert_batch(
     Ok(rows.len())
 }
 
-thread_local! {
-    /// One zstd context per thread, reused: a context costs ~1 MB of tables
-    /// to set up, a frame a few microseconds.
-    static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+/// Idle zstd contexts, reused: a context costs ~1 MB of tables to set up,
+/// a frame a few microseconds. A shared pool rather than one per thread,
+/// because the analyses run on tokio's blocking pool, whose threads come
+/// and go: per-thread contexts would pile up with them. The pool holds at
+/// most as many contexts as ever compressed at once (one per core).
+static COMPRESSORS: Mutex<Vec<Compressor<'static>>> = Mutex::new(Vec::new());
+static DECOMPRESSORS: Mutex<Vec<Decompressor<'static>>> = Mutex::new(Vec::new());
+
+/// Takes an idle context from `pool`, or makes one.
+fn take<T>(pool: &Mutex<Vec<T>>, make: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let idle = pool.lock().ok().and_then(|mut p| p.pop());
+    idle.map_or_else(make, Ok)
+}
+
+/// Gives a context back to `pool` for the next frame.
+fn give<T>(pool: &Mutex<Vec<T>>, context: T) {
+    if let Ok(mut p) = pool.lock() {
+        p.push(context);
+    }
 }
 
 fn compress(dict: &str, text: &str) -> Vec<u8> {
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let attempt = (|| -> std::io::Result<Vec<u8>> {
-            if slot.is_none() {
-                let mut c = Compressor::new(LEVEL)?;
-                c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-                *slot = Some(c);
-            }
-            let Some(c) = slot.as_mut() else {
-                return Err(std::io::Error::other("no zstd context"));
-            };
-            c.set_dictionary(LEVEL, dict.as_bytes())?;
-            c.compress(text.as_bytes())
-        })();
-        match attempt {
-            Ok(frame) => frame,
-            // Compression fails only when zstd cannot allocate. The context
-            // is dropped, and the frame made without a dictionary, which
-            // decodes whatever dictionary the reader loads.
-            Err(e) => {
-                *slot = None;
-                tracing::warn!(error = %e, "zstd compression failed; retrying without a dictionary");
-                zstd::bulk::compress(text.as_bytes(), LEVEL).unwrap_or_default()
-            }
+    let attempt = (|| -> std::io::Result<Vec<u8>> {
+        let mut c = take(&COMPRESSORS, || {
+            let mut c = Compressor::new(LEVEL)?;
+            c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+            Ok(c)
+        })?;
+        c.set_dictionary(LEVEL, dict.as_bytes())?;
+        let frame = c.compress(text.as_bytes())?;
+        give(&COMPRESSORS, c);
+        Ok(frame)
+    })();
+    match attempt {
+        Ok(frame) => frame,
+        // Compression fails only when zstd cannot allocate. The context is
+        // dropped, and the frame made without a dictionary, which decodes
+        // whatever dictionary the reader loads.
+        Err(e) => {
+            tracing::warn!(error = %e, "zstd compression failed; retrying without a dictionary");
+            zstd::bulk::compress(text.as_bytes(), LEVEL).unwrap_or_default()
         }
-    })
+    }
 }
 
 fn decompress(entry: i64, dict: &str, frame: &[u8]) -> Result<String, TextError> {
     let fail = |reason: String| TextError { entry, reason };
-    let bytes = DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Decompressor::new().map_err(|e| fail(e.to_string()))?);
-        }
-        let Some(d) = slot.as_mut() else {
-            return Err(fail("no zstd context".to_string()));
-        };
-        d.set_dictionary(dict.as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-        d.decompress(frame, MAX_DECODED)
-            .map_err(|e| fail(e.to_string()))
-    })?;
+    let mut d = take(&DECOMPRESSORS, Decompressor::new).map_err(|e| fail(e.to_string()))?;
+    d.set_dictionary(dict.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    // A context that failed on a damaged frame is dropped, not pooled.
+    let bytes = d
+        .decompress(frame, MAX_DECODED)
+        .map_err(|e| fail(e.to_string()))?;
+    give(&DECOMPRESSORS, d);
     String::from_utf8(bytes).map_err(|e| fail(e.to_string()))
 }
 
