@@ -6,8 +6,18 @@
 //!   with rustls and the platform's roots, like reqwest).
 //! - [`migrate`] applies `migrations/postgres/NNNN_*.sql` under an advisory
 //!   lock, so N processes starting at once migrate once.
+//! - [`lease`] holds the coordination: workers, host leases (the unit a
+//!   poller owns), role leases (`leader`, `folder`) and the epoch fence
+//!   every write for a host or role passes.
+//! - [`poll`] claims the due feeds of the hosts a worker holds and records
+//!   their fetches, fenced.
+//!
+//! Every time in a lease is the database's clock (`clock_timestamp()`), so
+//! workers on machines with skewed clocks agree on who holds what.
 
+pub mod lease;
 pub mod migrate;
+pub mod poll;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,7 +26,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rustls_platform_verifier::BuilderVerifierExt;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+pub use lease::{fence, Fence, HostLease, Role, RoleLease, WorkerId};
 pub use migrate::MigrateReport;
+pub use poll::{ClaimedFeed, DueClaim, FetchOutcome, FetchRecord};
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +48,15 @@ pub enum PgError {
     /// A statement failed.
     #[error("PostgreSQL: {0}")]
     Db(#[from] tokio_postgres::Error),
+    /// The worker no longer holds the lease it wrote under: it expired or was
+    /// taken over at a higher epoch. Nothing of the write was committed.
+    #[error("lease lost: {what} is no longer held at epoch {epoch}")]
+    Fenced {
+        /// The host or role.
+        what: String,
+        /// The epoch the write was made under.
+        epoch: i64,
+    },
     /// The database was migrated by a newer feedfold.
     #[error("the database's schema version {found} is newer than this feedfold's {known}: upgrade feedfold")]
     SchemaTooNew {
