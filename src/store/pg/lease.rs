@@ -91,6 +91,15 @@ fn machine_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// The leases of one worker as SQL arrays (`unnest($hosts, $epochs)`),
+/// with their owner; `None` for no lease.
+pub(super) fn lease_arrays(leases: &[HostLease]) -> Option<(WorkerId, Vec<&str>, Vec<i64>)> {
+    let owner = leases.first()?.owner;
+    let hosts = leases.iter().map(|l| l.host.as_str()).collect();
+    let epochs = leases.iter().map(|l| l.epoch).collect();
+    Some((owner, hosts, epochs))
+}
+
 /// Checks, inside `tx` and before its writes, that the lease in `fence` is
 /// still held at its epoch, and share-locks the lease row until `tx` ends.
 ///
@@ -212,11 +221,9 @@ impl PgStore {
         leases: &[HostLease],
         ttl: Duration,
     ) -> Result<Vec<HostLease>, PgError> {
-        let Some(owner) = leases.first().map(|l| l.owner) else {
+        let Some((owner, hosts, epochs)) = lease_arrays(leases) else {
             return Ok(Vec::new());
         };
-        let hosts: Vec<&str> = leases.iter().map(|l| l.host.as_str()).collect();
-        let epochs: Vec<i64> = leases.iter().map(|l| l.epoch).collect();
         let client = self.client().await?;
         let rows = client
             .query(
@@ -244,11 +251,9 @@ impl PgStore {
     /// the hosts at once rather than after the expiry. Returns how many were
     /// still held.
     pub async fn release_hosts(&self, leases: &[HostLease]) -> Result<u64, PgError> {
-        let Some(owner) = leases.first().map(|l| l.owner) else {
+        let Some((owner, hosts, epochs)) = lease_arrays(leases) else {
             return Ok(0);
         };
-        let hosts: Vec<&str> = leases.iter().map(|l| l.host.as_str()).collect();
-        let epochs: Vec<i64> = leases.iter().map(|l| l.epoch).collect();
         let client = self.client().await?;
         Ok(client
             .execute(

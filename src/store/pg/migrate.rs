@@ -26,18 +26,10 @@ const LOCK_KEY: i64 = 0x6665_6564_666f_6c64;
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = version_of(MIGRATIONS[MIGRATIONS.len() - 1].0);
 
-/// The decimal number a file name starts with (compile time: a misnamed
-/// file does not build).
+/// A file's version: the number its name starts with, read as the SQLite
+/// store reads its own (at compile time: a misnamed file does not build).
 const fn version_of(name: &str) -> i64 {
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    let mut v = 0i64;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        v = v * 10 + (bytes[i] - b'0') as i64;
-        i += 1;
-    }
-    assert!(i > 0, "a migration's name starts with its number");
-    v
+    crate::store::migration_version(name)
 }
 
 /// What one call of [`run`] did.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::lease::{fence, Fence, HostLease};
+use super::lease::{fence, lease_arrays, Fence, HostLease};
 use super::{PgError, PgStore};
 
 /// A feed handed to this worker to fetch now.
@@ -97,11 +97,9 @@ impl PgStore {
         limit: i64,
         default_interval: Duration,
     ) -> Result<DueClaim, PgError> {
-        let Some(owner) = leases.first().map(|l| l.owner) else {
+        let Some((owner, hosts, epochs)) = lease_arrays(leases) else {
             return Ok(DueClaim::default());
         };
-        let hosts: Vec<&str> = leases.iter().map(|l| l.host.as_str()).collect();
-        let epochs: Vec<i64> = leases.iter().map(|l| l.epoch).collect();
         let default_secs = i32::try_from(default_interval.as_secs()).unwrap_or(i32::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
