@@ -517,3 +517,93 @@ async fn the_public_views_have_the_sqlite_names_and_columns() {
         assert_eq!(got, expected, "columns of {view}");
     }
 }
+
+#[tokio::test]
+async fn the_views_read_a_story_and_search_uses_the_gin_index() {
+    let Some(server) = require_pg() else { return };
+    let store = store(&server).await;
+    let client = store.client().await.expect("client");
+    client
+        .batch_execute(
+            "INSERT INTO feed (id, url, host, feed_title) VALUES (1, 'http://wire.test/rss', 'wire.test', 'Wire');
+             INSERT INTO entry (id, feed_id, identity, url, title, html, text, first_seen_at, last_seen_at,
+                                content_hash, fingerprint, fingerprint_version, search)
+             VALUES (7, 1, 'guid:a', 'http://wire.test/a', 'River flooding closes roads',
+                     '<p>The river rose.</p><p>Roads closed.</p>', E'The river rose.\nRoads closed.',
+                     now(), now(), 1, 2, 1,
+                     setweight(to_tsvector('english', 'River flooding closes roads'), 'A')
+                     || setweight(to_tsvector('english', E'The river rose.\nRoads closed.'), 'B'));
+             INSERT INTO story (id, canonical_entry_id, published_at, first_seen_at, last_seen_at)
+             VALUES (3, 7, now(), now(), now());
+             INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+             VALUES (7, 3, 'canonical', 1.0, now());",
+        )
+        .await
+        .expect("a story");
+    let row = client
+        .query_one(
+            "SELECT title, url, source_count FROM stories WHERE story_id = 3",
+            &[],
+        )
+        .await
+        .expect("stories");
+    assert_eq!(
+        row.get::<_, Option<String>>(0).as_deref(),
+        Some("River flooding closes roads")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(1).as_deref(),
+        Some("http://wire.test/a")
+    );
+    assert_eq!(row.get::<_, i32>(2), 1);
+    let row = client
+        .query_one(
+            "SELECT feed_title, relation, text FROM story_sources WHERE story_id = 3",
+            &[],
+        )
+        .await
+        .expect("story_sources");
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("Wire"));
+    assert_eq!(row.get::<_, String>(1), "canonical");
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("The river rose.\nRoads closed.")
+    );
+    let row = client
+        .query_one(
+            "SELECT status, active, entries FROM feeds WHERE feed_id = 1",
+            &[],
+        )
+        .await
+        .expect("feeds");
+    assert_eq!(row.get::<_, String>(0), "new");
+    assert!(row.get::<_, bool>(1));
+    assert_eq!(row.get::<_, i64>(2), 1);
+
+    // Stemmed like SQLite's porter tokenizer: "floods" finds "flooding".
+    let query =
+        "SELECT id FROM entry WHERE search @@ websearch_to_tsquery('english', 'floods roads')";
+    let hits: Vec<i64> = client
+        .query(query, &[])
+        .await
+        .expect("search")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(hits, vec![7]);
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("set");
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN {query}"), &[])
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains("entry_search")),
+        "the GIN index answers: {plan:#?}"
+    );
+}
