@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
 use super::{PgError, PgStore};
 
@@ -100,6 +100,28 @@ pub(super) fn lease_arrays(leases: &[HostLease]) -> Option<(WorkerId, Vec<&str>,
     Some((owner, hosts, epochs))
 }
 
+/// The fence of a host lease: locks the row if held, and bounds the
+/// transaction by what is left of the lease (at least 1 ms: 0 would mean
+/// no timeout).
+const FENCE_HOST: &str = "
+    SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
+           set_config('statement_timeout', t.ms, true)
+    FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
+          FROM host_lease l
+          WHERE l.host = $1 AND l.owner = $2 AND l.epoch = $3
+            AND l.expires_at > clock_timestamp()
+          FOR SHARE) t";
+
+/// [`FENCE_HOST`] for a role lease.
+const FENCE_ROLE: &str = "
+    SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
+           set_config('statement_timeout', t.ms, true)
+    FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
+          FROM role_lease l
+          WHERE l.role = $1 AND l.owner = $2 AND l.epoch = $3
+            AND l.expires_at > clock_timestamp()
+          FOR SHARE) t";
+
 /// Checks, inside `tx` and before its writes, that the lease in `fence` is
 /// still held at its epoch, and share-locks the lease row until `tx` ends.
 ///
@@ -110,36 +132,24 @@ pub(super) fn lease_arrays(leases: &[HostLease]) -> Option<(WorkerId, Vec<&str>,
 /// server (its transaction rolled back, the lock freed) rather than holding
 /// the host past its lease.
 pub async fn fence(tx: &Transaction<'_>, fence: Fence<'_>) -> Result<(), PgError> {
-    // The remaining time, at least 1 ms: 0 would mean "no timeout".
-    const LOCK_AND_BOUND: &str = "
-        SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
-               set_config('statement_timeout', t.ms, true)
-        FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
-              FROM {table} l
-              WHERE l.{key} = $1 AND l.owner = $2 AND l.epoch = $3
-                AND l.expires_at > clock_timestamp()
-              FOR SHARE) t";
     let (sql, key, owner, epoch, what) = match fence {
         Fence::Host(l) => (
-            LOCK_AND_BOUND
-                .replace("{table}", "host_lease")
-                .replace("{key}", "host"),
+            FENCE_HOST,
             l.host.as_str(),
             l.owner,
             l.epoch,
             format!("host {}", l.host),
         ),
         Fence::Role(l) => (
-            LOCK_AND_BOUND
-                .replace("{table}", "role_lease")
-                .replace("{key}", "role"),
+            FENCE_ROLE,
             l.role.as_str(),
             l.owner,
             l.epoch,
             format!("role {}", l.role.as_str()),
         ),
     };
-    let rows = tx.query(&sql, &[&key, &owner.0, &epoch]).await?;
+    let stmt = tx.prepare_cached(sql).await?;
+    let rows = tx.query(&stmt, &[&key, &owner.0, &epoch]).await?;
     if rows.is_empty() {
         return Err(PgError::Fenced { what, epoch });
     }

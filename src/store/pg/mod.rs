@@ -88,7 +88,10 @@ impl PgStore {
     ///
     /// With `sslmode=prefer` (the default) or `require`, the server's
     /// certificate is verified against the platform's roots, as reqwest
-    /// does for feeds; `require` refuses a server without TLS.
+    /// does for feeds; `require` refuses a server without TLS. A server that
+    /// offers TLS with a certificate the platform does not trust is refused
+    /// even under `prefer` (no silent fall-back to plain text): trust its CA
+    /// system-wide, or say `sslmode=disable` on a network you trust.
     pub fn connect(url: &str, max_connections: usize) -> Result<PgStore, PgError> {
         let config = tokio_postgres::Config::from_str(url).map_err(PgError::Url)?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

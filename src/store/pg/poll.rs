@@ -104,15 +104,17 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // The fence of many leases at once: the held ones, share-locked.
-        let held: Vec<String> = tx
-            .query(
+        let fence_all = tx
+            .prepare_cached(
                 "SELECT l.host FROM host_lease l
                  JOIN unnest($1::text[], $2::bigint[]) AS h(host, epoch)
                    ON l.host = h.host AND l.epoch = h.epoch
                  WHERE l.owner = $3 AND l.expires_at > clock_timestamp()
                  FOR SHARE OF l",
-                &[&hosts, &epochs, &owner.0],
             )
+            .await?;
+        let held: Vec<String> = tx
+            .query(&fence_all, &[&hosts, &epochs, &owner.0])
             .await?
             .iter()
             .map(|r| r.get(0))
@@ -122,8 +124,8 @@ impl PgStore {
             .filter(|h| !held.iter().any(|k| k == *h))
             .map(|h| (*h).to_owned())
             .collect();
-        let rows = tx
-            .query(
+        let claim = tx
+            .prepare_cached(
                 "UPDATE feed f
                  SET in_flight_until = clock_timestamp()
                          + COALESCE(f.poll_interval_secs, f.interval_secs, $3) * interval '1 second',
@@ -141,8 +143,10 @@ impl PgStore {
                  WHERE f.id = due.id
                  RETURNING f.id, f.url, f.fetch_url, f.host, f.etag, f.last_modified,
                            f.in_flight_until",
-                &[&held, &owner.0, &default_secs, &limit],
             )
+            .await?;
+        let rows = tx
+            .query(&claim, &[&held, &owner.0, &default_secs, &limit])
             .await?;
         tx.commit().await?;
         let feeds = rows
@@ -175,8 +179,8 @@ impl PgStore {
         fence(&tx, Fence::Host(lease)).await?;
         let succeeded = fetch.outcome != FetchOutcome::Error;
         let next_due_ms = i64::try_from(fetch.next_due_in.as_millis()).unwrap_or(i64::MAX);
-        let updated = tx
-            .execute(
+        let update = tx
+            .prepare_cached(
                 "UPDATE feed SET
                      last_fetch_at = clock_timestamp(),
                      last_success_at = CASE WHEN $3 THEN clock_timestamp() ELSE last_success_at END,
@@ -189,6 +193,11 @@ impl PgStore {
                      in_flight_until = NULL,
                      claimed_by = NULL
                  WHERE id = $1 AND host = $2",
+            )
+            .await?;
+        let updated = tx
+            .execute(
+                &update,
                 &[
                     &feed_id,
                     &lease.host,
@@ -209,10 +218,15 @@ impl PgStore {
                 epoch: lease.epoch,
             });
         }
+        let log = tx
+            .prepare_cached(
+                "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms,
+                                        new_entries, error, worker_id)
+                 VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .await?;
         tx.execute(
-            "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms,
-                                    new_entries, error, worker_id)
-             VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6, $7, $8)",
+            &log,
             &[
                 &feed_id,
                 &fetch.outcome.as_str(),
