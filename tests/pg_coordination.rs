@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::pg::{require_pg, PgServer};
+use common::pg::{require_pg, require_pg_tls, PgServer};
 use feedfold::store::pg::{
     fence, migrate, Fence, FetchOutcome, FetchRecord, HostLease, PgError, PgStore, Role,
 };
@@ -144,6 +144,29 @@ async fn sslmode_require_refuses_a_server_without_tls() {
         PgStore::connect("postgres://a@b/c?sslmode=sometimes", 1),
         Err(PgError::Url(_))
     ));
+}
+
+#[tokio::test]
+async fn a_tls_server_with_an_untrusted_certificate_is_refused_even_under_prefer() {
+    let Some(server) = require_pg_tls() else {
+        return;
+    };
+    let url = server.fresh_db();
+    for mode in ["", "?sslmode=prefer", "?sslmode=require"] {
+        let store = PgStore::connect(&format!("{url}{mode}"), 1).expect("the URL parses");
+        let err = store
+            .client()
+            .await
+            .expect_err("a self-signed certificate is not trusted");
+        assert!(
+            format!("{err:?}").contains("InvalidCertificate"),
+            "{mode}: refused for its certificate: {err:?}"
+        );
+    }
+    // The server does take plain connections: it is the certificate that
+    // was refused.
+    let plain = PgStore::connect(&format!("{url}?sslmode=disable"), 1).expect("parses");
+    let _connected = plain.client().await.expect("plain connection");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

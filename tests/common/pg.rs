@@ -38,9 +38,19 @@ pub fn require_pg() -> Option<Arc<PgServer>> {
     if let Some(server) = slot.upgrade() {
         return Some(server);
     }
-    let server = Arc::new(PgServer::start(bin));
+    let server = Arc::new(PgServer::start(bin, false));
     *slot = Arc::downgrade(&server);
     Some(server)
+}
+
+/// A server of the test's own that also speaks TLS, with a self-signed
+/// certificate (made by `openssl`) no platform trusts; stopped on drop.
+pub fn require_pg_tls() -> Option<PgServer> {
+    let Some(bin) = pg_bin() else {
+        super::skip("PostgreSQL is not installed (apt-get install postgresql)");
+        return None;
+    };
+    Some(PgServer::start(bin, true))
 }
 
 /// The newest installed version's bin directory.
@@ -78,7 +88,7 @@ fn check(what: &str, out: Output) {
 }
 
 impl PgServer {
-    fn start(bin: PathBuf) -> PgServer {
+    fn start(bin: PathBuf, tls: bool) -> PgServer {
         let dir = tempfile::Builder::new()
             .prefix("feedfold-pg-")
             .tempdir()
@@ -108,6 +118,38 @@ impl PgServer {
             .output()
             .expect("initdb runs");
         check("initdb", out);
+        let mut tls_options = String::new();
+        if tls {
+            let (key, cert) = (
+                server.dir.path().join("key"),
+                server.dir.path().join("cert"),
+            );
+            let out = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .output()
+                .expect("openssl runs");
+            check("a self-signed certificate", out);
+            if server.as_postgres {
+                let out = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&key)
+                    .arg(&cert)
+                    .output()
+                    .expect("chown runs");
+                check("chown the key to postgres", out);
+            }
+            tls_options = format!(
+                " -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+                cert.display(),
+                key.display()
+            );
+        }
         // The port is free when picked and may be taken before the server
         // binds it: try a few.
         for attempt in 0..5 {
@@ -118,7 +160,7 @@ impl PgServer {
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='{}' \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-                 -c max_connections=300",
+                 -c max_connections=300{tls_options}",
                 server.dir.path().display()
             );
             let out = server
