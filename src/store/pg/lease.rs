@@ -100,27 +100,24 @@ pub(super) fn lease_arrays(leases: &[HostLease]) -> Option<(WorkerId, Vec<&str>,
     Some((owner, hosts, epochs))
 }
 
-/// The fence of a host lease: locks the row if held, and bounds the
-/// transaction by what is left of the lease (at least 1 ms: 0 would mean
-/// no timeout).
-const FENCE_HOST: &str = "
-    SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
-           set_config('statement_timeout', t.ms, true)
-    FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
-          FROM host_lease l
-          WHERE l.host = $1 AND l.owner = $2 AND l.epoch = $3
-            AND l.expires_at > clock_timestamp()
-          FOR SHARE) t";
-
-/// [`FENCE_HOST`] for a role lease.
-const FENCE_ROLE: &str = "
-    SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
-           set_config('statement_timeout', t.ms, true)
-    FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
-          FROM role_lease l
-          WHERE l.role = $1 AND l.owner = $2 AND l.epoch = $3
-            AND l.expires_at > clock_timestamp()
-          FOR SHARE) t";
+/// The fence of a lease in `$table` keyed by `$key`: locks the row if
+/// still held, and bounds the transaction by what is left of the lease (at
+/// least 1 ms: 0 would mean no timeout).
+macro_rules! fence_sql {
+    ($table:literal, $key:literal) => {
+        concat!(
+            "SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
+                    set_config('statement_timeout', t.ms, true)
+             FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
+                   FROM ", $table, " l
+                   WHERE l.", $key, " = $1 AND l.owner = $2 AND l.epoch = $3
+                     AND l.expires_at > clock_timestamp()
+                   FOR SHARE) t"
+        )
+    };
+}
+const FENCE_HOST: &str = fence_sql!("host_lease", "host");
+const FENCE_ROLE: &str = fence_sql!("role_lease", "role");
 
 /// Checks, inside `tx` and before its writes, that the lease in `fence` is
 /// still held at its epoch, and share-locks the lease row until `tx` ends.
