@@ -551,7 +551,7 @@ async fn the_views_read_a_story_and_search_uses_the_gin_index() {
     client
         .batch_execute(
             "INSERT INTO feed (id, url, host, feed_title) VALUES (1, 'http://wire.test/rss', 'wire.test', 'Wire');
-             INSERT INTO entry (id, feed_id, identity, url, title, html, text, first_seen_at, last_seen_at,
+             INSERT INTO entry (id, feed_id, identity, url, title, content, body, first_seen_at, last_seen_at,
                                 content_hash, fingerprint, fingerprint_version, search)
              VALUES (7, 1, 'guid:a', 'http://wire.test/a', 'River flooding closes roads',
                      '<p>The river rose.</p><p>Roads closed.</p>', E'The river rose.\nRoads closed.',

@@ -134,13 +134,13 @@ CREATE TABLE entry (
     guid                text,
     url                 text,
     title               text,               -- plain text
-    -- The text, once: the item's HTML as the feed sent it (content when the
-    -- feed carries it, else the summary) and its plain text (one paragraph
-    -- per line: story_sources.text and the search index read it). TOAST
-    -- compresses large values by itself.
-    html                text,
-    summary             text,               -- the summary, only when the item also has content
-    text                text,
+    -- Each text once, named as in SQLite since schema 13: the feed's HTML
+    -- (content, summary) and the plain text (`body`: content, else summary,
+    -- one paragraph per line; story_sources.text and search read it). TOAST
+    -- compresses long values by itself, so no zstd columns here.
+    content             text,
+    summary             text,
+    body                text,
     authors             text,               -- JSON array of names
     published_at        timestamptz,
     updated_at          timestamptz,
@@ -153,7 +153,7 @@ CREATE TABLE entry (
     norm_title          text,
     signature           bytea,
     window_at           bigint,
-    -- Full-text search: title (weight A) and text (weight B). NULL until the
+    -- Full-text search: title (weight A) and body (weight B). NULL until the
     -- indexer, off the write path, has read the entry.
     search              tsvector,
     UNIQUE (feed_id, identity)
@@ -223,7 +223,7 @@ SELECT se.story_id       AS story_id,
        se.similarity     AS similarity,
        e.credited_agency AS credited_agency,
        e.feed_id         AS feed_id,
-       e.text            AS text
+       e.body            AS text
 FROM story_entry se
 JOIN entry e ON e.id = se.entry_id
 JOIN feed f ON f.id = e.feed_id;
