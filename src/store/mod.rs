@@ -27,6 +27,7 @@ pub mod fold;
 pub mod ingest;
 pub mod limits;
 pub mod lock;
+pub mod pg;
 pub mod politeness;
 pub mod query;
 pub mod retention;

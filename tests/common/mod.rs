@@ -609,6 +609,7 @@ pub fn atom(title: &str, items: &[Item]) -> String {
 }
 pub mod daemon;
 pub mod newsroom;
+pub mod pg;
 
 // Not every test file starts a daemon.
 #[allow(unused_imports)]
