@@ -222,7 +222,48 @@ impl Alignment {
             && core.matched >= min_shared
             && 10 * core.matched >= 4 * short_len;
         let share = core.matched as f64 / short.len().max(1) as f64;
-        (fits && share >= 0.6).then_some(share)
+        // A cut keeps the words of what it keeps: stretches both sides
+        // replace are edits, and many of them make a rewrite (one outlet
+        // quoting another's report at length), not a copy.
+        // Either a cut (markedly shorter than the text it cuts) or a whole
+        // copy (aligned over most of the longer text too); two texts of one
+        // length sharing a passage in their middles are neither: one outlet
+        // quoting another's report.
+        let long_len = a.tokens.max(b.tokens);
+        let is_cut = 5 * short_len <= 4 * long_len || 5 * long.len() >= 4 * long_len;
+        (fits && is_cut && share >= 0.6).then_some(share)
+    }
+
+    /// The gaps of the aligned region, merged across short equal runs (as
+    /// [`Alignment::disagreement`] reads them): `(range in a, range in b)`.
+    fn gaps(&self, anchor: usize) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let is_anchor = |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
+        let ops = &self.ops;
+        let (Some(first), Some(last)) = (
+            ops.iter().position(is_anchor),
+            ops.iter().rposition(is_anchor),
+        ) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
+        for op in &ops[first..=last] {
+            if is_anchor(op) {
+                out.extend(gap.take());
+                continue;
+            }
+            // A short equal run ("in", "of the") inside a replaced stretch
+            // is chance: the gap goes on through it.
+            let (_, old, new) = op.as_tag_tuple();
+            gap = Some(match gap.take() {
+                Some((ga, gb)) => (
+                    ga.start.min(old.start)..ga.end.max(old.end),
+                    gb.start.min(new.start)..gb.end.max(new.end),
+                ),
+                None => (old, new),
+            });
+        }
+        out
     }
 
     /// Counts the places where, between stretches both texts share, each
@@ -237,33 +278,9 @@ impl Alignment {
     /// toll, another day's price) — which is what keeps templated reports
     /// apart.
     pub fn disagreement(&self, a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
-        let is_anchor = |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
-        let ops = &self.ops;
-        let (Some(first), Some(last)) = (
-            ops.iter().position(is_anchor),
-            ops.iter().rposition(is_anchor),
-        ) else {
-            return Disagreement::default();
-        };
         let mut out = Disagreement::default();
-        let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
-        for op in &ops[first..=last] {
-            if is_anchor(op) {
-                if let Some((ga, gb)) = gap.take() {
-                    out.add(edit(a, b, ga, gb));
-                }
-                continue;
-            }
-            // A short equal run ("in", "of the") inside a replaced stretch
-            // is chance: the gap goes on through it.
-            let (_, old, new) = op.as_tag_tuple();
-            gap = Some(match gap.take() {
-                Some((ga, gb)) => (
-                    ga.start.min(old.start)..ga.end.max(old.end),
-                    gb.start.min(new.start)..gb.end.max(new.end),
-                ),
-                None => (old, new),
-            });
+        for (ga, gb) in self.gaps(anchor) {
+            out.add(edit(a, b, ga, gb));
         }
         out
     }
@@ -548,6 +565,39 @@ mod tests {
         ));
         assert!(verify(&original, &copy, &cfg).is_some());
         assert!(verify(&copy, &original, &cfg).is_some());
+    }
+
+    #[test]
+    fn a_passage_two_reports_share_is_not_a_cut() {
+        let cfg = DedupConfig::default();
+        // One outlet quotes three sentences of another's report, each with
+        // an opening and an ending of its own: two texts of one length,
+        // aligned only in their middles.
+        let shared = "The central bank raised its main rate by half a point to a level not seen since the crisis. \
+            Officials said inflation had stayed above target for two years and that wages were rising fast. \
+            Markets had expected a smaller move, and the currency gained against the dollar after the announcement.";
+        let a = prep(&format!(
+            "Households in the capital were already struggling with rent before the decision, \
+            according to a survey published by a housing charity last week. {shared} \
+            Builders warned that new projects would be delayed, and estate agents expect fewer sales over the summer months."
+        ));
+        let b = prep(&format!(
+            "Exporters have welcomed a stronger currency less than importers of fuel and grain, \
+            whose costs fell sharply during the winter, trade groups said on Monday. {shared} \
+            Farmers said loans for seed and fertiliser would cost more this spring, and several cooperatives asked for help."
+        ));
+        let s = scores(&a.shingles, &b.shingles);
+        assert!(
+            s.jaccard < cfg.jaccard_min && s.containment < cfg.containment_min,
+            "{s:?}"
+        );
+        let core = Alignment::new(&a, &b).core().expect("aligned");
+        assert!(
+            core.a.start <= EDGE_TOKENS && core.b.start <= EDGE_TOKENS,
+            "{core:?}"
+        );
+        assert_eq!(verify(&a, &b, &cfg), None);
+        assert_eq!(verify(&b, &a, &cfg), None);
     }
 
     #[test]
