@@ -206,7 +206,9 @@ impl Alignment {
     /// `EDGE_TOKENS` of its edges, begin within `EDGE_TOKENS` of the
     /// other's start, be mostly shared (60 %: a caption may sit inside) and
     /// hold at least `min_shared` shared tokens and 40 % of the shorter
-    /// text. Returns the share of the region that is shared.
+    /// text; and the shorter text must be a cut (at most 80 % of the
+    /// other's length) or the region must cover 80 % of the longer text
+    /// too. Returns the share of the region that is shared.
     pub fn cut_core(&self, a: &Prepared, b: &Prepared, min_shared: usize) -> Option<f64> {
         let core = self.core()?;
         let (short, short_len, long) = if a.tokens <= b.tokens {
@@ -222,9 +224,6 @@ impl Alignment {
             && core.matched >= min_shared
             && 10 * core.matched >= 4 * short_len;
         let share = core.matched as f64 / short.len().max(1) as f64;
-        // A cut keeps the words of what it keeps: stretches both sides
-        // replace are edits, and many of them make a rewrite (one outlet
-        // quoting another's report at length), not a copy.
         // Either a cut (markedly shorter than the text it cuts) or a whole
         // copy (aligned over most of the longer text too); two texts of one
         // length sharing a passage in their middles are neither: one outlet
@@ -361,10 +360,19 @@ pub fn facts_agree(alignment: &Alignment, a: &Prepared, b: &Prepared, cfg: &Dedu
 /// (or the other way round), `None` otherwise. Similarity is the Jaccard
 /// when the pair passes on Jaccard, else the containment.
 pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
+    verify_shared(a, b, cfg).map(|(similarity, _)| similarity)
+}
+
+/// [`verify`], with the number of shingles the two texts share: the
+/// evidence behind the verdict, which [`super::decide`] weighs between
+/// stories (a one-sentence cut is contained whole in a story it shares
+/// twenty shingles with; a full copy shares hundreds with its own).
+pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f64, usize)> {
     if a.tokens.min(b.tokens) < cfg.min_tokens {
         return None;
     }
     let s = scores(&a.shingles, &b.shingles);
+    let shared = (s.containment * s.smaller as f64).round() as usize;
     let on_shingles = if s.jaccard >= cfg.jaccard_min {
         Some(s.jaccard)
     } else if s.containment >= cfg.containment_min && s.smaller >= cfg.containment_min_shingles {
@@ -386,7 +394,7 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
         // dateline before it, an editor's note and trailer after it).
         None => alignment.cut_core(a, b, cfg.containment_min_shingles)?,
     };
-    facts_agree(&alignment, a, b, cfg).then_some(similarity)
+    facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
 }
 
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
