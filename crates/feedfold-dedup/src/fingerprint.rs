@@ -379,47 +379,40 @@ pub const MAX_STARTS: usize = 12;
 /// Keys of the places a lede may start at the head of a text: its start,
 /// every sentence (or paragraph) start in `starts` (byte offsets into
 /// `text`) and every place after a separator followed by a space (`:` `-`
-/// `—` `–` `|` `)` `]`, the ends of bylines, datelines and captions of any
-/// shape), each the hash of the next [`START_TOKENS`] canonical tokens.
+/// `|` `)` `]`, the ends of bylines, datelines and captions of any shape;
+/// the text is folded, so every dash is `-`), each the hash of the next
+/// [`START_TOKENS`] canonical tokens (`tokens`, the text's canonical token
+/// hashes, which start at byte `offsets`).
 ///
 /// Why: a copy cut to its lede and wrapped in text of its own (a byline,
 /// an editor's note, a caption, a dateline) shares too little with the
 /// full text for either sketch to collide, and its lede does not begin
 /// where its text does. Whatever the wrapping, the lede begins at one of
 /// these places, and the full text's own start key is its lede's.
-pub fn start_keys(text: &str, starts: &[usize]) -> Vec<u64> {
+pub fn start_keys(text: &str, starts: &[usize], tokens: &[u64], offsets: &[u32]) -> Vec<u64> {
     let head = text.len().min(START_BYTES);
-    let mut offsets: Vec<usize> = std::iter::once(0)
-        .chain(starts.iter().copied().filter(|&o| o < head))
-        .collect();
     let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        if i >= head {
-            break;
-        }
-        let after = i + c.len_utf8();
-        if matches!(c, ':' | '-' | '\u{2014}' | '\u{2013}' | '|' | ')' | ']')
-            && bytes.get(after).is_some_and(u8::is_ascii_whitespace)
-        {
-            offsets.push(after);
-        }
-    }
-    offsets.sort_unstable();
-    offsets.dedup();
-    let mut keys: Vec<u64> = Vec::with_capacity(offsets.len());
+    let separators = bytes[..head]
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| matches!(w[0], b':' | b'-' | b'|' | b')' | b']') && w[1] == b' ')
+        .map(|(i, _)| i + 1);
+    let mut at: Vec<usize> = std::iter::once(0)
+        .chain(starts.iter().copied().filter(|&o| o < head))
+        .chain(separators)
+        .map(|o| offsets.partition_point(|&t| (t as usize) < o))
+        .collect();
+    at.sort_unstable();
+    at.dedup();
+    let mut keys: Vec<u64> = Vec::with_capacity(at.len().min(MAX_STARTS));
     let mut buf = [0u8; 8 * START_TOKENS + 1];
     buf[0] = 2;
-    for &o in &offsets {
-        let Some(rest) = text.get(o..) else {
-            continue;
-        };
-        let mut n = 0;
-        for t in super::canon::canonical_tokens_cased(rest).take(START_TOKENS) {
-            buf[1 + 8 * n..9 + 8 * n].copy_from_slice(&t.hash.to_le_bytes());
-            n += 1;
-        }
-        if n < START_TOKENS {
+    for i in at {
+        let Some(window) = tokens.get(i..i + START_TOKENS) else {
             break;
+        };
+        for (n, h) in window.iter().enumerate() {
+            buf[1 + 8 * n..9 + 8 * n].copy_from_slice(&h.to_le_bytes());
         }
         let key = xxh3_64_with_seed(&buf, HASH_SEED);
         if !keys.contains(&key) {

@@ -265,9 +265,17 @@ pub fn analyze_with(
     // Facts come from the lead only (the iterator stops there), and from
     // the cased text: the stored one has lost the capitals of names.
     let facts = fingerprint::lead_facts(canon::canonical_tokens_cased(&body_cased));
-    let prepared = Prepared::from_text(&text, facts.clone());
+    let prepared = Prepared::with_offsets(&text, facts.clone());
     let mut signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
-    signature.starts = fingerprint::start_keys(&body_cased, &starts);
+    signature.starts = if text.len() == body_cased.len() {
+        // Lower-casing kept every offset: the tokens are those just read.
+        fingerprint::start_keys(&text, &starts, &prepared.hashes, &prepared.offsets)
+    } else {
+        let (hashes, offsets): (Vec<u64>, Vec<u32>) = canon::canonical_tokens_cased(&body_cased)
+            .map(|t| (t.hash, t.start.min(u32::MAX as usize) as u32))
+            .unzip();
+        fingerprint::start_keys(&body_cased, &starts, &hashes, &offsets)
+    };
     Analysis {
         title: title_norm,
         exact: Fingerprint::of(&text),

@@ -31,6 +31,9 @@ pub struct Prepared {
     /// Sorted shingles of the first [`PREFIX_TOKENS`] tokens: a lede cut
     /// of this text is contained in them.
     pub prefix: Vec<u64>,
+    /// Byte offset of each token in the text (only for a newcomer's text,
+    /// [`Prepared::with_offsets`]; empty for a stored candidate's).
+    pub offsets: Vec<u32>,
 }
 
 /// [`Prepared::kinds`] flag: the token is a number.
@@ -49,11 +52,25 @@ impl Prepared {
 
     /// Prepares a normalised text with its lead facts.
     pub fn from_text(text: &str, facts: Vec<Fact>) -> Self {
+        Self::build(text, facts, false)
+    }
+
+    /// [`Prepared::from_text`], keeping each token's byte offset (what the
+    /// start keys of a newcomer are read at).
+    pub fn with_offsets(text: &str, facts: Vec<Fact>) -> Self {
+        Self::build(text, facts, true)
+    }
+
+    fn build(text: &str, facts: Vec<Fact>, with_offsets: bool) -> Self {
         let mut hashes = Vec::with_capacity(text.len() / 5);
         let mut kinds = Vec::with_capacity(text.len() / 5);
+        let mut offsets = Vec::with_capacity(if with_offsets { text.len() / 5 } else { 0 });
         for t in canonical_tokens(text) {
             hashes.push(t.hash);
             kinds.push(if t.number { NUMBER } else { 0 });
+            if with_offsets {
+                offsets.push(t.start.min(u32::MAX as usize) as u32);
+            }
         }
         for f in facts.iter().filter(|f| f.kind == FactKind::Name) {
             if let Some(k) = kinds.get_mut(f.pos as usize) {
@@ -67,6 +84,7 @@ impl Prepared {
             facts,
             kinds,
             hashes,
+            offsets,
         }
     }
 }
