@@ -401,8 +401,13 @@ pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f
     } else {
         None
     };
-    // Below this share of shared shingles, no cut is worth aligning for.
-    if on_shingles.is_none() && s.containment < 0.25 {
+    // Below this share of shared shingles, no cut is worth aligning for;
+    // nor is a pair of one length (no cut) that shares less than a whole
+    // copy would (the region over 80 % of the longer text, 60 % of it
+    // shared: a Jaccard near 0.3). A diff of two different texts is the
+    // costliest step of verification.
+    let is_cut = 5 * a.tokens.min(b.tokens) <= 4 * a.tokens.max(b.tokens);
+    if on_shingles.is_none() && (s.containment < 0.25 || (!is_cut && s.jaccard < 0.25)) {
         return None;
     }
     let alignment = Alignment::new(a, b);
