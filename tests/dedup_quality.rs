@@ -48,13 +48,13 @@ fn dedup_quality_meets_targets() {
 
     let wire = report.corpus("wire").expect("wire corpus");
     assert!(
-        wire.bcubed.f1 >= 0.97,
-        "wire B-cubed F1 {:.4} < 0.97",
+        wire.bcubed.f1 >= 0.99,
+        "wire B-cubed F1 {:.4} < 0.99",
         wire.bcubed.f1
     );
     assert!(
-        wire.false_merge_rate <= 0.005,
-        "wire false-merge rate {:.4} > 0.005",
+        wire.false_merge_rate <= 0.001,
+        "wire false-merge rate {:.4} > 0.001",
         wire.false_merge_rate
     );
     for k in &wire.kinds {
@@ -126,22 +126,22 @@ fn grammar_held_out_meets_targets() {
     println!("  hard negatives: {}", merged.join("; "));
 
     let mut failures: Vec<String> = Vec::new();
-    // GRAMMAR TARGET: B-cubed F1 >= 0.97.
-    if g.bcubed.f1 < 0.97 {
-        failures.push(format!("B-cubed F1 {:.4} < 0.97", g.bcubed.f1));
+    // GRAMMAR TARGET: B-cubed F1 >= 0.97 (issue 18); algorithm 4 meets 0.98.
+    if g.bcubed.f1 < 0.98 {
+        failures.push(format!("B-cubed F1 {:.4} < 0.98", g.bcubed.f1));
     }
-    // GRAMMAR TARGET: pairwise precision >= 0.995.
-    if g.pairwise.precision < 0.995 {
+    // GRAMMAR TARGET: pairwise precision >= 0.995 (issue 18); algorithm 4
+    // meets 0.999.
+    if g.pairwise.precision < 0.999 {
         failures.push(format!(
-            "pairwise precision {:.4} < 0.995",
+            "pairwise precision {:.4} < 0.999",
             g.pairwise.precision
         ));
     }
     // GRAMMAR TARGET (issue 18): recall >= 0.95 for every single element,
-    // and no hard negative merged. Not all are met yet (docs/DEDUP.md lists
-    // the misses): what is missed is printed; the gate below asserts a
-    // floor that catches a regression to the shape-table engine (v2 scored
-    // 0.00-0.53 per element and merged 36 wall items and 12 episodes).
+    // and no hard negative merged. Asserted for every element but
+    // `cut-lede` (docs/DEDUP.md lists what still fails), which is printed
+    // when missed and gated at 0.9.
     let names: Vec<String> = Element::ALL.iter().map(ToString::to_string).collect();
     for e in g.elements.iter().filter(|e| !e.combination) {
         assert!(names.contains(&e.element), "unknown element {}", e.element);
@@ -152,30 +152,20 @@ fn grammar_held_out_meets_targets() {
                 e.recall()
             );
         }
-        // GRAMMAR GATE: no element below one copy in two.
-        if e.recall() < 0.5 {
-            failures.push(format!("recall of {} {:.4} < 0.5", e.element, e.recall()));
+        let floor = if e.element == "cut-lede" { 0.9 } else { 0.95 };
+        if e.recall() < floor {
+            failures.push(format!(
+                "recall of {} {:.4} < {floor}",
+                e.element,
+                e.recall()
+            ));
         }
     }
     for n in &g.negatives {
+        // GRAMMAR TARGET: no templated report, same-event pair,
+        // registration-wall item or episode merged.
         if n.merged > 0 {
-            println!(
-                "  TARGET MISSED: {} {} merged (target 0)",
-                n.merged, n.family
-            );
-        }
-        // GRAMMAR GATE: templated reports, registration-wall items and
-        // episodes never merge; same-event pairs at most one in a hundred.
-        let allowed = if n.family.contains("same-event") {
-            n.total / 100
-        } else {
-            0
-        };
-        if n.merged > allowed {
-            failures.push(format!(
-                "{} {} merged (at most {allowed})",
-                n.merged, n.family
-            ));
+            failures.push(format!("{} {} merged (target 0)", n.merged, n.family));
         }
     }
     assert!(

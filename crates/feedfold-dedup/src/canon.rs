@@ -22,6 +22,8 @@ pub struct CanonToken {
     pub number: bool,
     /// A probable name (meaningful only when the text kept its case).
     pub name: bool,
+    /// Byte offset of the token in the text read.
+    pub start: usize,
 }
 
 /// The tokens of `text`, a lower-case (normalised) text, with numbers,
@@ -29,6 +31,7 @@ pub struct CanonToken {
 pub fn canonical_tokens(text: &str) -> Canonical<'_> {
     Canonical {
         inner: tokens_of(text).peekable(),
+        base: text.as_ptr() as usize,
         after_number: false,
         buf: String::new(),
         cased: false,
@@ -47,6 +50,9 @@ pub fn canonical_tokens_cased(text: &str) -> Canonical<'_> {
 /// Iterator of [`canonical_tokens`].
 pub struct Canonical<'a> {
     inner: Peekable<Tokens<'a>>,
+    /// Address of the text's first byte: a token's offset is its slice's
+    /// address less this.
+    base: usize,
     /// The previous token was a number ("3 m" is three million, "27 feb" a date).
     after_number: bool,
     /// Lower-casing scratch space, reused so that no token allocates.
@@ -60,12 +66,14 @@ impl Iterator for Canonical<'_> {
 
     fn next(&mut self) -> Option<CanonToken> {
         let t = self.inner.next()?;
+        let start = (t.text.as_ptr() as usize).saturating_sub(self.base);
         let after_number = std::mem::replace(&mut self.after_number, t.number);
         if t.number {
             return Some(CanonToken {
                 hash: token_hash(&canonical_number(t.text)),
                 number: true,
                 name: false,
+                start,
             });
         }
         // Stored texts are lower case already: their words need no copy.
@@ -98,6 +106,7 @@ impl Iterator for Canonical<'_> {
             hash: token_hash(word),
             number: false,
             name: t.name,
+            start,
         })
     }
 }

@@ -107,10 +107,15 @@ pub struct Signature {
     pub tokens: u32,
     /// Numbers and names among the first [`FACT_TOKENS`] tokens, in order.
     pub facts: Vec<Fact>,
+    /// Keys of the places a lede may start ([`start_keys`], at most
+    /// [`MAX_STARTS`]): band keys themselves, kept here so that every band
+    /// key of an entry can be rebuilt from its signature.
+    pub starts: Vec<u64>,
 }
 
-/// Format version of [`Signature::to_bytes`].
-const BLOB_VERSION: u8 = 1;
+/// Format version of [`Signature::to_bytes`]: 2 adds the start keys
+/// (version 1 BLOBs, without them, still read).
+const BLOB_VERSION: u8 = 2;
 
 /// Why a signature BLOB could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,10 +130,14 @@ pub enum SignatureError {
 
 impl Signature {
     /// Serialises for a BLOB column: version byte, the two sketch lengths
-    /// and token count, the sketches, then the facts; little-endian.
+    /// and token count, the sketches, the facts, then the number of start
+    /// keys and the keys; little-endian.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(12 + 4 * (self.full.len() + self.lead.len()) + 7 * self.facts.len());
+        let mut out = Vec::with_capacity(
+            13 + 4 * (self.full.len() + self.lead.len())
+                + 7 * self.facts.len()
+                + 8 * self.starts.len(),
+        );
         out.push(BLOB_VERSION);
         out.push(self.full.len().min(255) as u8);
         out.push(self.lead.len().min(255) as u8);
@@ -145,6 +154,10 @@ impl Signature {
             });
             out.extend_from_slice(&f.hash.to_le_bytes());
         }
+        out.push(self.starts.len().min(255) as u8);
+        for k in self.starts.iter().take(255) {
+            out.extend_from_slice(&k.to_le_bytes());
+        }
         out
     }
 
@@ -152,7 +165,7 @@ impl Signature {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SignatureError> {
         let mut r = Reader(bytes);
         let version = r.u8()?;
-        if version != BLOB_VERSION {
+        if !(1..=BLOB_VERSION).contains(&version) {
             return Err(SignatureError::Version(version));
         }
         let full_len = r.u8()? as usize;
@@ -174,21 +187,32 @@ impl Signature {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let starts = if version >= 2 {
+            let n = r.u8()? as usize;
+            (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Signature {
             full,
             lead,
             tokens,
             facts,
+            starts,
         })
     }
 
     /// LSH band keys: [`FULL_BANDS`] keys of the full sketch, then
-    /// [`LEAD_BANDS`] keys of the lead sketch. Two entries are candidates
-    /// when they share any key.
+    /// [`LEAD_BANDS`] keys of the lead sketch, then the start keys (none
+    /// when the text is empty). Two entries are candidates when they share
+    /// any key.
     pub fn band_keys(&self) -> Vec<u64> {
-        let mut keys = Vec::with_capacity(FULL_BANDS + LEAD_BANDS);
+        let mut keys = Vec::with_capacity(FULL_BANDS + LEAD_BANDS + self.starts.len());
         push_bands(&mut keys, 0, &self.full, FULL_BANDS);
         push_bands(&mut keys, 1, &self.lead, LEAD_BANDS);
+        if !keys.is_empty() {
+            keys.extend_from_slice(&self.starts);
+        }
         keys
     }
 
@@ -244,6 +268,9 @@ impl Reader<'_> {
     }
     fn u32(&mut self) -> Result<u32, SignatureError> {
         Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Result<u64, SignatureError> {
+        Ok(u64::from_le_bytes(self.take()?))
     }
 }
 
@@ -340,6 +367,64 @@ pub fn lead_facts(tokens: impl Iterator<Item = CanonToken>) -> Vec<Fact> {
         .collect()
 }
 
+/// Tokens hashed into one start key: specific enough that two unrelated
+/// texts rarely share one, short enough that a one-sentence lede has one.
+pub const START_TOKENS: usize = 8;
+/// Start keys are taken in this many bytes at the head of a text (about a
+/// hundred words): the room an outlet's own wrapping takes before the lede.
+pub const START_BYTES: usize = 640;
+/// At most this many start keys per text.
+pub const MAX_STARTS: usize = 12;
+
+/// Keys of the places a lede may start at the head of a text: its start,
+/// every sentence (or paragraph) start in `starts` (byte offsets into
+/// `text`) and every place after a separator followed by a space (`:` `-`
+/// `|` `)` `]`, the ends of bylines, datelines and captions of any shape;
+/// the text is folded, so every dash is `-`), each the hash of the next
+/// [`START_TOKENS`] canonical tokens (`tokens`, the text's canonical token
+/// hashes, which start at byte `offsets`).
+///
+/// Why: a copy cut to its lede and wrapped in text of its own (a byline,
+/// an editor's note, a caption, a dateline) shares too little with the
+/// full text for either sketch to collide, and its lede does not begin
+/// where its text does. Whatever the wrapping, the lede begins at one of
+/// these places, and the full text's own start key is its lede's.
+pub fn start_keys(text: &str, starts: &[usize], tokens: &[u64], offsets: &[u32]) -> Vec<u64> {
+    let head = text.len().min(START_BYTES);
+    let bytes = text.as_bytes();
+    let separators = bytes[..head]
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| matches!(w[0], b':' | b'-' | b'|' | b')' | b']') && w[1] == b' ')
+        .map(|(i, _)| i + 1);
+    let mut at: Vec<usize> = std::iter::once(0)
+        .chain(starts.iter().copied().filter(|&o| o < head))
+        .chain(separators)
+        .map(|o| offsets.partition_point(|&t| (t as usize) < o))
+        .collect();
+    at.sort_unstable();
+    at.dedup();
+    let mut keys: Vec<u64> = Vec::with_capacity(at.len().min(MAX_STARTS));
+    let mut buf = [0u8; 8 * START_TOKENS + 1];
+    buf[0] = 2;
+    for i in at {
+        let Some(window) = tokens.get(i..i + START_TOKENS) else {
+            break;
+        };
+        for (n, h) in window.iter().enumerate() {
+            buf[1 + 8 * n..9 + 8 * n].copy_from_slice(&h.to_le_bytes());
+        }
+        let key = xxh3_64_with_seed(&buf, HASH_SEED);
+        if !keys.contains(&key) {
+            keys.push(key);
+            if keys.len() == MAX_STARTS {
+                break;
+            }
+        }
+    }
+    keys
+}
+
 /// Builds the signature of a text from its token hashes (lower-cased
 /// tokens), its shingle set ([`shingles`] of those) and its lead facts.
 pub fn signature(token_hashes: &[u64], full_shingles: &[u64], facts: Vec<Fact>) -> Signature {
@@ -349,6 +434,7 @@ pub fn signature(token_hashes: &[u64], full_shingles: &[u64], facts: Vec<Fact>) 
         lead: minhash(&lead, LEAD_PERMS),
         tokens: token_hashes.len().min(u32::MAX as usize) as u32,
         facts,
+        starts: Vec::new(),
     }
 }
 
@@ -392,8 +478,16 @@ mod tests {
                 .count(),
             2
         );
+        // Version 1 (algorithm 3): no start keys.
+        let mut v1 = s.to_bytes();
+        assert_eq!(v1.pop(), Some(0), "no start keys");
+        v1[0] = 1;
+        assert_eq!(Signature::from_bytes(&v1), Ok(s.clone()));
+        let mut s = s;
+        s.starts = vec![7, u64::MAX];
         let bytes = s.to_bytes();
         assert_eq!(Signature::from_bytes(&bytes), Ok(s.clone()));
+        assert_eq!(&s.band_keys()[FULL_BANDS + LEAD_BANDS..], [7, u64::MAX]);
         assert_eq!(
             Signature::from_bytes(&bytes[..bytes.len() - 1]),
             Err(SignatureError::Truncated)

@@ -11,6 +11,8 @@ use super::{Analysis, Candidate, Relation, Verdict};
 struct StoryMatch {
     story_id: i64,
     similarity: f64,
+    /// Most shingles shared with one of the story's copies.
+    shared: usize,
     title_similarity: f64,
     exact: bool,
 }
@@ -46,22 +48,22 @@ pub fn decide(
         verify::body_is_about_headline(&analysis.title, &analysis.text, me.tokens);
     for c in candidates {
         let exact = c.exact == analysis.exact;
-        let similarity = if !may_be_one_story(analysis, about_my_headline, feed, c) {
+        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c) {
             None
         } else if exact {
-            Some(1.0)
+            Some((1.0, me.shingles.len()))
         } else if title_only || c.text == c.title {
             // A headline alone is the part outlets rewrite most, and a
             // rewritten one ("… files for bankruptcy again") may be another
             // day's report: with no body to compare, only identical text folds.
             None
         } else {
-            verify::verify(me, &Prepared::new(&c.text, &c.signature), cfg)
+            verify::verify_shared(me, &Prepared::new(&c.text, &c.signature), cfg)
         };
         if c.is_canonical {
-            *canonical_ok.entry(c.story_id).or_insert(true) &= similarity.is_some();
+            *canonical_ok.entry(c.story_id).or_insert(true) &= verdict.is_some();
         }
-        let Some(similarity) = similarity else {
+        let Some((similarity, shared)) = verdict else {
             continue;
         };
         let title_similarity = verify::title_similarity(&analysis.title, &c.title);
@@ -71,23 +73,31 @@ pub fn decide(
                 if similarity > m.similarity {
                     m.similarity = similarity;
                 }
+                m.shared = m.shared.max(shared);
                 m.title_similarity = m.title_similarity.max(title_similarity);
             }
             None => matches.push(StoryMatch {
                 story_id: c.story_id,
                 similarity,
+                shared,
                 title_similarity,
                 exact,
             }),
         }
     }
     matches.retain(|m| canonical_ok.get(&m.story_id).copied().unwrap_or(true));
+    // The most shared text wins, not the highest ratio: a story that holds
+    // only a one-sentence cut of the newcomer contains it whole (similarity
+    // 1.0) on far less evidence than the story of its full copies.
+    let most = matches.iter().map(|m| m.shared).max().unwrap_or(0) as f64;
     let best = matches
         .iter()
+        .filter(|m| m.shared as f64 >= most * (1.0 - cfg.tie_margin))
         .map(|m| m.similarity)
         .fold(f64::NAN, f64::max);
     let chosen = matches
         .iter()
+        .filter(|m| m.shared as f64 >= most * (1.0 - cfg.tie_margin))
         .filter(|m| m.similarity >= best - cfg.tie_margin)
         .max_by(|a, b| {
             a.title_similarity
@@ -325,6 +335,29 @@ mod tests {
         assert_eq!(
             decide(&same, 20, std::slice::from_ref(&a), &cfg).map(|v| v.story_id),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn the_story_sharing_most_text_wins() {
+        let cfg = DedupConfig::default();
+        let third = "The talks ended after almost six and a half hours with the departure of the Russian delegates, who did not speak to media outside.";
+        // Story 1 holds only a cut to the lede (which the newcomer contains
+        // whole); story 2 holds the full text with a sentence edited.
+        let cut = candidate(1, 10, "Talks", LEDE, true);
+        let edited = format!("{LEDE} {MORE} The talks ended after six and a half hours.");
+        let full = candidate(2, 20, "Russia, US hold talks", &edited, true);
+        let newcomer = analyze(
+            Some("Embassy talks"),
+            Some(&format!("{LEDE} {MORE} {third}")),
+        );
+        assert_eq!(
+            decide(&newcomer, 0, std::slice::from_ref(&cut), &cfg).map(|v| v.similarity),
+            Some(1.0)
+        );
+        assert_eq!(
+            decide(&newcomer, 0, &[cut, full], &cfg).map(|v| v.story_id),
+            Some(2)
         );
     }
 

@@ -68,7 +68,7 @@ use verify::Prepared;
 
 /// Version of the normalisation + fingerprint algorithm. Stored with every
 /// fingerprint so that `refold` can tell stale rows after an algorithm change.
-pub const ALGORITHM_VERSION: i64 = 3;
+pub const ALGORITHM_VERSION: i64 = 4;
 
 /// How an entry relates to the story it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,10 +245,14 @@ pub fn analyze_with(
         .chain(template_keys)
         .collect();
     let mut body_cased = String::with_capacity(body_plain.len());
+    let mut starts: Vec<usize> = Vec::new();
     for (s, k) in sentences.iter().zip(&keys) {
         if !model.is_boilerplate(*k) {
             if !body_cased.is_empty() {
                 body_cased.push(' ');
+            }
+            if body_cased.len() < fingerprint::START_BYTES {
+                starts.push(body_cased.len());
             }
             body_cased.push_str(s);
         }
@@ -261,8 +265,17 @@ pub fn analyze_with(
     // Facts come from the lead only (the iterator stops there), and from
     // the cased text: the stored one has lost the capitals of names.
     let facts = fingerprint::lead_facts(canon::canonical_tokens_cased(&body_cased));
-    let prepared = Prepared::from_text(&text, facts.clone());
-    let signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
+    let prepared = Prepared::with_offsets(&text, facts.clone());
+    let mut signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
+    signature.starts = if text.len() == body_cased.len() {
+        // Lower-casing kept every offset: the tokens are those just read.
+        fingerprint::start_keys(&text, &starts, &prepared.hashes, &prepared.offsets)
+    } else {
+        let (hashes, offsets): (Vec<u64>, Vec<u32>) = canon::canonical_tokens_cased(&body_cased)
+            .map(|t| (t.hash, t.start.min(u32::MAX as usize) as u32))
+            .unzip();
+        fingerprint::start_keys(&body_cased, &starts, &hashes, &offsets)
+    };
     Analysis {
         title: title_norm,
         exact: Fingerprint::of(&text),
@@ -349,6 +362,29 @@ mod tests {
             &model,
         );
         assert_eq!(a.text, "rain hit lahore on monday.");
+    }
+
+    #[test]
+    fn a_lede_wrapped_in_text_of_its_own_shares_a_band_key() {
+        let full = "Russian and US officials met in Istanbul on Thursday for talks on resolving embassy issues.\n\
+            The talks at the US consul general's residence came after this month's first high-level meeting between the two nuclear powers.\n\
+            The talks ended after almost six and a half hours with the departure of the Russian delegates.";
+        // A house style nobody described, around a cut to the lede.
+        let wrapped = "By Samuel Chen, The Island Tribune [Editor's note: the views of the people quoted do not necessarily reflect those of this publication.]\n\
+            A general view of Istanbul. Photo: The Island Tribune\n\
+            Istanbul, feb. 27 (Xinhua) -- Russian and US officials met in Istanbul on Thursday for talks on resolving embassy issues.\n\
+            (With inputs from agencies)";
+        let a = analyze(Some("Talks"), Some(full));
+        let b = analyze(Some("Russia, US meet"), Some(wrapped));
+        let sketches = fingerprint::FULL_BANDS + fingerprint::LEAD_BANDS;
+        let shared = |n: usize| {
+            a.bands[..n.min(a.bands.len())]
+                .iter()
+                .any(|k| b.bands[..n.min(b.bands.len())].contains(k))
+        };
+        assert!(!shared(sketches), "the sketches alone do not collide");
+        assert!(shared(usize::MAX), "a start key does");
+        assert!(b.bands.len() <= sketches + fingerprint::MAX_STARTS);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! byline, a "Published &lt;date&gt;" line, a dateline in a shape no table lists
 //! (`Lahore [Punjab] (Newsdesk):`). No list of shapes can be complete, so
 //! each feed's template is learned the way its boilerplate is: the opening
-//! of every item is read as a *shape* — numbers become `0`, capitalised
-//! words `A`, lower-case words and punctuation stay as they are — and every
+//! of every item is read as a *shape* — numbers become `0`, a run of
+//! capitalised words one `A`, lower-case words and punctuation stay as they are — and every
 //! shape prefix that ends at a separator (`:` `-` `—` `|` `)` `]` or the end
 //! of a paragraph) is counted in the feed's [`BoilerplateModel`]. A prefix
 //! seen in enough items is the feed's template, and is cut from the text
@@ -60,7 +60,6 @@ fn cuts(paragraphs: &[String]) -> Vec<Cut> {
                 continue;
             }
             tokens += 1;
-            shape.push('\u{1f}');
             if c.is_alphanumeric() {
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = chars.peek() {
@@ -73,14 +72,21 @@ fn cuts(paragraphs: &[String]) -> Vec<Cut> {
                 }
                 let word = &text[i..end];
                 if c.is_ascii_digit() {
-                    shape.push('0');
+                    shape.push_str("\u{1f}0");
                 } else if c.is_uppercase() {
-                    shape.push('A');
+                    // A run of capitalised words is one name, however many
+                    // words it has: "Berlin" and "Buenos Aires", "Ahmed
+                    // Khan" and "Maria del Carmen Ruiz" fill one slot.
+                    if !shape.ends_with("\u{1f}A") {
+                        shape.push_str("\u{1f}A");
+                    }
                 } else {
+                    shape.push('\u{1f}');
                     shape.push_str(word);
                 }
                 continue;
             }
+            shape.push('\u{1f}');
             shape.push(c);
             // A separator ends a part of the template only before a space:
             // "KSE-100", "5:48", "-1,204" are inside the text.
@@ -180,6 +186,26 @@ mod tests {
             next,
             ["Wheat prices rose for a third week as millers bought ahead of the harvest."]
         );
+    }
+
+    #[test]
+    fn names_of_any_length_fill_one_slot() {
+        let mut model = BoilerplateModel::new(3);
+        let lede =
+            "officials met on Thursday for six hours of talks on the work of their embassies.";
+        let styled = |reporter: &str, city: &str| {
+            paras(&format!("By {reporter}\n{city} (Newsdesk): {lede}"))
+        };
+        for (reporter, city) in [
+            ("Ahmed Khan", "Lahore"),
+            ("Anna Maria Weber", "Dera Ghazi Khan"),
+            ("Li Wei", "Buenos Aires"),
+        ] {
+            model.observe(&strip_learned(&mut styled(reporter, city), &model.clone()));
+        }
+        let mut next = styled("Maria Luisa Garcia Lopez", "Rome");
+        strip_learned(&mut next, &model);
+        assert_eq!(next, [lede]);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Prepared {
     /// Sorted shingles of the first [`PREFIX_TOKENS`] tokens: a lede cut
     /// of this text is contained in them.
     pub prefix: Vec<u64>,
+    /// Byte offset of each token in the text (only for a newcomer's text,
+    /// [`Prepared::with_offsets`]; empty for a stored candidate's).
+    pub offsets: Vec<u32>,
 }
 
 /// [`Prepared::kinds`] flag: the token is a number.
@@ -49,11 +52,25 @@ impl Prepared {
 
     /// Prepares a normalised text with its lead facts.
     pub fn from_text(text: &str, facts: Vec<Fact>) -> Self {
+        Self::build(text, facts, false)
+    }
+
+    /// [`Prepared::from_text`], keeping each token's byte offset (what the
+    /// start keys of a newcomer are read at).
+    pub fn with_offsets(text: &str, facts: Vec<Fact>) -> Self {
+        Self::build(text, facts, true)
+    }
+
+    fn build(text: &str, facts: Vec<Fact>, with_offsets: bool) -> Self {
         let mut hashes = Vec::with_capacity(text.len() / 5);
         let mut kinds = Vec::with_capacity(text.len() / 5);
+        let mut offsets = Vec::with_capacity(if with_offsets { text.len() / 5 } else { 0 });
         for t in canonical_tokens(text) {
             hashes.push(t.hash);
             kinds.push(if t.number { NUMBER } else { 0 });
+            if with_offsets {
+                offsets.push(t.start.min(u32::MAX as usize) as u32);
+            }
         }
         for f in facts.iter().filter(|f| f.kind == FactKind::Name) {
             if let Some(k) = kinds.get_mut(f.pos as usize) {
@@ -67,6 +84,7 @@ impl Prepared {
             facts,
             kinds,
             hashes,
+            offsets,
         }
     }
 }
@@ -206,7 +224,9 @@ impl Alignment {
     /// `EDGE_TOKENS` of its edges, begin within `EDGE_TOKENS` of the
     /// other's start, be mostly shared (60 %: a caption may sit inside) and
     /// hold at least `min_shared` shared tokens and 40 % of the shorter
-    /// text. Returns the share of the region that is shared.
+    /// text; and the shorter text must be a cut (at most 80 % of the
+    /// other's length) or the region must cover 80 % of the longer text
+    /// too. Returns the share of the region that is shared.
     pub fn cut_core(&self, a: &Prepared, b: &Prepared, min_shared: usize) -> Option<f64> {
         let core = self.core()?;
         let (short, short_len, long) = if a.tokens <= b.tokens {
@@ -222,7 +242,45 @@ impl Alignment {
             && core.matched >= min_shared
             && 10 * core.matched >= 4 * short_len;
         let share = core.matched as f64 / short.len().max(1) as f64;
-        (fits && share >= 0.6).then_some(share)
+        // Either a cut (markedly shorter than the text it cuts) or a whole
+        // copy (aligned over most of the longer text too); two texts of one
+        // length sharing a passage in their middles are neither: one outlet
+        // quoting another's report.
+        let long_len = a.tokens.max(b.tokens);
+        let is_cut = 5 * short_len <= 4 * long_len || 5 * long.len() >= 4 * long_len;
+        (fits && is_cut && share >= 0.6).then_some(share)
+    }
+
+    /// The gaps of the aligned region, merged across short equal runs (as
+    /// [`Alignment::disagreement`] reads them): `(range in a, range in b)`.
+    fn gaps(&self, anchor: usize) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let is_anchor = |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
+        let ops = &self.ops;
+        let (Some(first), Some(last)) = (
+            ops.iter().position(is_anchor),
+            ops.iter().rposition(is_anchor),
+        ) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
+        for op in &ops[first..=last] {
+            if is_anchor(op) {
+                out.extend(gap.take());
+                continue;
+            }
+            // A short equal run ("in", "of the") inside a replaced stretch
+            // is chance: the gap goes on through it.
+            let (_, old, new) = op.as_tag_tuple();
+            gap = Some(match gap.take() {
+                Some((ga, gb)) => (
+                    ga.start.min(old.start)..ga.end.max(old.end),
+                    gb.start.min(new.start)..gb.end.max(new.end),
+                ),
+                None => (old, new),
+            });
+        }
+        out
     }
 
     /// Counts the places where, between stretches both texts share, each
@@ -237,33 +295,9 @@ impl Alignment {
     /// toll, another day's price) — which is what keeps templated reports
     /// apart.
     pub fn disagreement(&self, a: &Prepared, b: &Prepared, anchor: usize) -> Disagreement {
-        let is_anchor = |op: &similar::DiffOp| matches!(op, similar::DiffOp::Equal { len, .. } if *len >= anchor);
-        let ops = &self.ops;
-        let (Some(first), Some(last)) = (
-            ops.iter().position(is_anchor),
-            ops.iter().rposition(is_anchor),
-        ) else {
-            return Disagreement::default();
-        };
         let mut out = Disagreement::default();
-        let mut gap: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
-        for op in &ops[first..=last] {
-            if is_anchor(op) {
-                if let Some((ga, gb)) = gap.take() {
-                    out.add(edit(a, b, ga, gb));
-                }
-                continue;
-            }
-            // A short equal run ("in", "of the") inside a replaced stretch
-            // is chance: the gap goes on through it.
-            let (_, old, new) = op.as_tag_tuple();
-            gap = Some(match gap.take() {
-                Some((ga, gb)) => (
-                    ga.start.min(old.start)..ga.end.max(old.end),
-                    gb.start.min(new.start)..gb.end.max(new.end),
-                ),
-                None => (old, new),
-            });
+        for (ga, gb) in self.gaps(anchor) {
+            out.add(edit(a, b, ga, gb));
         }
         out
     }
@@ -344,10 +378,19 @@ pub fn facts_agree(alignment: &Alignment, a: &Prepared, b: &Prepared, cfg: &Dedu
 /// (or the other way round), `None` otherwise. Similarity is the Jaccard
 /// when the pair passes on Jaccard, else the containment.
 pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
+    verify_shared(a, b, cfg).map(|(similarity, _)| similarity)
+}
+
+/// [`verify`], with the number of shingles the two texts share: the
+/// evidence behind the verdict, which [`super::decide`] weighs between
+/// stories (a one-sentence cut is contained whole in a story it shares
+/// twenty shingles with; a full copy shares hundreds with its own).
+pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f64, usize)> {
     if a.tokens.min(b.tokens) < cfg.min_tokens {
         return None;
     }
     let s = scores(&a.shingles, &b.shingles);
+    let shared = (s.containment * s.smaller as f64).round() as usize;
     let on_shingles = if s.jaccard >= cfg.jaccard_min {
         Some(s.jaccard)
     } else if s.containment >= cfg.containment_min && s.smaller >= cfg.containment_min_shingles {
@@ -358,8 +401,13 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
     } else {
         None
     };
-    // Below this share of shared shingles, no cut is worth aligning for.
-    if on_shingles.is_none() && s.containment < 0.25 {
+    // Below this share of shared shingles, no cut is worth aligning for;
+    // nor is a pair of one length (no cut) that shares less than a whole
+    // copy would (the region over 80 % of the longer text, 60 % of it
+    // shared: a Jaccard near 0.3). A diff of two different texts is the
+    // costliest step of verification.
+    let is_cut = 5 * a.tokens.min(b.tokens) <= 4 * a.tokens.max(b.tokens);
+    if on_shingles.is_none() && (s.containment < 0.25 || (!is_cut && s.jaccard < 0.25)) {
         return None;
     }
     let alignment = Alignment::new(a, b);
@@ -369,7 +417,7 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
         // dateline before it, an editor's note and trailer after it).
         None => alignment.cut_core(a, b, cfg.containment_min_shingles)?,
     };
-    facts_agree(&alignment, a, b, cfg).then_some(similarity)
+    facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
 }
 
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
@@ -548,6 +596,39 @@ mod tests {
         ));
         assert!(verify(&original, &copy, &cfg).is_some());
         assert!(verify(&copy, &original, &cfg).is_some());
+    }
+
+    #[test]
+    fn a_passage_two_reports_share_is_not_a_cut() {
+        let cfg = DedupConfig::default();
+        // One outlet quotes three sentences of another's report, each with
+        // an opening and an ending of its own: two texts of one length,
+        // aligned only in their middles.
+        let shared = "The central bank raised its main rate by half a point to a level not seen since the crisis. \
+            Officials said inflation had stayed above target for two years and that wages were rising fast. \
+            Markets had expected a smaller move, and the currency gained against the dollar after the announcement.";
+        let a = prep(&format!(
+            "Households in the capital were already struggling with rent before the decision, \
+            according to a survey published by a housing charity last week. {shared} \
+            Builders warned that new projects would be delayed, and estate agents expect fewer sales over the summer months."
+        ));
+        let b = prep(&format!(
+            "Exporters have welcomed a stronger currency less than importers of fuel and grain, \
+            whose costs fell sharply during the winter, trade groups said on Monday. {shared} \
+            Farmers said loans for seed and fertiliser would cost more this spring, and several cooperatives asked for help."
+        ));
+        let s = scores(&a.shingles, &b.shingles);
+        assert!(
+            s.jaccard < cfg.jaccard_min && s.containment < cfg.containment_min,
+            "{s:?}"
+        );
+        let core = Alignment::new(&a, &b).core().expect("aligned");
+        assert!(
+            core.a.start <= EDGE_TOKENS && core.b.start <= EDGE_TOKENS,
+            "{core:?}"
+        );
+        assert_eq!(verify(&a, &b, &cfg), None);
+        assert_eq!(verify(&b, &a, &cfg), None);
     }
 
     #[test]
