@@ -2,7 +2,7 @@
 //! buffer, so that looking up a key no entry has costs nanoseconds instead
 //! of a B-tree descent.
 //!
-//! Nearly every lookup is such a miss: an entry's 24 band keys are random,
+//! Nearly every lookup is such a miss: an entry's band keys are random,
 //! and only a syndicated copy shares some with an earlier entry. Each miss
 //! still descended the band index, which outgrows the page cache early, so
 //! it read pages from the OS.
@@ -40,12 +40,16 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// Bits per key the filter is sized for: about 2 % false positives.
 const BITS_PER_KEY: usize = 8;
 
-/// The smallest filter, in keys (24 per entry): 64 KiB.
+/// Band keys an entry has on average: the signature's 24 bands plus the
+/// lead's start keys (up to 12, ~8 on news text; algorithm 4).
+const KEYS_PER_ENTRY: usize = 32;
+
+/// The smallest filter, in keys: 64 KiB.
 const MIN_KEYS: usize = 24 * 2_730;
 
-/// The largest filter, in bits: 8 MiB. Past 8 million keys (350,000
-/// entries) its false-positive rate rises instead (to ~27 % at a million
-/// entries), which still saves most lookups.
+/// The largest filter, in bits: 8 MiB. Past 8 million keys (250,000
+/// entries) its false-positive rate rises instead (to ~38 % at a million
+/// entries, 32 million keys), which still saves most lookups.
 const MAX_BITS: usize = 64 << 20;
 
 /// A new filter has room for this many times the keys it starts with: it is
@@ -257,7 +261,11 @@ fn build(tx: &Connection) -> rusqlite::Result<Filter> {
     // The newest entry id stands in for the entry count (one index seek
     // instead of a second pass over the table).
     let entries: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM entry", [], |r| r.get(0))?;
-    let mut filter = Filter::sized_for(usize::try_from(entries).unwrap_or(0).saturating_mul(24));
+    let mut filter = Filter::sized_for(
+        usize::try_from(entries)
+            .unwrap_or(0)
+            .saturating_mul(KEYS_PER_ENTRY),
+    );
     let mut stmt = tx.prepare("SELECT band_key FROM entry_band")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
