@@ -401,7 +401,11 @@ fn search(
     let store = open_read_only(config_path)?;
     let rows = store.search(&query, filter, limit)?;
     output::print(&rows, json)?;
-    let lag = store.index_lag()?;
+    // Every hit carries the lag it was searched at; without hits, ask.
+    let lag = match rows.first() {
+        Some(hit) => hit.index_lag,
+        None => store.index_lag()?,
+    };
     if lag.entries > 0 {
         eprintln!(
             "note: the search index is behind: {} not searchable yet (the oldest stored {} s ago); the writer indexes them within seconds",

@@ -64,11 +64,10 @@ impl StoredText {
         norm_text: &str,
     ) -> StoredText {
         let dict = body.unwrap_or_default();
-        let lowered = dict.to_ascii_lowercase();
         StoredText {
             content_z: content.map(|html| compress(dict, html)),
             summary_z: summary.map(|html| compress(dict, html)),
-            norm_z: compress(&lowered, norm_text),
+            norm_z: encode_norm(body, norm_text),
         }
     }
 }
@@ -88,13 +87,20 @@ pub(crate) fn decode_norm(
     body: Option<&str>,
     frame: &[u8],
 ) -> Result<String, TextError> {
-    decompress(entry, &body.unwrap_or_default().to_ascii_lowercase(), frame)
+    decompress(entry, &norm_dictionary(body), frame)
 }
 
-/// `norm_text` as a frame against `body`, for an analysis redone on a
-/// stored entry (refold), whose body does not change.
+/// `norm_text` as a frame against `body` (also for an analysis redone on
+/// a stored entry, refold, whose body does not change).
 pub(crate) fn encode_norm(body: Option<&str>, norm_text: &str) -> Vec<u8> {
-    compress(&body.unwrap_or_default().to_ascii_lowercase(), norm_text)
+    compress(&norm_dictionary(body), norm_text)
+}
+
+/// The dictionary of a normalised-text frame: the body with ASCII letters
+/// lowered, as the normalised text is (ASCII only, so that it never changes
+/// with a Unicode version and old frames keep decoding).
+fn norm_dictionary(body: Option<&str>) -> String {
+    body.unwrap_or_default().to_ascii_lowercase()
 }
 
 /// A stored entry's HTML, decoded.
