@@ -262,7 +262,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
 
 fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
-    let mut store = Store::open(&config.database)?;
+    let mut store = Store::open(daemon::sqlite_file(&config, "`feedfold refold`")?)?;
     store.set_dedup_config(config.dedup.clone());
     let started = std::time::Instant::now();
     let report = store.refold(since, |done, total| {
@@ -310,7 +310,6 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
     // Ctrl-C stops the pass cleanly instead of killing it mid-write.
     let signals = Signals::install().context("installing signal handlers")?;
     let config = load_config(config_path, logging)?;
-    let (poller, writer) = start(&config, WriterOptions::one_shot())?;
     let (stop_tx, stop) = watch::channel(false);
     let interrupted = Arc::new(std::sync::OnceLock::new());
     let watcher = tokio::spawn(stop_poll_on_signal(
@@ -318,10 +317,15 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
         stop_tx,
         Arc::clone(&interrupted),
     ));
-    let summary = poller.poll_once(all, &stop).await;
-    finish(poller, writer).await;
+    let summary = if config.database.sqlite().is_some() {
+        let (poller, writer) = start(&config, WriterOptions::one_shot())?;
+        let summary = poller.poll_once(all, &stop).await;
+        finish(poller, writer).await;
+        summary?
+    } else {
+        daemon::pg::poll_once(&config, &stop).await?
+    };
     watcher.abort();
-    let summary = summary?;
     println!("{summary}");
     if let Some(&(name, number)) = interrupted.get() {
         eprintln!("feedfold: {name}: the poll stopped early; feeds not started were left for the next poll");
@@ -336,7 +340,9 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
         );
         std::process::exit(1);
     }
-    if summary.ok + summary.failed + summary.not_modified + summary.deferred == 0 {
+    if summary.ok + summary.failed + summary.not_modified + summary.deferred == 0
+        && config.database.sqlite().is_some()
+    {
         println!("{}", nothing_due(&config)?);
     }
     Ok(())
@@ -344,7 +350,8 @@ async fn poll(config_path: &Path, all: bool, logging: &Logging) -> Result<()> {
 
 /// What `poll` says when no feed was due: which feed is due next, and when.
 fn nothing_due(config: &Config) -> Result<String> {
-    let next = Store::open_read_only(&config.database)?.next_due()?;
+    let next =
+        Store::open_read_only(daemon::sqlite_file(config, "`feedfold poll`")?)?.next_due()?;
     Ok(match next {
         None => "nothing to poll: no active feed in the config".to_string(),
         Some((feed, at)) => {
@@ -418,7 +425,7 @@ fn search(
 
 async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
-    let mut store = Store::open(&config.database)?;
+    let mut store = Store::open(daemon::sqlite_file(&config, "`feedfold prune`")?)?;
     store.set_dedup_config(config.dedup.clone());
     let incremental = store.incremental_vacuum_enabled()?;
     let (handle, writer) = StoreHandle::spawn(store);
@@ -466,7 +473,10 @@ impl Listing for SearchHit {
 
 fn open_read_only(config_path: &Path) -> Result<Store> {
     let config = Config::load(config_path)?;
-    Ok(Store::open_read_only(&config.database)?)
+    Ok(Store::open_read_only(daemon::sqlite_file(
+        &config,
+        "this command",
+    )?)?)
 }
 
 fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
@@ -475,7 +485,7 @@ fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
 
 fn feeds(config_path: &Path, json: bool) -> Result<()> {
     let config = Config::load(config_path)?;
-    let mut rows = match Store::open_read_only(&config.database) {
+    let mut rows = match Store::open_read_only(daemon::sqlite_file(&config, "`feedfold feeds`")?) {
         Ok(store) => store.feeds()?,
         // Before the first poll the config is all there is to list.
         Err(crate::store::StoreError::Missing(_)) => Vec::new(),

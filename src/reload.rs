@@ -206,9 +206,9 @@ impl Reloader {
         }
         if new.database != self.current.database {
             tracing::warn!(
-                running = %self.current.database.display(),
-                configured = %new.database.display(),
-                "the database setting changed; restart feedfold to use the new file"
+                running = %self.current.database,
+                configured = %new.database,
+                "the database setting changed; restart feedfold to use the new one"
             );
         }
         let feeds = new.feeds.clone();

@@ -103,7 +103,7 @@ async fn poll_and_show(addr: std::net::SocketAddr, database: &Path) -> Result<()
         &folder.join("feedfold-demo.toml"),
         &crate::demo::config_text(addr),
     )?;
-    config.database = database.to_path_buf();
+    config.database = crate::config::Database::Sqlite(database.to_path_buf());
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

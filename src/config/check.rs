@@ -2,7 +2,7 @@
 //! URLs, cron expressions and log filters, each error at the value's line.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -11,7 +11,7 @@ use super::include::FeedSet;
 use super::raw::{RawDaemon, RawDedup, RawFeed, RawLog, RawMetrics, RawPoll, RawRetention};
 use super::span::Source;
 use super::{
-    normalize_feed_url, validate_tag, ConfigError, DaemonConfig, FeedConfig, LogConfig,
+    normalize_feed_url, validate_tag, ConfigError, DaemonConfig, Database, FeedConfig, LogConfig,
     MetricsConfig, Origin, PollConfig, RetentionConfig,
 };
 use super::{
@@ -22,27 +22,18 @@ use super::{
 use crate::dedup::DedupConfig;
 
 impl Source<'_> {
-    /// The `database` key: a SQLite file, relative to the config's folder.
+    /// The `database` key: a SQLite file relative to the config's folder,
+    /// or a PostgreSQL URL.
     pub(super) fn database(
         &self,
         raw: Option<Spanned<String>>,
         base: &Path,
-    ) -> Result<PathBuf, ConfigError> {
+    ) -> Result<Database, ConfigError> {
         let Some(db) = raw else {
-            return Ok(base.join(DEFAULT_DATABASE));
+            return Ok(Database::Sqlite(base.join(DEFAULT_DATABASE)));
         };
-        let written = db.get_ref().trim();
-        if written.is_empty() {
-            return Err(self.invalid(db.span(), "database", "must not be empty"));
-        }
-        // Only the scheme is shown: the rest of a URL may hold a password.
-        if let Some(prefix) = url_prefix(written) {
-            let msg = format!(
-                "\"{prefix}…\" is a URL; only a file path is supported, e.g. \"{DEFAULT_DATABASE}\""
-            );
-            return Err(self.invalid(db.span(), "database", &msg));
-        }
-        Ok(base.join(db.into_inner()))
+        Database::from_setting(db.get_ref(), base)
+            .map_err(|msg| self.invalid(db.span(), "database", &msg))
     }
 
     /// The `[dedup]` table: every key optional, with `DedupConfig`'s defaults.

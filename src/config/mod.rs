@@ -13,6 +13,7 @@
 //! below, and `include` reads the feed lists the config includes.
 
 mod check;
+mod database;
 mod include;
 mod raw;
 mod span;
@@ -28,6 +29,7 @@ use serde::Deserialize;
 use crate::dedup::DedupConfig;
 
 pub use check::url_prefix as database_url_prefix;
+pub use database::{Database, PgUrl, DATABASE_ENV};
 pub use include::read_toml_list;
 pub use web::WebConfig;
 
@@ -91,6 +93,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// An environment variable that overrides the config holds a wrong value.
+    #[error("{name} (environment): {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The whole configuration, validated, with paths resolved.
@@ -98,8 +108,10 @@ pub enum ConfigError {
 pub struct Config {
     /// The config file this was read from.
     pub path: PathBuf,
-    /// The SQLite database file (absolute or relative to the working directory).
-    pub database: PathBuf,
+    /// Where the data lives: an SQLite file (absolute or relative to the
+    /// working directory) or PostgreSQL; `FEEDFOLD_DATABASE` overrides the
+    /// file's `database` key when the config is [`Config::load`]ed.
+    pub database: Database,
     /// Polling settings.
     pub poll: PollConfig,
     /// Fetch safety settings (`[fetch]`).
@@ -292,6 +304,19 @@ pub struct FeedConfig {
     /// Where it is listed.
     pub origin: Origin,
 }
+/// `FEEDFOLD_DATABASE`: a PostgreSQL URL or a file path relative to the
+/// working directory, like any path given on the command line.
+fn database_from_env(value: &std::ffi::OsStr) -> Result<Database, ConfigError> {
+    let invalid = |message: String| ConfigError::Env {
+        name: DATABASE_ENV,
+        message,
+    };
+    let value = value
+        .to_str()
+        .ok_or_else(|| invalid("is not valid UTF-8".into()))?;
+    Database::from_setting(value, Path::new("")).map_err(invalid)
+}
+
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -299,7 +324,11 @@ impl Config {
             path: path.to_path_buf(),
             error,
         })?;
-        Config::parse(path, &text)
+        let mut config = Config::parse(path, &text)?;
+        if let Some(value) = std::env::var_os(DATABASE_ENV) {
+            config.database = database_from_env(&value)?;
+        }
+        Ok(config)
     }
 
     /// Validates config text as if it had been read from `path`; included
@@ -426,7 +455,10 @@ url = "https://example.com/atom"
 "#,
         )
         .expect("valid config");
-        assert_eq!(c.database, PathBuf::from("/etc/feedfold/data/ff.db"));
+        assert_eq!(
+            c.database.sqlite(),
+            Some(Path::new("/etc/feedfold/data/ff.db"))
+        );
         assert_eq!(c.poll.interval, Duration::from_secs(1800));
         assert_eq!(c.poll.concurrency, 4);
         assert_eq!(c.feeds.len(), 2);
@@ -437,7 +469,10 @@ url = "https://example.com/atom"
     #[test]
     fn defaults_apply() {
         let c = parse("").expect("empty config is valid");
-        assert_eq!(c.database, PathBuf::from("/etc/feedfold/feedfold.db"));
+        assert_eq!(
+            c.database.sqlite(),
+            Some(Path::new("/etc/feedfold/feedfold.db"))
+        );
         assert_eq!(c.poll.schedule, DEFAULT_SCHEDULE);
         assert_eq!(c.poll.concurrency, DEFAULT_CONCURRENCY);
     }
@@ -660,25 +695,34 @@ url = "https://example.com/atom"
     }
 
     #[test]
-    fn a_database_url_is_refused_without_repeating_it() {
+    fn a_database_url_other_than_postgres_is_refused_without_repeating_it() {
         for (value, shown) in [
-            ("postgres://feedfold:secret@db.example/news", "postgres://…"),
+            ("mysql://feedfold:secret@db.example/news", "mysql://…"),
             ("sqlite:///var/lib/feedfold/ff.db", "sqlite://…"),
             ("FILE:ff.db?mode=ro", "FILE:…"),
         ] {
             let e = err(&format!("\ndatabase = \"{value}\"\n"));
-            assert_eq!(
-                e,
-                format!(
-                    "/etc/feedfold/feedfold.toml:2: database: {shown:?} is a URL; \
-                     only a file path is supported, e.g. \"feedfold.db\""
-                )
+            assert!(
+                e.starts_with(&format!(
+                    "/etc/feedfold/feedfold.toml:2: database: {shown:?} is a URL feedfold cannot use"
+                )),
+                "{e}"
             );
+            assert!(!e.contains("secret"), "{e}");
         }
         for path in ["data/ff.db", "/var/lib/ff.db", "C:/ff.db", "notes:2024.db"] {
             let c = parse(&format!("database = \"{path}\"\n")).expect(path);
-            assert_eq!(c.database, Path::new("/etc/feedfold").join(path));
+            assert_eq!(
+                c.database,
+                Database::Sqlite(Path::new("/etc/feedfold").join(path))
+            );
         }
+        let c = parse("database = \"postgres://ff@db.example/news\"\n").expect("postgres");
+        assert!(
+            matches!(c.database, Database::Postgres(_)),
+            "{:?}",
+            c.database
+        );
     }
 
     #[test]

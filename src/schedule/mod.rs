@@ -26,7 +26,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::config::{PollConfig, RetentionConfig};
 use crate::fetch::Fetcher;
-use crate::store::{IngestReport, StoreError, StoreHandle};
+use crate::store::{IngestReport, Ledger, StoreError, StoreHandle};
 
 mod daemon_loop;
 pub mod decide;
@@ -86,8 +86,8 @@ impl fmt::Display for PollSummary {
 }
 
 /// Runs poll passes: fetches due feeds concurrently and hands results to the writer.
-pub struct Poller {
-    store: StoreHandle,
+pub struct Poller<L = StoreHandle> {
+    store: L,
     fetcher: Fetcher,
     /// The `[poll]` settings in force; a config reload replaces them, and
     /// each pass (and each feed's next due time) reads them afresh.
@@ -108,9 +108,9 @@ pub struct Poller {
     retention: Option<RetentionConfig>,
 }
 
-impl Poller {
+impl<L: Ledger> Poller<L> {
     /// A poller writing through `store`.
-    pub fn new(store: StoreHandle, fetcher: Fetcher, poll: PollConfig) -> Poller {
+    pub fn new(store: L, fetcher: Fetcher, poll: PollConfig) -> Poller<L> {
         Poller {
             store,
             fetcher,
@@ -124,7 +124,7 @@ impl Poller {
     }
 
     /// Also prunes on `retention.schedule` while the daemon runs.
-    pub fn with_retention(mut self, retention: RetentionConfig) -> Poller {
+    pub fn with_retention(mut self, retention: RetentionConfig) -> Poller<L> {
         self.retention = Some(retention);
         self
     }
@@ -146,8 +146,8 @@ impl Poller {
         self.wake.notify_one();
     }
 
-    /// The handle to the database writer this poller writes through.
-    pub fn store(&self) -> &StoreHandle {
+    /// The store this poller writes through.
+    pub fn store(&self) -> &L {
         &self.store
     }
 }

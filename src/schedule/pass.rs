@@ -20,8 +20,8 @@ use crate::metrics;
 use crate::model::RedirectStep;
 use crate::parse::{self, ParseError, ParsedFeed};
 use crate::store::{
-    DueFeed, FeedId, FeedOutcome, FeedUpdate, FetchState, IngestReport, Prepared, StoreError,
-    StoreHandle, UrlChange,
+    DueFeed, FeedId, FeedOutcome, FeedUpdate, FetchState, IngestReport, Ledger, Prepared,
+    StoreError, UrlChange,
 };
 
 /// How one feed's turn in a pass ended.
@@ -49,7 +49,7 @@ impl Kind {
     }
 }
 
-impl Poller {
+impl<L: Ledger> Poller<L> {
     /// One pass over the due feeds (every active feed with `all`), as fast
     /// as the concurrency limits allow. Stops starting new fetches once
     /// `stop` turns true; fetches in flight finish and are written.
@@ -69,10 +69,7 @@ impl Poller {
         stop: &watch::Receiver<bool>,
         window: Duration,
     ) -> Result<PollSummary, StoreError> {
-        let (due, hosts) = self
-            .store
-            .call(move |s| Ok((s.due_feeds(Utc::now(), all)?, s.hosts()?)))
-            .await?;
+        let (due, hosts) = self.store.due(all).await?;
         self.hosts.load(hosts);
         // Limits are read once per pass, so a reload applies from the next one;
         // passes never overlap, so the pass owns its global slots.
@@ -393,7 +390,7 @@ fn bound_entries(doc: &mut ParsedFeed) {
 /// its learned boilerplate as stored.
 async fn analyze_changed(
     cpu: &Semaphore,
-    store: &StoreHandle,
+    store: &impl Ledger,
     feed: Option<FeedId>,
     doc: ParsedFeed,
 ) -> Result<(ParsedFeed, Vec<Option<Prepared>>), String> {
@@ -404,9 +401,7 @@ async fn analyze_changed(
                 .iter()
                 .map(|e| (e.identity.clone(), e.content_hash()))
                 .collect();
-            let context = store
-                .call(move |s| Ok((s.unchanged_entries(id, &keys)?, s.boilerplate_model(id)?)))
-                .await;
+            let context = store.feed_context(id, keys).await;
             match context {
                 Ok(context) => context,
                 // The writer analyses each entry itself, with the feed's

@@ -25,6 +25,7 @@ mod checkpointer;
 pub mod feeds;
 pub mod fold;
 pub mod ingest;
+pub mod ledger;
 pub mod limits;
 pub mod lock;
 pub mod pg;
@@ -45,6 +46,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
 pub use ingest::{DecisionTimes, FeedOutcome, FeedUpdate, IngestReport, Prepared};
+pub use ledger::Ledger;
 pub use politeness::{FetchState, HostState, UrlChange, UrlHistoryRow};
 pub use query::{FeedRow, SourceRow, StoryRow, TimeFilter};
 pub use retention::{PruneReport, RetentionPolicy};
@@ -170,6 +172,9 @@ pub struct StoryId(pub i64);
 /// A database error, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The PostgreSQL store failed.
+    #[error(transparent)]
+    Postgres(#[from] pg::PgError),
     /// SQLite failed.
     #[error("database {path}: {source}")]
     Sqlite {

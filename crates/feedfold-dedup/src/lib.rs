@@ -137,6 +137,33 @@ impl Analysis {
     pub fn is_title_only(&self) -> bool {
         self.text == self.title
     }
+
+    /// An analysis as a store persisted it (normalised title and text,
+    /// credits, signature), for deciding in another process than the one
+    /// that analysed: the verification data is rebuilt from `text` and
+    /// `signature` exactly as a [`Candidate`]'s is, so [`decide`] judges a
+    /// restored newcomer as it judges the original. The plain texts and the
+    /// boilerplate keys are not kept.
+    pub fn restore(
+        title: String,
+        text: String,
+        credits: Vec<String>,
+        signature: Signature,
+    ) -> Analysis {
+        let prepared = Prepared::new(&text, &signature);
+        Analysis {
+            title,
+            exact: Fingerprint::of(&text),
+            bands: signature.band_keys(),
+            text,
+            credits,
+            signature,
+            boilerplate_keys: Vec::new(),
+            plain_title: None,
+            plain_body: None,
+            prepared,
+        }
+    }
 }
 
 /// A stored entry that might be a copy of the newcomer, as the store

@@ -14,10 +14,16 @@ use super::PgError;
 
 /// The migrations, embedded in the binary, in order. A file's version is
 /// the number its name starts with. Never edit a landed file: add one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_fold_queue.sql",
+        include_str!("../../../migrations/postgres/0002_fold_queue.sql"),
+    ),
+];
 
 /// The advisory lock key the runner holds: `feedfold` as ASCII, a constant
 /// no other application on a shared database is likely to pick.

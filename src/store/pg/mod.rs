@@ -15,9 +15,12 @@
 //! Every time in a lease is the database's clock (`clock_timestamp()`), so
 //! workers on machines with skewed clocks agree on who holds what.
 
+pub mod fold;
+pub mod ingest;
 pub mod lease;
 pub mod migrate;
 pub mod poll;
+pub mod worker;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use lease::{fence, Fence, HostLease, Role, RoleLease, WorkerId};
 pub use migrate::MigrateReport;
 pub use poll::{ClaimedFeed, DueClaim, FetchOutcome, FetchRecord};
+pub use worker::PgLedger;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]

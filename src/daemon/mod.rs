@@ -4,7 +4,10 @@
 //! lets the writer commit what it was handed. `poll` and `demo` share
 //! [`start`] and [`finish`], so a one-shot pass runs through the same code.
 
+pub mod pg;
+
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -37,6 +40,22 @@ pub enum DaemonError {
     /// The scheduler failed.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The PostgreSQL store failed.
+    #[error(transparent)]
+    Postgres(#[from] store::pg::PgError),
+    /// A setting the chosen store does not support.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The SQLite file of `config`, or why the command needs one.
+pub fn sqlite_file<'c>(config: &'c Config, what: &str) -> Result<&'c Path, DaemonError> {
+    config.database.sqlite().ok_or_else(|| {
+        DaemonError::Unsupported(format!(
+            "{what} needs an SQLite database; {} is PostgreSQL",
+            config.database
+        ))
+    })
 }
 
 /// Opens the database, syncs the feed list and starts the writer thread.
@@ -44,11 +63,11 @@ pub fn start(
     config: &Config,
     writer: WriterOptions,
 ) -> Result<(Arc<Poller>, WriterThread), DaemonError> {
-    let mut store = Store::open(&config.database)?;
+    let mut store = Store::open(sqlite_file(config, "polling with the SQLite writer")?)?;
     store.set_dedup_config(config.dedup.clone());
     let sync = store.sync_feeds(&config.feeds, Utc::now())?;
     tracing::info!(
-        database = %config.database.display(),
+        database = %config.database,
         feeds = config.feeds.len(),
         added = sync.added,
         deactivated = sync.deactivated,
@@ -89,14 +108,17 @@ pub async fn run(config: Config, signals: Signals) -> Result<(), DaemonError> {
         tracing::warn!("{note}");
     }
     // One daemon per database; held until the process exits.
-    let _lock = store::lock::lock_daemon(&config.database)?;
+    let Some(file) = config.database.sqlite().map(Path::to_path_buf) else {
+        return pg::run(config, signals).await;
+    };
+    let _lock = store::lock::lock_daemon(&file)?;
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config, WriterOptions::default())?;
     let server = match config.metrics.listen {
-        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &config).await?),
+        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &file).await?),
         None => None,
     };
-    let web = crate::web::start(&config.web, &config.database).await?;
+    let web = crate::web::start(&config.web, &file).await?;
     let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
     let (reloader, reload) = reload::spawn(config, poller.clone(), stop.clone());
@@ -132,7 +154,7 @@ async fn start_metrics(
     addr: SocketAddr,
     poller: &Poller,
     liveness: &Arc<Liveness>,
-    config: &Config,
+    database: &Path,
 ) -> Result<JoinHandle<()>, ListenError> {
     let listener = metrics::bind(addr).await?;
     let local = listener.local_addr().unwrap_or(addr);
@@ -140,7 +162,7 @@ async fn start_metrics(
     let endpoint = Endpoint {
         store: poller.store().clone(),
         liveness: liveness.clone(),
-        database: config.database.clone(),
+        database: database.to_path_buf(),
     };
     Ok(tokio::spawn(async move {
         if let Err(e) = metrics::serve(listener, endpoint).await {

@@ -1,0 +1,293 @@
+//! `feedfold run` and `feedfold poll` on PostgreSQL: any number of
+//! processes, on any machines, share one database. Each is a poller (it
+//! leases a fair share of the hosts and polls their due feeds, analysing
+//! what it fetched); the roles one process plays for all are elected
+//! through the database and move when their holder dies:
+//!
+//! - **leader**: syncs the feed list from its config, trims the band index;
+//! - **folder**: decides the stories of the entries the pollers queued, in
+//!   queue order, and indexes new entries for full-text search.
+//!
+//! Every write is fenced on the lease it was made under (host or role), so
+//! a process that was paused or cut off past its lease commits nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::DaemonError;
+use crate::config::{Config, Database};
+use crate::fetch::{FetchOptions, Fetcher};
+use crate::schedule::Poller;
+use crate::service::{Signal, Signals};
+use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
+
+/// How long a lease (host or role) lasts without renewal: a dead process's
+/// hosts and roles move after this. Renewed every [`TICK`].
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often a process renews its leases, claims due feeds, and (in its
+/// roles) folds and syncs.
+pub const TICK: Duration = Duration::from_secs(2);
+/// Entries folded per transaction.
+const FOLD_BATCH: i64 = 500;
+/// Entries indexed for search per statement.
+const INDEX_BATCH: i64 = 5_000;
+
+/// Opens the database (migrating it under an advisory lock, once whoever
+/// starts first) and joins as a worker.
+async fn join(config: &Config) -> Result<(PgStore, Arc<Poller<PgLedger>>), DaemonError> {
+    let Database::Postgres(url) = &config.database else {
+        return Err(DaemonError::Unsupported(format!(
+            "{} is not a PostgreSQL database",
+            config.database
+        )));
+    };
+    let pool = config.poll.concurrency.max(4) + 4;
+    let store = PgStore::open(url.expose(), pool).await?;
+    let name = format!("feedfold {}", env!("CARGO_PKG_VERSION"));
+    let worker = store.register_worker(&name).await?;
+    tracing::info!(database = %url, worker = worker.0, "joined the shared database");
+    let options = FetchOptions {
+        timeout: config.poll.timeout,
+        connect_timeout: config.poll.connect_timeout,
+        max_redirects: config.poll.max_redirects,
+        allow_private_networks: config.fetch.allow_private_networks,
+        ..FetchOptions::default()
+    };
+    let fetcher = Fetcher::new(&options).map_err(DaemonError::HttpClient)?;
+    let ledger = PgLedger::new(
+        store.clone(),
+        worker,
+        config.dedup.clone(),
+        LEASE_TTL,
+        config.poll.interval,
+    );
+    let poller = Arc::new(Poller::new(ledger, fetcher, config.poll.clone()));
+    Ok((store, poller))
+}
+
+/// The roles this process may hold, renewed or sought on each tick.
+struct Roles {
+    leader: Option<RoleLease>,
+    folder: Option<RoleLease>,
+    /// The config whose feed list the leader last synced.
+    synced: bool,
+}
+
+impl Roles {
+    fn new() -> Roles {
+        Roles {
+            leader: None,
+            folder: None,
+            synced: false,
+        }
+    }
+
+    /// Renews a held role or tries to take a free one; logs changes.
+    async fn hold(
+        store: &PgStore,
+        poller: &Poller<PgLedger>,
+        slot: &mut Option<RoleLease>,
+        role: Role,
+    ) -> bool {
+        let worker = poller.store().worker();
+        let result = match slot.as_ref() {
+            Some(lease) => store.renew_role(lease, LEASE_TTL).await,
+            None => store.elect(worker, role, LEASE_TTL).await,
+        };
+        match result {
+            Ok(Some(lease)) => {
+                if slot.is_none() {
+                    tracing::info!(role = role.as_str(), epoch = lease.epoch, "took the role");
+                }
+                *slot = Some(lease);
+                true
+            }
+            Ok(None) => {
+                if slot.take().is_some() {
+                    tracing::warn!(role = role.as_str(), "role lost to another process");
+                }
+                false
+            }
+            Err(e) => {
+                tracing::warn!(role = role.as_str(), "cannot renew or seek the role: {e}");
+                false
+            }
+        }
+    }
+
+    /// One tick of the roles: sync (leader, once per config), fold and
+    /// index (folder) until the queue is empty or `budget` is spent.
+    async fn tick(
+        &mut self,
+        store: &PgStore,
+        poller: &Poller<PgLedger>,
+        config: &Config,
+        budget: Duration,
+    ) {
+        if Self::hold(store, poller, &mut self.leader, Role::Leader).await {
+            if let Some(lease) = self.leader.as_ref().filter(|_| !self.synced) {
+                match store.sync_feeds(lease, &config.feeds).await {
+                    Ok(r) => {
+                        self.synced = true;
+                        tracing::info!(
+                            feeds = config.feeds.len(),
+                            added = r.added,
+                            deactivated = r.deactivated,
+                            "feed list synced from the config"
+                        );
+                    }
+                    Err(e) => tracing::error!("syncing the feed list failed: {e}"),
+                }
+            }
+        } else {
+            // A new leader syncs afresh from its own copy of the config.
+            self.synced = false;
+        }
+        if let Some(lease) = &self.leader {
+            if let Err(e) = store.trim_band_keys(lease, config.dedup.window).await {
+                tracing::warn!("trimming the band index failed: {e}");
+            }
+        }
+        if Self::hold(store, poller, &mut self.folder, Role::Folder).await {
+            if let Some(lease) = &self.folder {
+                fold_for(store, lease, config, budget).await;
+            }
+        }
+    }
+
+    /// Gives the roles back at a clean exit, so another process takes them
+    /// at once.
+    async fn release(&mut self, store: &PgStore) {
+        for lease in [self.leader.take(), self.folder.take()]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(e) = store.release_role(&lease).await {
+                tracing::warn!(role = lease.role.as_str(), "releasing the role failed: {e}");
+            }
+        }
+    }
+}
+
+/// Folds and indexes until the queue is empty or `budget` is spent.
+async fn fold_for(store: &PgStore, lease: &RoleLease, config: &Config, budget: Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        match store.fold_queued(lease, &config.dedup, FOLD_BATCH).await {
+            Ok(r) if r.entries > 0 => {
+                tracing::debug!(
+                    entries = r.entries,
+                    new_stories = r.new_stories,
+                    folded = r.folded,
+                    "folded"
+                );
+            }
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!("folding failed: {e}");
+                break;
+            }
+        }
+        if started.elapsed() > budget {
+            break;
+        }
+    }
+    loop {
+        match store.index_unindexed(INDEX_BATCH).await {
+            Ok(n) if n > 0 && started.elapsed() <= budget => {}
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!("indexing for search failed: {e}");
+                break;
+            }
+        }
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// `feedfold run` on PostgreSQL, until SIGTERM/SIGINT.
+pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError> {
+    let (store, poller) = join(&config).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let roles_task = {
+        let (store, poller, config, mut stop) =
+            (store.clone(), poller.clone(), config.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut roles = Roles::new();
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => roles.tick(&store, &poller, &config, TICK).await,
+                    _ = stopped(&mut stop) => break,
+                }
+            }
+            roles.release(&store).await;
+        })
+    };
+    let passes = {
+        let (poller, mut stop) = (poller.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped(&mut stop) => break,
+                }
+                match poller.poll_once(false, &stop).await {
+                    Ok(s) if s.ok + s.not_modified + s.failed > 0 => tracing::info!("pass: {s}"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("poll pass failed: {e}"),
+                }
+            }
+        })
+    };
+    loop {
+        match signals.next().await {
+            Signal::Reload => tracing::info!(
+                "SIGHUP: on PostgreSQL the feed list is synced by the leader; restart the leader's process to re-read its config"
+            ),
+            Signal::Shutdown { name, .. } => {
+                tracing::info!("{name}: shutting down; finishing fetches in flight");
+                let _ = stop_tx.send(true);
+                break;
+            }
+        }
+    }
+    let _ = passes.await;
+    let _ = roles_task.await;
+    if let Err(e) = poller.store().release_all().await {
+        tracing::warn!("releasing host leases failed: {e}");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `feedfold poll` on PostgreSQL: one pass over the due feeds of the hosts
+/// this process can lease, then (if no other process holds the roles) the
+/// feed list synced first and everything fetched folded and indexed.
+pub async fn poll_once(
+    config: &Config,
+    stop: &watch::Receiver<bool>,
+) -> Result<crate::schedule::PollSummary, DaemonError> {
+    let (store, poller) = join(config).await?;
+    let mut roles = Roles::new();
+    // Sync before polling so that a first poll has feeds to poll.
+    roles.tick(&store, &poller, config, Duration::ZERO).await;
+    let summary = poller.poll_once(false, stop).await;
+    if let Some(lease) = roles.folder.clone() {
+        fold_for(&store, &lease, config, Duration::from_secs(600)).await;
+    }
+    roles.release(&store).await;
+    if let Err(e) = poller.store().release_all().await {
+        tracing::warn!("releasing host leases failed: {e}");
+    }
+    Ok(summary?)
+}

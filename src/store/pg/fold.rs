@@ -1,0 +1,390 @@
+//! The folder's side on PostgreSQL: the one elected process takes analysed
+//! entries from `fold_queue` in the order they were queued and decides
+//! their stories, fenced on its role lease. Serialising the decisions is
+//! what keeps one story per syndicated group when two workers ingest two
+//! copies in the same second: under READ COMMITTED, two concurrent
+//! deciders would each miss the other's uncommitted copy and start two
+//! stories. The pollers did the analysis (the CPU cost); the folder only
+//! looks up candidates and verifies.
+//!
+//! The same engine decides as on SQLite ([`dedup::decide`]) on the same
+//! candidates (exact fingerprint or a shared band key inside the window,
+//! plus their stories' canonical copies), so a database folds alike on
+//! either store.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
+
+use super::lease::{fence, Fence, RoleLease};
+use super::{PgError, PgStore};
+use crate::dedup::{
+    self, Analysis, Candidate, CopyInfo, DedupConfig, Fingerprint, Relation, Signature, Verdict,
+};
+
+/// Most entries read per band key (a key shared by hundreds is a template).
+const PER_KEY_LIMIT: i64 = 16;
+/// Most candidates verified per newcomer.
+const MAX_CANDIDATES: usize = 64;
+
+/// What one folding step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FoldReport {
+    /// Entries taken from the queue.
+    pub entries: usize,
+    /// Of those, how many started a story.
+    pub new_stories: usize,
+    /// Of those, how many joined one.
+    pub folded: usize,
+}
+
+/// The full-text vector of an entry: title (weight A) and body (weight B),
+/// with the `simple` configuration (no stemming, any language), as the read
+/// side queries it.
+pub const SEARCH_VECTOR_SQL: &str = "setweight(to_tsvector('simple', coalesce(title, '')), 'A') \
+     || setweight(to_tsvector('simple', coalesce(body, '')), 'B')";
+
+impl PgStore {
+    /// Folds up to `max` queued entries in one transaction fenced on the
+    /// folder's `lease`; refused ([`PgError::Fenced`], nothing written) once
+    /// another process holds the role.
+    pub async fn fold_queued(
+        &self,
+        lease: &RoleLease,
+        cfg: &DedupConfig,
+        max: i64,
+    ) -> Result<FoldReport, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, Fence::Role(lease)).await?;
+        let rows = tx
+            .query(
+                "SELECT q.entry_id, q.credits, q.bands, e.feed_id, e.norm_title, e.norm_text,
+                        e.signature, e.window_at, e.fingerprint
+                 FROM fold_queue q JOIN entry e ON e.id = q.entry_id
+                 ORDER BY q.seq LIMIT $1",
+                &[&max],
+            )
+            .await?;
+        let now = Utc::now();
+        let mut report = FoldReport::default();
+        for row in &rows {
+            let entry: i64 = row.get(0);
+            let bands: Vec<i64> = row.get(2);
+            let window_at: i64 = row.get(7);
+            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(6)).ok();
+            let analysis = signature.map(|signature| {
+                Analysis::restore(
+                    row.get::<_, Option<String>>(4).unwrap_or_default(),
+                    row.get::<_, Option<String>>(5).unwrap_or_default(),
+                    row.get(1),
+                    signature,
+                )
+            });
+            let verdict = match &analysis {
+                Some(a) if a.exact == Fingerprint::from_sql(row.get(8)) => {
+                    let found = candidates(&tx, cfg, a, &bands, entry, window_at).await?;
+                    dedup::decide(a, row.get(3), &found, cfg)
+                }
+                // A damaged or foreign-version analysis starts its own story.
+                _ => None,
+            };
+            tx.execute(
+                "INSERT INTO band_key (key, window_at, entry_id)
+                 SELECT k, $2, $3 FROM unnest($1::bigint[]) AS k ON CONFLICT DO NOTHING",
+                &[&bands, &window_at, &entry],
+            )
+            .await?;
+            match verdict {
+                Some(v) => {
+                    join_story(&tx, entry, &v, now).await?;
+                    report.folded += 1;
+                }
+                None => {
+                    let origin = analysis.as_ref().and_then(Analysis::origin_agency);
+                    start_story(&tx, entry, origin, now).await?;
+                    report.new_stories += 1;
+                }
+            }
+            tx.execute("DELETE FROM fold_queue WHERE entry_id = $1", &[&entry])
+                .await?;
+            report.entries += 1;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Entries waiting for the folder, and how long the oldest has waited.
+    pub async fn fold_backlog(&self) -> Result<(i64, Duration), PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*), COALESCE(extract(epoch FROM clock_timestamp() - min(queued_at)), 0)::float8
+                 FROM fold_queue",
+                &[],
+            )
+            .await?;
+        let waited = Duration::try_from_secs_f64(row.get::<_, f64>(1)).unwrap_or_default();
+        Ok((row.get(0), waited))
+    }
+
+    /// Indexes up to `max` entries that full-text search cannot find yet.
+    /// Idempotent: any process may run it; the folder does.
+    pub async fn index_unindexed(&self, max: i64) -> Result<u64, PgError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "UPDATE entry SET search = {SEARCH_VECTOR_SQL}
+             WHERE id IN (SELECT id FROM entry WHERE search IS NULL ORDER BY id LIMIT $1
+                          FOR UPDATE SKIP LOCKED)"
+        );
+        Ok(client.execute(&sql, &[&max]).await?)
+    }
+
+    /// Deletes band keys older than the window; run by the leader.
+    pub async fn trim_band_keys(
+        &self,
+        leader: &RoleLease,
+        window: Duration,
+    ) -> Result<u64, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, Fence::Role(leader)).await?;
+        let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 4);
+        let horizon = Utc::now()
+            .timestamp()
+            .saturating_sub(window.saturating_mul(2));
+        let n = tx
+            .execute("DELETE FROM band_key WHERE window_at < $1", &[&horizon])
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// Folded entries that may be copies of the newcomer (see the SQLite
+/// store's `fold::candidates`, whose rules these are).
+async fn candidates(
+    tx: &Transaction<'_>,
+    cfg: &DedupConfig,
+    a: &Analysis,
+    bands: &[i64],
+    me: i64,
+    window_at: i64,
+) -> Result<Vec<Candidate>, PgError> {
+    let window = i64::try_from(cfg.window.as_secs()).unwrap_or(i64::MAX / 4);
+    let (from, to) = (
+        window_at.saturating_sub(window),
+        window_at.saturating_add(window),
+    );
+    let mut ids: Vec<i64> = tx
+        .query(
+            "SELECT e.id FROM entry e JOIN story_entry se ON se.entry_id = e.id
+             WHERE e.fingerprint = $1 AND e.window_at BETWEEN $2 AND $3 ORDER BY e.id LIMIT $4",
+            &[&a.exact.to_sql(), &from, &to, &PER_KEY_LIMIT],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let by_key = tx
+        .query(
+            "SELECT k.key, b.entry_id FROM unnest($1::bigint[]) WITH ORDINALITY AS k(key, n)
+             CROSS JOIN LATERAL (SELECT entry_id FROM band_key
+                                 WHERE key = k.key AND window_at BETWEEN $2 AND $3
+                                 ORDER BY window_at, entry_id LIMIT $4) b
+             ORDER BY k.n, b.entry_id",
+            &[&bands, &from, &to, &PER_KEY_LIMIT],
+        )
+        .await?;
+    for r in &by_key {
+        let id: i64 = r.get(1);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids.retain(|&id| id != me);
+    ids.truncate(MAX_CANDIDATES);
+    let mut out: Vec<Candidate> = Vec::with_capacity(ids.len() + 4);
+    for id in &ids {
+        if let Some(c) = candidate(tx, *id).await? {
+            out.push(c);
+        }
+    }
+    // The canonical copy of every story found, even when it was not a candidate itself.
+    let mut stories: Vec<i64> = out.iter().map(|c| c.story_id).collect();
+    stories.sort_unstable();
+    stories.dedup();
+    for story in stories {
+        let canonical: i64 = tx
+            .query_one(
+                "SELECT canonical_entry_id FROM story WHERE id = $1",
+                &[&story],
+            )
+            .await?
+            .get(0);
+        if canonical != me && !out.iter().any(|c| c.entry_id == canonical) {
+            if let Some(c) = candidate(tx, canonical).await? {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One folded entry as a [`Candidate`]; `None` when analysed by another
+/// algorithm version or damaged (never fatal).
+async fn candidate(tx: &Transaction<'_>, id: i64) -> Result<Option<Candidate>, PgError> {
+    let version = i32::try_from(dedup::ALGORITHM_VERSION).unwrap_or(i32::MAX);
+    let row = tx
+        .query_opt(
+            "SELECT se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature, e.window_at,
+                    s.canonical_entry_id = e.id, e.feed_id
+             FROM entry e JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
+             WHERE e.id = $1 AND e.fingerprint_version = $2 AND e.signature IS NOT NULL",
+            &[&id, &version],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Ok(signature) = Signature::from_bytes(&row.get::<_, Vec<u8>>(4)) else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
+        story_id: row.get(0),
+        entry_id: id,
+        feed: row.get(7),
+        exact: Fingerprint::from_sql(row.get(1)),
+        title: row.get::<_, Option<String>>(2).unwrap_or_default(),
+        text: row.get::<_, Option<String>>(3).unwrap_or_default(),
+        signature,
+        published: row.get(5),
+        is_canonical: row.get(6),
+    }))
+}
+
+/// A story of one copy, its own canonical copy and origin.
+async fn start_story(
+    tx: &Transaction<'_>,
+    entry: i64,
+    origin: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), PgError> {
+    let story: i64 = tx
+        .query_one(
+            "INSERT INTO story (canonical_entry_id, published_at, first_seen_at, last_seen_at,
+                                source_count, origin_agency)
+             SELECT id, COALESCE(published_at, first_seen_at), first_seen_at, $2, 1, $3
+             FROM entry WHERE id = $1
+             RETURNING id",
+            &[&entry, &now, &origin],
+        )
+        .await?
+        .get(0);
+    tx.execute(
+        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+         VALUES ($1, $2, 'canonical', 1.0, $3)",
+        &[&entry, &story, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn join_story(
+    tx: &Transaction<'_>,
+    entry: i64,
+    v: &Verdict,
+    now: DateTime<Utc>,
+) -> Result<(), PgError> {
+    let relation = match v.relation {
+        // The engine never hands out `canonical`; the store decides that.
+        Relation::Canonical | Relation::Exact => Relation::Exact,
+        Relation::Near => Relation::Near,
+    };
+    tx.execute(
+        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &entry,
+            &v.story_id,
+            &relation.as_str(),
+            &v.similarity.clamp(0.0, 1.0),
+            &now,
+        ],
+    )
+    .await?;
+    recompute_story(tx, v.story_id, now).await
+}
+
+/// Re-derives a story's canonical copy, origin agency, published time and
+/// source count from its copies (the SQLite store's rule, same engine
+/// functions).
+pub(super) async fn recompute_story(
+    tx: &Transaction<'_>,
+    story: i64,
+    now: DateTime<Utc>,
+) -> Result<(), PgError> {
+    let rows = tx
+        .query(
+            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity
+             FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
+             WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
+            &[&story],
+        )
+        .await?;
+    if rows.is_empty() {
+        tx.execute("DELETE FROM story WHERE id = $1", &[&story])
+            .await?;
+        return Ok(());
+    }
+    let origins: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| {
+            r.get::<_, Option<String>>(3)
+                .and_then(|c| c.rsplit('>').next().map(str::to_string))
+        })
+        .collect();
+    let feed_agencies: Vec<Option<String>> = rows.iter().map(|r| r.get(2)).collect();
+    let origin = dedup::story_origin(origins.iter().map(Option::as_deref)).map(str::to_string);
+    let infos: Vec<CopyInfo<'_>> = rows
+        .iter()
+        .zip(&feed_agencies)
+        .map(|(r, agency)| CopyInfo {
+            entry_id: r.get(0),
+            published: r.get(1),
+            feed_agency: agency.as_deref(),
+        })
+        .collect();
+    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
+    let new = &rows[chosen];
+    let (new_id, new_relation, new_similarity): (i64, String, f64) =
+        (new.get(0), new.get(4), new.get(5));
+    if new_relation != "canonical" {
+        if let Some(old) = rows.iter().find(|r| r.get::<_, String>(4) == "canonical") {
+            tx.execute(
+                "UPDATE story_entry SET relation = $2, similarity = $3 WHERE entry_id = $1",
+                &[&old.get::<_, i64>(0), &new_relation, &new_similarity],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = $1",
+            &[&new_id],
+        )
+        .await?;
+    }
+    tx.execute(
+        "UPDATE story SET canonical_entry_id = $2, origin_agency = $3,
+            last_seen_at = greatest(last_seen_at, $4),
+            published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = $2),
+            first_seen_at = (SELECT min(e.first_seen_at) FROM story_entry se JOIN entry e ON e.id = se.entry_id
+                             WHERE se.story_id = $1),
+            source_count = (SELECT count(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
+                            WHERE se.story_id = $1)
+         WHERE id = $1",
+        &[&story, &new_id, &origin, &now],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! One `feedfold run` process on PostgreSQL, as the poller sees the store
+//! ([`Ledger`]): it holds leases on a fair share of the hosts, claims the
+//! due feeds of those hosts, and writes each fetch fenced on its host's
+//! lease. Leases are renewed on every claim; a lease that was lost (the
+//! process paused past its expiry, another took the host) drops the host
+//! from this process at once, and its writes are refused by the fence.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::lease::{HostLease, WorkerId};
+use super::{PgError, PgStore};
+use crate::dedup::DedupConfig;
+use crate::store::{DueFeed, FeedId, FeedUpdate, HostState, IngestReport, Ledger, StoreError};
+
+/// Feeds claimed per pass at most.
+const CLAIM_LIMIT: i64 = 10_000;
+
+/// A worker's leases and claims.
+#[derive(Debug)]
+pub struct PgLedger {
+    store: PgStore,
+    worker: WorkerId,
+    dedup: DedupConfig,
+    /// How long a host lease lasts without renewal.
+    lease_ttl: Duration,
+    /// The claim of a feed without its own interval lasts this long.
+    default_interval: Duration,
+    state: Mutex<Held>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    /// Held host leases, by host.
+    hosts: HashMap<String, HostLease>,
+    /// The host each claimed feed was claimed under.
+    feeds: HashMap<FeedId, String>,
+}
+
+impl PgLedger {
+    /// A ledger for `worker` (registered with [`PgStore::register_worker`]).
+    pub fn new(
+        store: PgStore,
+        worker: WorkerId,
+        dedup: DedupConfig,
+        lease_ttl: Duration,
+        default_interval: Duration,
+    ) -> PgLedger {
+        PgLedger {
+            store,
+            worker,
+            dedup,
+            lease_ttl,
+            default_interval,
+            state: Mutex::new(Held::default()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &PgStore {
+        &self.store
+    }
+
+    /// This worker.
+    pub fn worker(&self) -> WorkerId {
+        self.worker
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The host leases held now.
+    pub fn leases(&self) -> Vec<HostLease> {
+        self.held().hosts.values().cloned().collect()
+    }
+
+    /// Renews the leases held, drops the lost ones, gives back those above
+    /// this worker's fair share (hosts ÷ live workers, rounded up), and
+    /// claims free hosts up to it. Returns how many hosts are held.
+    pub async fn refresh_leases(&self) -> Result<usize, PgError> {
+        self.store.heartbeat(self.worker).await?;
+        let held = self.leases();
+        let mut renewed = self.store.renew_hosts(&held, self.lease_ttl).await?;
+        for lost in held
+            .iter()
+            .filter(|l| !renewed.iter().any(|r| r.host == l.host))
+        {
+            tracing::warn!(host = %lost.host, epoch = lost.epoch, "host lease lost; its feeds are left to the worker that holds it now");
+        }
+        let share = self.store.fair_share(self.lease_ttl).await?;
+        if renewed.len() > share {
+            renewed.sort_by(|a, b| a.host.cmp(&b.host));
+            let extra = renewed.split_off(share);
+            self.store.release_hosts(&extra).await?;
+        } else if renewed.len() < share {
+            let more = i64::try_from(share - renewed.len()).unwrap_or(i64::MAX);
+            renewed.extend(
+                self.store
+                    .claim_hosts(self.worker, more, self.lease_ttl)
+                    .await?,
+            );
+        }
+        let mut state = self.held();
+        let Held { hosts, feeds } = &mut *state;
+        *hosts = renewed.into_iter().map(|l| (l.host.clone(), l)).collect();
+        feeds.retain(|_, host| hosts.contains_key(host));
+        Ok(hosts.len())
+    }
+
+    /// Gives every lease back (at a clean exit), so other workers take the
+    /// hosts at once instead of after the expiry.
+    pub async fn release_all(&self) -> Result<(), PgError> {
+        let leases = self.leases();
+        self.store.release_hosts(&leases).await?;
+        let mut state = self.held();
+        state.hosts.clear();
+        state.feeds.clear();
+        Ok(())
+    }
+}
+
+impl Ledger for PgLedger {
+    /// The due feeds of the hosts held (`all` does not apply: on a shared
+    /// database a feed is polled when due, whoever asks).
+    async fn due(
+        &self,
+        _all: bool,
+    ) -> Result<(Vec<DueFeed>, HashMap<String, HostState>), StoreError> {
+        self.refresh_leases().await?;
+        let leases = self.leases();
+        let claim = self
+            .store
+            .claim_due_feeds(&leases, CLAIM_LIMIT, self.default_interval)
+            .await?;
+        let ids: Vec<i64> = claim.feeds.iter().map(|f| f.id).collect();
+        let due = self.store.due_details(&ids).await?;
+        let throttled = self.store.host_states(&leases).await?;
+        let mut state = self.held();
+        for host in &claim.lost {
+            state.hosts.remove(host);
+        }
+        for f in &claim.feeds {
+            state.feeds.insert(FeedId(f.id), f.host.clone());
+        }
+        Ok((due, throttled))
+    }
+
+    async fn feed_context(
+        &self,
+        feed: FeedId,
+        keys: Vec<(String, i64)>,
+    ) -> Result<(Vec<bool>, Option<String>), StoreError> {
+        Ok(self.store.feed_context(feed, &keys).await?)
+    }
+
+    async fn record(&self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
+        let lease = {
+            let state = self.held();
+            state
+                .feeds
+                .get(&update.feed)
+                .and_then(|host| state.hosts.get(host))
+                .cloned()
+        };
+        let Some(lease) = lease else {
+            return Err(PgError::Fenced {
+                what: format!("feed {} (its host is no longer held)", update.feed.0),
+                epoch: 0,
+            }
+            .into());
+        };
+        let written = self.store.record_update(&lease, &self.dedup, &update).await;
+        self.held().feeds.remove(&update.feed);
+        Ok(written?)
+    }
+}
+
+impl PgStore {
+    /// Hosts ÷ live workers (heartbeat within `ttl`), rounded up: how many
+    /// hosts one worker should hold.
+    pub async fn fair_share(&self, ttl: Duration) -> Result<usize, PgError> {
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT (SELECT count(*) FROM host_lease),
+                        (SELECT count(*) FROM worker
+                         WHERE heartbeat > clock_timestamp() - $1::bigint * interval '1 millisecond')",
+                &[&ms],
+            )
+            .await?;
+        let (hosts, workers): (i64, i64) = (row.get(0), row.get(1));
+        let share = (hosts + workers.max(1) - 1) / workers.max(1);
+        Ok(usize::try_from(share).unwrap_or(0))
+    }
+
+    /// The throttling state of the hosts of `leases`.
+    pub async fn host_states(
+        &self,
+        leases: &[HostLease],
+    ) -> Result<HashMap<String, HostState>, PgError> {
+        let hosts: Vec<&str> = leases.iter().map(|l| l.host.as_str()).collect();
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT name, throttle_streak, throttled_until FROM host WHERE name = ANY($1)",
+                &[&hosts],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let name: String = r.get(0);
+                let state = HostState {
+                    name: name.clone(),
+                    streak: u32::try_from(r.get::<_, i32>(1)).unwrap_or(0),
+                    throttled_until: r.get(2),
+                };
+                (name, state)
+            })
+            .collect())
+    }
+}

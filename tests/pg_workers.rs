@@ -1,0 +1,326 @@
+//! feedfold on PostgreSQL, end to end with the real binary: `poll` folds a
+//! newsroom into the same stories as on SQLite, and several `feedfold run`
+//! processes sharing one database poll each feed once per interval, keep
+//! `per_host` across all of them, and fold copies they fetched apart into
+//! one story.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::daemon::Daemon;
+use common::newsroom::Newsroom;
+use common::pg::require_pg;
+use tokio_postgres::NoTls;
+
+/// The groupings of a database: each story as the set of its copies' URLs.
+type Groups = BTreeSet<BTreeSet<String>>;
+
+fn sqlite_groups(conn: &rusqlite::Connection) -> Groups {
+    let mut stmt = conn
+        .prepare("SELECT story_id, entry_url FROM story_sources ORDER BY story_id")
+        .expect("prepare");
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    group(rows)
+}
+
+fn group(rows: Vec<(i64, String)>) -> Groups {
+    let mut by: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    for (story, url) in rows {
+        by.entry(story).or_default().insert(url);
+    }
+    by.into_values().collect()
+}
+
+/// Runs `f` against the database at `url` on a runtime of its own.
+fn pg<T>(url: &str, f: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        f(&client).await
+    })
+}
+
+fn pg_groups(url: &str) -> Groups {
+    let rows = pg(url, async |c| {
+        c.query(
+            "SELECT story_id, entry_url FROM story_sources ORDER BY story_id",
+            &[],
+        )
+        .await
+        .expect("story_sources")
+        .iter()
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+        .collect::<Vec<_>>()
+    });
+    group(rows)
+}
+
+fn pg_count(url: &str, sql: &str) -> i64 {
+    pg(url, async |c| {
+        c.query_one(sql, &[]).await.expect(sql).get(0)
+    })
+}
+
+fn feedfold_env(room: &Newsroom, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"));
+    cmd.arg("-c").arg(room.config()).args(args);
+    cmd.env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("feedfold runs")
+}
+
+#[test]
+fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
+    let Some(server) = require_pg() else { return };
+    let url = server.fresh_db();
+    let room = Newsroom::start(12, "");
+    room.poll();
+    let sqlite = sqlite_groups(&room.conn());
+    assert!(
+        sqlite.iter().any(|g| g.len() > 2),
+        "the newsroom has syndicated stories"
+    );
+
+    let out = feedfold_env(&room, &[("FEEDFOLD_DATABASE", &url)], &["poll"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("postgres@") || !stderr.contains(":postgres@"),
+        "{stderr}"
+    );
+    // Two feeds of the newsroom are broken; the rest are polled.
+    let fetched = pg_count(&url, "SELECT count(*) FROM fetch_log");
+    let feeds = pg_count(&url, "SELECT count(*) FROM feed");
+    assert_eq!(fetched, feeds, "every feed fetched once: {stderr}");
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM fold_queue"),
+        0,
+        "{stderr}"
+    );
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM entry WHERE search IS NULL"),
+        0,
+        "every entry searchable after a one-shot poll"
+    );
+    let postgres = pg_groups(&url);
+    assert_eq!(postgres, sqlite, "same stories on both stores");
+    // Every story has exactly one canonical copy, named by story.
+    assert_eq!(
+        pg_count(
+            &url,
+            "SELECT count(*) FROM story s WHERE (SELECT count(*) FROM story_entry se
+               WHERE se.story_id = s.id AND se.relation = 'canonical'
+                 AND se.entry_id = s.canonical_entry_id) <> 1"
+        ),
+        0
+    );
+
+    // A second poll finds nothing due and stores nothing twice.
+    let again = feedfold_env(&room, &[("FEEDFOLD_DATABASE", &url)], &["poll"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(pg_count(&url, "SELECT count(*) FROM fetch_log"), fetched);
+}
+
+/// A request log shared by the loopback servers of the multi-worker test.
+#[derive(Default)]
+struct Log {
+    /// (host, path, when it arrived).
+    requests: Vec<(String, String, Instant)>,
+    in_flight: HashMap<String, usize>,
+    max_in_flight: HashMap<String, usize>,
+}
+
+/// Serves `feeds_per_host` RSS feeds on each of `hosts` loopback addresses
+/// (127.0.0.2, 127.0.0.3, …: different hosts to the scheduler), each answer
+/// after `delay`. Item `i` of every feed of every host carries wire story
+/// `i`, so copies of one story are fetched by several workers.
+fn serve_hosts(
+    hosts: usize,
+    feeds_per_host: usize,
+    delay: Duration,
+    log: Arc<Mutex<Log>>,
+) -> Vec<SocketAddr> {
+    (0..hosts)
+        .map(|h| {
+            let ip = Ipv4Addr::new(127, 0, (h / 250) as u8, (h % 250 + 2) as u8);
+            let log = log.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+                    tx.send(listener.local_addr().expect("addr")).expect("send");
+                    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+                        let log = log.clone();
+                        async move {
+                            let host = ip.to_string();
+                            {
+                                let mut l = log.lock().expect("lock");
+                                l.requests.push((
+                                    host.clone(),
+                                    uri.path().to_string(),
+                                    Instant::now(),
+                                ));
+                                let n = l.in_flight.entry(host.clone()).or_default();
+                                *n += 1;
+                                let n = *n;
+                                let m = l.max_in_flight.entry(host.clone()).or_default();
+                                *m = (*m).max(n);
+                            }
+                            tokio::time::sleep(delay).await;
+                            *log.lock()
+                                .expect("lock")
+                                .in_flight
+                                .entry(host.clone())
+                                .or_default() -= 1;
+                            let feed = uri.path().trim_start_matches('/').to_string();
+                            ([("content-type", "application/rss+xml")], rss(&host, &feed))
+                        }
+                    });
+                    axum::serve(listener, app).await.expect("serve");
+                });
+            });
+            let addr = rx.recv().expect("address");
+            let _ = feeds_per_host;
+            addr
+        })
+        .collect()
+}
+
+/// A feed of three wire stories, each republished with the outlet's own link.
+fn rss(host: &str, feed: &str) -> String {
+    let mut items = String::new();
+    for i in 0..3 {
+        let (title, paragraphs) = common::newsroom::wire_story(i);
+        let body = paragraphs
+            .iter()
+            .map(|p| format!("<p>{}</p>", common::xml_escape(p)))
+            .collect::<String>();
+        items.push_str(&format!(
+            "<item><title>{}</title><link>http://{host}/{feed}/{i}</link><guid>http://{host}/{feed}/{i}</guid>\
+             <pubDate>{}</pubDate><description>{}</description></item>",
+            common::xml_escape(&title),
+            (chrono::Utc::now() - chrono::Duration::minutes(10 + i as i64)).to_rfc2822(),
+            common::xml_escape(&body)
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{host} {feed}</title>\
+         <link>http://{host}/</link>{items}</channel></rss>"
+    )
+}
+
+#[test]
+fn several_workers_share_the_feeds_hosts_and_stories() {
+    let Some(server) = require_pg() else { return };
+    let url = server.fresh_db();
+    let (hosts, per_host_feeds, per_host) = (24, 5, 2);
+    let log = Arc::new(Mutex::new(Log::default()));
+    let addrs = serve_hosts(
+        hosts,
+        per_host_feeds,
+        Duration::from_millis(40),
+        log.clone(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = format!(
+        "database = \"{url}\"\n[fetch]\nallow_private_networks = true\n\
+         [poll]\ninterval = \"1h\"\nconcurrency = 8\nper_host = {per_host}\n"
+    );
+    for addr in &addrs {
+        for f in 0..per_host_feeds {
+            text.push_str(&format!("[[feed]]\nurl = \"http://{addr}/feed{f}.xml\"\n"));
+        }
+    }
+    let config = dir.path().join("feedfold.toml");
+    std::fs::write(&config, text).expect("config");
+    let feeds = hosts * per_host_feeds;
+
+    let mut workers: Vec<Daemon> = (0..3)
+        .map(|_| Daemon::start(&config, &["run"], &[("RUST_LOG", "info")]))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    // Whichever worker starts first migrates the database.
+    while pg_count(
+        &url,
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'fold_queue'",
+    ) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "never migrated: {}",
+            workers[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while pg_count(&url, "SELECT count(DISTINCT feed_id) FROM fetch_log") < feeds as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "not every feed was polled: {}",
+            workers[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Let the folder catch up, then stop every worker cleanly.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pg_count(&url, "SELECT count(*) FROM fold_queue") > 0 {
+        assert!(Instant::now() < deadline, "the fold queue did not drain");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for w in &mut workers {
+        w.stop();
+    }
+
+    let l = log.lock().expect("lock");
+    // Each feed fetched exactly once in its (one-hour) interval.
+    let mut per_feed: HashMap<(String, String), usize> = HashMap::new();
+    for (host, path, _) in &l.requests {
+        *per_feed.entry((host.clone(), path.clone())).or_default() += 1;
+    }
+    assert_eq!(per_feed.len(), feeds);
+    assert!(
+        per_feed.values().all(|&n| n == 1),
+        "a feed was fetched twice: {:?}",
+        per_feed.iter().filter(|(_, &n)| n > 1).collect::<Vec<_>>()
+    );
+    // per_host holds across all workers.
+    let worst = l.max_in_flight.values().copied().max().unwrap_or(0);
+    assert!(worst <= per_host, "{worst} requests at once to one host");
+    // The work was shared: more than one worker fetched.
+    let workers_used = pg_count(&url, "SELECT count(DISTINCT worker_id) FROM fetch_log");
+    assert!(workers_used >= 2, "only {workers_used} worker fetched");
+    // Copies of one wire story fetched by different workers are one story.
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM story"),
+        3,
+        "{:?}",
+        pg_groups(&url)
+            .iter()
+            .map(BTreeSet::len)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM story_entry"),
+        (feeds * 3) as i64
+    );
+}
