@@ -230,97 +230,271 @@ fn rss(host: &str, feed: &str) -> String {
     )
 }
 
+/// A loopback fleet: `hosts` servers of `feeds_per_host` feeds each, and
+/// a config naming them all on the test database.
+struct Fleet {
+    url: String,
+    log: Arc<Mutex<Log>>,
+    dir: tempfile::TempDir,
+    feeds: usize,
+}
+
+impl Fleet {
+    fn start(
+        url: String,
+        hosts: usize,
+        feeds_per_host: usize,
+        delay: Duration,
+        extra: &str,
+    ) -> Fleet {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let addrs = serve_hosts(hosts, feeds_per_host, delay, log.clone());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text =
+            format!("database = \"{url}\"\n[fetch]\nallow_private_networks = true\n{extra}\n");
+        for addr in &addrs {
+            for f in 0..feeds_per_host {
+                text.push_str(&format!("[[feed]]\nurl = \"http://{addr}/feed{f}.xml\"\n"));
+            }
+        }
+        std::fs::write(dir.path().join("feedfold.toml"), text).expect("config");
+        Fleet {
+            url,
+            log,
+            dir,
+            feeds: hosts * feeds_per_host,
+        }
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.dir.path().join("feedfold.toml")
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        pg_count(&self.url, sql)
+    }
+
+    /// Waits (at most `within`) for `sql` to count at least `n`.
+    fn wait_count(&self, sql: &str, n: i64, within: Duration, why: impl Fn() -> String) {
+        let deadline = Instant::now() + within;
+        while self.count(sql) < n {
+            assert!(Instant::now() < deadline, "{sql} < {n}: {}", why());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn start_workers(&self, n: usize) -> Vec<Daemon> {
+        let workers: Vec<Daemon> = (0..n)
+            .map(|_| Daemon::start(&self.config(), &["run"], &[("RUST_LOG", "info")]))
+            .collect();
+        // Whichever worker starts first migrates the database.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.count("SELECT count(*) FROM pg_tables WHERE tablename = 'fold_queue'") == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "never migrated: {}",
+                workers[0].log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        workers
+    }
+
+    /// Requests per feed seen by the servers.
+    fn fetches_per_feed(&self) -> HashMap<(String, String), usize> {
+        let mut per_feed = HashMap::new();
+        for (host, path, _) in &self.log.lock().expect("lock").requests {
+            *per_feed.entry((host.clone(), path.clone())).or_default() += 1;
+        }
+        per_feed
+    }
+
+    fn assert_no_feed_fetched_twice(&self) {
+        let per_feed = self.fetches_per_feed();
+        let twice: Vec<_> = per_feed.iter().filter(|(_, &n)| n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "fetched twice within the interval: {twice:?}"
+        );
+    }
+
+    /// Every entry is in exactly one story, every story has one canonical
+    /// copy, and no entry waits for the folder.
+    fn assert_folded_once(&self) {
+        assert_eq!(self.count("SELECT count(*) FROM fold_queue"), 0);
+        assert_eq!(
+            self.count("SELECT count(*) FROM entry"),
+            self.count("SELECT count(*) FROM story_entry")
+        );
+        assert_eq!(
+            self.count(
+                "SELECT count(*) FROM story s WHERE (SELECT count(*) FROM story_entry se
+                   WHERE se.story_id = s.id AND se.relation = 'canonical'
+                     AND se.entry_id = s.canonical_entry_id) <> 1"
+            ),
+            0
+        );
+    }
+}
+
+/// The pid of the process holding `role`.
+fn role_pid(fleet: &Fleet, role: &str) -> Option<u32> {
+    let pid = fleet.count(&format!(
+        "SELECT COALESCE((SELECT w.pid FROM role_lease r JOIN worker w ON w.id = r.owner
+                          WHERE r.role = '{role}' AND r.expires_at > clock_timestamp()), 0)::bigint"
+    ));
+    u32::try_from(pid).ok().filter(|&p| p > 0)
+}
+
 #[test]
 fn several_workers_share_the_feeds_hosts_and_stories() {
     let Some(server) = require_pg() else { return };
-    let url = server.fresh_db();
-    let (hosts, per_host_feeds, per_host) = (24, 5, 2);
-    let log = Arc::new(Mutex::new(Log::default()));
-    let addrs = serve_hosts(
-        hosts,
-        per_host_feeds,
+    let per_host = 2;
+    let fleet = Fleet::start(
+        server.fresh_db(),
+        24,
+        5,
         Duration::from_millis(40),
-        log.clone(),
+        &format!("[poll]\ninterval = \"1h\"\nconcurrency = 8\nper_host = {per_host}"),
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut text = format!(
-        "database = \"{url}\"\n[fetch]\nallow_private_networks = true\n\
-         [poll]\ninterval = \"1h\"\nconcurrency = 8\nper_host = {per_host}\n"
+    let mut workers = fleet.start_workers(3);
+    let feeds = fleet.feeds as i64;
+    fleet.wait_count(
+        "SELECT count(DISTINCT feed_id) FROM fetch_log",
+        feeds,
+        Duration::from_secs(90),
+        || workers[0].log(),
     );
-    for addr in &addrs {
-        for f in 0..per_host_feeds {
-            text.push_str(&format!("[[feed]]\nurl = \"http://{addr}/feed{f}.xml\"\n"));
-        }
-    }
-    let config = dir.path().join("feedfold.toml");
-    std::fs::write(&config, text).expect("config");
-    let feeds = hosts * per_host_feeds;
-
-    let mut workers: Vec<Daemon> = (0..3)
-        .map(|_| Daemon::start(&config, &["run"], &[("RUST_LOG", "info")]))
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    // Whichever worker starts first migrates the database.
-    while pg_count(
-        &url,
-        "SELECT count(*) FROM pg_tables WHERE tablename = 'fold_queue'",
-    ) == 0
-    {
-        assert!(
-            Instant::now() < deadline,
-            "never migrated: {}",
-            workers[0].log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    while pg_count(&url, "SELECT count(DISTINCT feed_id) FROM fetch_log") < feeds as i64 {
-        assert!(
-            Instant::now() < deadline,
-            "not every feed was polled: {}",
-            workers[0].log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    // Let the folder catch up, then stop every worker cleanly.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while pg_count(&url, "SELECT count(*) FROM fold_queue") > 0 {
+    while fleet.count("SELECT count(*) FROM fold_queue") > 0 {
         assert!(Instant::now() < deadline, "the fold queue did not drain");
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(200));
     }
     for w in &mut workers {
         w.stop();
     }
-
-    let l = log.lock().expect("lock");
     // Each feed fetched exactly once in its (one-hour) interval.
-    let mut per_feed: HashMap<(String, String), usize> = HashMap::new();
-    for (host, path, _) in &l.requests {
-        *per_feed.entry((host.clone(), path.clone())).or_default() += 1;
-    }
-    assert_eq!(per_feed.len(), feeds);
-    assert!(
-        per_feed.values().all(|&n| n == 1),
-        "a feed was fetched twice: {:?}",
-        per_feed.iter().filter(|(_, &n)| n > 1).collect::<Vec<_>>()
-    );
+    assert_eq!(fleet.fetches_per_feed().len(), fleet.feeds);
+    fleet.assert_no_feed_fetched_twice();
     // per_host holds across all workers.
-    let worst = l.max_in_flight.values().copied().max().unwrap_or(0);
+    let worst = {
+        let l = fleet.log.lock().expect("lock");
+        l.max_in_flight.values().copied().max().unwrap_or(0)
+    };
     assert!(worst <= per_host, "{worst} requests at once to one host");
     // The work was shared: more than one worker fetched.
-    let workers_used = pg_count(&url, "SELECT count(DISTINCT worker_id) FROM fetch_log");
-    assert!(workers_used >= 2, "only {workers_used} worker fetched");
-    // Copies of one wire story fetched by different workers are one story.
+    let used = fleet.count("SELECT count(DISTINCT worker_id) FROM fetch_log");
+    assert!(used >= 2, "only {used} worker fetched");
+    fleet.assert_folded_once();
+    // Copies of one wire story fetched by different workers are one story,
+    // grouped exactly as one SQLite process groups the same feeds.
+    assert_eq!(fleet.count("SELECT count(*) FROM story"), 3);
+    let postgres = pg_groups(&fleet.url);
+    let sqlite_db = fleet.dir.path().join("alone.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+        .arg("-c")
+        .arg(fleet.config())
+        .args(["poll"])
+        .env("FEEDFOLD_DATABASE", &sqlite_db)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("feedfold poll");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
     assert_eq!(
-        pg_count(&url, "SELECT count(*) FROM story"),
-        3,
-        "{:?}",
-        pg_groups(&url)
-            .iter()
-            .map(BTreeSet::len)
+        postgres,
+        sqlite_groups(&conn),
+        "same stories as one SQLite process"
+    );
+}
+
+#[test]
+fn a_killed_folder_and_a_paused_worker_lose_nothing_and_double_nothing() {
+    let Some(server) = require_pg() else { return };
+    let fleet = Fleet::start(
+        server.fresh_db(),
+        30,
+        6,
+        Duration::from_millis(250),
+        "[daemon]\nlease = \"5s\"\n[poll]\ninterval = \"1h\"\nconcurrency = 6\nper_host = 1",
+    );
+    let mut workers = fleet.start_workers(3);
+    let logs = |w: &[Daemon]| {
+        w.iter()
+            .map(Daemon::log)
             .collect::<Vec<_>>()
+            .join("\n-----\n")
+    };
+    fleet.wait_count(
+        "SELECT count(*) FROM fetch_log",
+        20,
+        Duration::from_secs(60),
+        || logs(&workers),
     );
+    // SIGKILL the folder (and leader) mid-pass: another process takes the
+    // roles once its lease expires.
+    let folder = role_pid(&fleet, "folder").expect("a folder is elected");
+    let killed = workers
+        .iter()
+        .position(|w| w.pid() == folder)
+        .expect("folder is ours");
+    let killed_hosts = fleet.count(&format!(
+        "SELECT count(*) FROM host_lease l JOIN worker w ON w.id = l.owner WHERE w.pid = {folder}"
+    ));
+    workers[killed].kill();
+    // SIGSTOP another past its lease, then let it go on: its leases are
+    // gone, its writes are refused, it fetches nothing twice.
+    let paused = (killed + 1) % workers.len();
+    workers[paused].signal("STOP");
+    std::thread::sleep(Duration::from_secs(8));
+    workers[paused].signal("CONT");
+
+    // Everything is fetched once, or left in flight by the killed or paused
+    // worker (polled one interval late, never twice).
+    let done = "SELECT count(*) FROM feed WHERE last_fetch_at IS NOT NULL
+                  OR in_flight_until > clock_timestamp()";
+    fleet.wait_count(done, fleet.feeds as i64, Duration::from_secs(120), || {
+        logs(&workers)
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fleet.count("SELECT count(*) FROM fold_queue") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the fold queue did not drain: {}",
+            logs(&workers)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let new_folder = role_pid(&fleet, "folder").expect("a folder again");
+    assert_ne!(new_folder, folder, "the role moved");
+    // The killed worker's hosts were taken over.
+    assert!(killed_hosts > 0);
     assert_eq!(
-        pg_count(&url, "SELECT count(*) FROM story_entry"),
-        (feeds * 3) as i64
+        fleet.count(&format!(
+            "SELECT count(*) FROM host_lease l JOIN worker w ON w.id = l.owner WHERE w.pid = {folder}"
+        )),
+        0
     );
+    let paused_log = workers[paused].log();
+    for (i, w) in workers.iter_mut().enumerate() {
+        if i != killed {
+            w.stop();
+        }
+    }
+    fleet.assert_no_feed_fetched_twice();
+    fleet.assert_folded_once();
+    assert!(
+        paused_log.contains("host lease lost"),
+        "the paused worker noticed: {paused_log}"
+    );
+    // Entries of every fetch that committed are there, in stories.
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM entry"),
+        3 * fleet.count("SELECT count(*) FROM fetch_log WHERE outcome = 'ok'")
+    );
+    assert_eq!(fleet.count("SELECT count(*) FROM story"), 3);
 }

@@ -16,8 +16,9 @@ use super::{
 };
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE, DEFAULT_INTERVAL,
-    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_REDIRECTS, DEFAULT_MIN_INTERVAL,
-    DEFAULT_PER_HOST, DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TIMEOUT,
+    DEFAULT_LEASE, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_INTERVAL, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_TIMEOUT,
 };
 use crate::dedup::DedupConfig;
 
@@ -243,7 +244,15 @@ impl Source<'_> {
             })?,
             None => DEFAULT_SHUTDOWN_GRACE,
         };
-        Ok(DaemonConfig { shutdown_grace })
+        // Renewal runs every 2 s: a shorter lease would expire between two.
+        let lease = match &raw.lease {
+            Some(l) => self.duration_min(l, "daemon.lease", Duration::from_secs(5))?,
+            None => DEFAULT_LEASE,
+        };
+        Ok(DaemonConfig {
+            shutdown_grace,
+            lease,
+        })
     }
 
     pub(super) fn log(&self, raw: RawLog) -> Result<LogConfig, ConfigError> {

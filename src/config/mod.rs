@@ -65,6 +65,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 /// Default time fetches in flight get to finish after SIGTERM/SIGINT.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default lifetime of a PostgreSQL host or role lease without renewal.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// Default log filter when neither `RUST_LOG` nor `[log] level` sets one.
 pub const DEFAULT_LOG_LEVEL: &str = "info,tokio_cron_scheduler=warn";
 
@@ -231,12 +233,18 @@ pub struct DaemonConfig {
     /// How long fetches in flight may take to finish after SIGTERM/SIGINT
     /// before they are abandoned (what was already fetched is still written).
     pub shutdown_grace: Duration,
+    /// On PostgreSQL: how long a host or role lease lasts without renewal,
+    /// so how soon a dead process's hosts and roles move to the others.
+    /// Renewed every couple of seconds; a process paused longer than this
+    /// loses its leases and its writes are refused.
+    pub lease: Duration,
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            lease: DEFAULT_LEASE,
         }
     }
 }

@@ -23,9 +23,6 @@ use crate::schedule::Poller;
 use crate::service::{Signal, Signals};
 use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
 
-/// How long a lease (host or role) lasts without renewal: a dead process's
-/// hosts and roles move after this. Renewed every [`TICK`].
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How often a process renews its leases, claims due feeds, and (in its
 /// roles) folds and syncs.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -60,7 +57,7 @@ async fn join(config: &Config) -> Result<(PgStore, Arc<Poller<PgLedger>>), Daemo
         store.clone(),
         worker,
         config.dedup.clone(),
-        LEASE_TTL,
+        config.daemon.lease,
         config.poll.interval,
     );
     let poller = Arc::new(Poller::new(ledger, fetcher, config.poll.clone()));
@@ -90,11 +87,12 @@ impl Roles {
         poller: &Poller<PgLedger>,
         slot: &mut Option<RoleLease>,
         role: Role,
+        ttl: Duration,
     ) -> bool {
         let worker = poller.store().worker();
         let result = match slot.as_ref() {
-            Some(lease) => store.renew_role(lease, LEASE_TTL).await,
-            None => store.elect(worker, role, LEASE_TTL).await,
+            Some(lease) => store.renew_role(lease, ttl).await,
+            None => store.elect(worker, role, ttl).await,
         };
         match result {
             Ok(Some(lease)) => {
@@ -126,7 +124,20 @@ impl Roles {
         config: &Config,
         budget: Duration,
     ) {
-        if Self::hold(store, poller, &mut self.leader, Role::Leader).await {
+        // Host leases are renewed here too, so a pass longer than a lease
+        // keeps its hosts.
+        if let Err(e) = poller.store().renew_leases().await {
+            tracing::warn!("renewing host leases failed: {e}");
+        }
+        if Self::hold(
+            store,
+            poller,
+            &mut self.leader,
+            Role::Leader,
+            config.daemon.lease,
+        )
+        .await
+        {
             if let Some(lease) = self.leader.as_ref().filter(|_| !self.synced) {
                 match store.sync_feeds(lease, &config.feeds).await {
                     Ok(r) => {
@@ -150,7 +161,15 @@ impl Roles {
                 tracing::warn!("trimming the band index failed: {e}");
             }
         }
-        if Self::hold(store, poller, &mut self.folder, Role::Folder).await {
+        if Self::hold(
+            store,
+            poller,
+            &mut self.folder,
+            Role::Folder,
+            config.daemon.lease,
+        )
+        .await
+        {
             if let Some(lease) = &self.folder {
                 fold_for(store, lease, config, budget).await;
             }

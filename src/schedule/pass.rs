@@ -129,7 +129,7 @@ impl<L: Ledger> Poller<L> {
         let Ok(slot) = slots.acquire_owned().await else {
             return skipped;
         };
-        if *stop.borrow() {
+        if *stop.borrow() || !self.store.may_fetch(feed.id) {
             return skipped;
         }
         // A server's Retry-After is honoured even by `poll --all`.

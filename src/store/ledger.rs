@@ -28,6 +28,13 @@ pub trait Ledger: Send + Sync + 'static {
         keys: Vec<(String, i64)>,
     ) -> impl Future<Output = Result<(Vec<bool>, Option<String>), StoreError>> + Send;
 
+    /// Whether the feed may still be fetched now (checked after waiting
+    /// for a slot): on a shared database, only while this process holds
+    /// the feed's host.
+    fn may_fetch(&self, _feed: FeedId) -> bool {
+        true
+    }
+
     /// Writes one fetch's result.
     fn record(
         &self,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::lease::{HostLease, WorkerId};
 use super::{PgError, PgStore};
@@ -28,14 +28,21 @@ pub struct PgLedger {
     /// The claim of a feed without its own interval lasts this long.
     default_interval: Duration,
     state: Mutex<Held>,
+    /// Serialises renewals and claims: a renewal racing a claim would drop
+    /// the hosts just claimed from `state`.
+    leasing: tokio::sync::Mutex<()>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Held {
     /// Held host leases, by host.
     hosts: HashMap<String, HostLease>,
     /// The host each claimed feed was claimed under.
     feeds: HashMap<FeedId, String>,
+    /// When the leases last renewed expire, by this process's clock (not
+    /// the database's: no clock is compared with another's), less a margin
+    /// for a fetch to be written.
+    valid_until: Instant,
 }
 
 impl PgLedger {
@@ -53,7 +60,12 @@ impl PgLedger {
             dedup,
             lease_ttl,
             default_interval,
-            state: Mutex::new(Held::default()),
+            state: Mutex::new(Held {
+                hosts: HashMap::new(),
+                feeds: HashMap::new(),
+                valid_until: Instant::now(),
+            }),
+            leasing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -76,19 +88,49 @@ impl PgLedger {
         self.held().hosts.values().cloned().collect()
     }
 
-    /// Renews the leases held, drops the lost ones, gives back those above
-    /// this worker's fair share (hosts ÷ live workers, rounded up), and
-    /// claims free hosts up to it. Returns how many hosts are held.
-    pub async fn refresh_leases(&self) -> Result<usize, PgError> {
+    /// Renews the leases held and drops the lost ones (every couple of
+    /// seconds, passes or not, so a long pass keeps its hosts). Returns
+    /// the leases still held.
+    pub async fn renew_leases(&self) -> Result<Vec<HostLease>, PgError> {
+        let _leasing = self.leasing.lock().await;
+        self.renew().await
+    }
+
+    async fn renew(&self) -> Result<Vec<HostLease>, PgError> {
         self.store.heartbeat(self.worker).await?;
         let held = self.leases();
-        let mut renewed = self.store.renew_hosts(&held, self.lease_ttl).await?;
+        let asked = Instant::now();
+        let renewed = self.store.renew_hosts(&held, self.lease_ttl).await?;
         for lost in held
             .iter()
             .filter(|l| !renewed.iter().any(|r| r.host == l.host))
         {
             tracing::warn!(host = %lost.host, epoch = lost.epoch, "host lease lost; its feeds are left to the worker that holds it now");
         }
+        self.keep(renewed.clone(), asked);
+        Ok(renewed)
+    }
+
+    /// Keeps `leases` (renewed or claimed when `asked`) as the ones held.
+    fn keep(&self, leases: Vec<HostLease>, asked: Instant) {
+        let mut state = self.held();
+        let Held {
+            hosts,
+            feeds,
+            valid_until,
+        } = &mut *state;
+        *hosts = leases.into_iter().map(|l| (l.host.clone(), l)).collect();
+        feeds.retain(|_, host| hosts.contains_key(host));
+        *valid_until = asked + self.lease_ttl.mul_f64(0.8);
+    }
+
+    /// Renews the leases held, gives back those above this worker's fair
+    /// share (hosts ÷ live workers, rounded up), and claims free hosts up
+    /// to it (at the start of each pass). Returns how many hosts are held.
+    pub async fn refresh_leases(&self) -> Result<usize, PgError> {
+        let _leasing = self.leasing.lock().await;
+        let asked = Instant::now();
+        let mut renewed = self.renew().await?;
         let share = self.store.fair_share(self.lease_ttl).await?;
         if renewed.len() > share {
             renewed.sort_by(|a, b| a.host.cmp(&b.host));
@@ -102,11 +144,9 @@ impl PgLedger {
                     .await?,
             );
         }
-        let mut state = self.held();
-        let Held { hosts, feeds } = &mut *state;
-        *hosts = renewed.into_iter().map(|l| (l.host.clone(), l)).collect();
-        feeds.retain(|_, host| hosts.contains_key(host));
-        Ok(hosts.len())
+        let held = renewed.len();
+        self.keep(renewed, asked);
+        Ok(held)
     }
 
     /// Gives every lease back (at a clean exit), so other workers take the
@@ -147,6 +187,15 @@ impl Ledger for PgLedger {
         Ok((due, throttled))
     }
 
+    fn may_fetch(&self, feed: FeedId) -> bool {
+        let state = self.held();
+        Instant::now() < state.valid_until
+            && state
+                .feeds
+                .get(&feed)
+                .is_some_and(|host| state.hosts.contains_key(host))
+    }
+
     async fn feed_context(
         &self,
         feed: FeedId,
@@ -173,7 +222,14 @@ impl Ledger for PgLedger {
         };
         let written = self.store.record_update(&lease, &self.dedup, &update).await;
         self.held().feeds.remove(&update.feed);
-        Ok(written?)
+        match written {
+            // One feed's refused write is that feed's: the pass goes on.
+            Err(e @ PgError::Fenced { .. }) => {
+                tracing::warn!(feed = update.feed.0, "write refused, nothing stored: {e}; the feed is polled again after its interval");
+                Ok(IngestReport::default())
+            }
+            other => Ok(other?),
+        }
     }
 }
 
