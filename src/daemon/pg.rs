@@ -20,7 +20,7 @@ use super::DaemonError;
 use crate::config::{Config, Database};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::schedule::Poller;
-use crate::service::{Signal, Signals};
+use crate::service::{Liveness, Signal, Signals};
 use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
 
 /// How often a process renews its leases, claims due feeds, and (in its
@@ -117,18 +117,23 @@ impl Roles {
 
     /// One tick of the roles: sync (leader, once per config), fold and
     /// index (folder) until the queue is empty or `budget` is spent.
+    /// Returns whether the database answered the host-lease renewal.
     async fn tick(
         &mut self,
         store: &PgStore,
         poller: &Poller<PgLedger>,
         config: &Config,
         budget: Duration,
-    ) {
+    ) -> bool {
         // Host leases are renewed here too, so a pass longer than a lease
         // keeps its hosts.
-        if let Err(e) = poller.store().renew_leases().await {
-            tracing::warn!("renewing host leases failed: {e}");
-        }
+        let answered = match poller.store().renew_leases().await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("renewing host leases failed: {e}");
+                false
+            }
+        };
         if Self::hold(
             store,
             poller,
@@ -174,6 +179,7 @@ impl Roles {
                 fold_for(store, lease, config, budget).await;
             }
         }
+        answered
     }
 
     /// Gives the roles back at a clean exit, so another process takes them
@@ -232,18 +238,37 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// `feedfold run` on PostgreSQL, until SIGTERM/SIGINT.
 pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError> {
+    if config.metrics.listen.is_some() || config.web.listen.is_some() {
+        tracing::warn!("[metrics] and [web] are not served on PostgreSQL yet; query the database, or run them from an SQLite feedfold");
+    }
+    let liveness = Arc::new(Liveness::from_env());
     let (store, poller) = join(&config).await?;
+    liveness.ready(&format!(
+        "joined {} as worker {}",
+        config.database,
+        poller.store().worker().0
+    ));
     let (stop_tx, stop) = watch::channel(false);
     let roles_task = {
-        let (store, poller, config, mut stop) =
-            (store.clone(), poller.clone(), config.clone(), stop.clone());
+        let (store, poller, config, mut stop, liveness) = (
+            store.clone(),
+            poller.clone(),
+            config.clone(),
+            stop.clone(),
+            liveness.clone(),
+        );
         tokio::spawn(async move {
             let mut roles = Roles::new();
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => roles.tick(&store, &poller, &config, TICK).await,
+                    _ = tick.tick() => {
+                        // The watchdog is fed only while the database answers.
+                        if roles.tick(&store, &poller, &config, TICK).await {
+                            liveness.beat();
+                        }
+                    }
                     _ = stopped(&mut stop) => break,
                 }
             }
@@ -251,7 +276,7 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
         })
     };
     let passes = {
-        let (poller, mut stop) = (poller.clone(), stop.clone());
+        let (poller, mut stop, liveness) = (poller.clone(), stop.clone(), liveness.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -261,7 +286,10 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
                     _ = stopped(&mut stop) => break,
                 }
                 match poller.poll_once(false, &stop).await {
-                    Ok(s) if s.ok + s.not_modified + s.failed > 0 => tracing::info!("pass: {s}"),
+                    Ok(s) if s.ok + s.not_modified + s.failed > 0 => {
+                        tracing::info!("pass: {s}");
+                        liveness.pass_done(chrono::Utc::now(), &s.to_string());
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("poll pass failed: {e}"),
                 }
@@ -274,13 +302,30 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
                 "SIGHUP: on PostgreSQL the feed list is synced by the leader; restart the leader's process to re-read its config"
             ),
             Signal::Shutdown { name, .. } => {
-                tracing::info!("{name}: shutting down; finishing fetches in flight");
+                tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
+                liveness.stopping();
                 let _ = stop_tx.send(true);
                 break;
             }
         }
     }
-    let _ = passes.await;
+    tokio::spawn(async move {
+        loop {
+            if let Signal::Shutdown { name, number } = signals.next().await {
+                tracing::warn!("{name} again: exiting at once; unfinished writes are rolled back, their feeds polled one interval late");
+                std::process::exit(128 + number);
+            }
+        }
+    });
+    let grace = config.daemon.shutdown_grace;
+    let passes_abort = passes.abort_handle();
+    if tokio::time::timeout(grace, passes).await.is_err() {
+        tracing::warn!(
+            "fetches still in flight after {}; abandoned (their feeds are polled one interval late)",
+            humantime::format_duration(grace)
+        );
+        passes_abort.abort();
+    }
     let _ = roles_task.await;
     if let Err(e) = poller.store().release_all().await {
         tracing::warn!("releasing host leases failed: {e}");
