@@ -13,7 +13,9 @@
 //! - `POST /_bump?pct=10&new=5` — 10 % of feeds (seeded choice) gain 5 new items
 //! - `GET /_urls?n=N` — the first N feed URLs, one per line
 //!
-//! Usage: `bench-server --feeds 2000 --items 50 [--port 0] [--seed 1] [--realworld LIST]`;
+//! Usage: `bench-server --feeds 2000 --items 50 [--port 0] [--seed 1] [--realworld LIST]
+//! [--hosts H]` (H ≤ 254: feeds spread over 127.0.0.1 … 127.0.0.H, for the
+//! multi-worker PostgreSQL scenario, `bench/pg.sh`);
 //! prints `listening on http://127.0.0.1:PORT` on stdout.
 
 use std::collections::HashMap;
@@ -387,6 +389,10 @@ struct App {
     bumped: RwLock<HashMap<usize, (u32, usize)>>,
     bumps: RwLock<u64>,
     realworld: Vec<(String, Vec<u8>)>,
+    /// Host addresses the feeds are spread over (127.0.0.1 …), one
+    /// listener each on the same port: separate hosts to a scheduler.
+    hosts: usize,
+    port: u16,
 }
 
 type Shared = Arc<App>;
@@ -489,7 +495,11 @@ async fn urls(State(app): State<Shared>, Query(q): Query<HashMap<String, String>
         }
     } else {
         for f in 0..n {
-            let _ = writeln!(s, "{}/f/{f}", app.corpus.base);
+            if app.hosts > 1 {
+                let _ = writeln!(s, "http://127.0.0.{}:{}/f/{f}", f % app.hosts + 1, app.port);
+            } else {
+                let _ = writeln!(s, "{}/f/{f}", app.corpus.base);
+            }
         }
     }
     s
@@ -525,10 +535,15 @@ async fn main() {
                 .collect()
         })
         .unwrap_or_default();
+    let hosts: usize = arg(&args, "--hosts")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 254);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local address");
+    let port = addr.port();
     let base = format!("http://{addr}");
     let app = Arc::new(App {
         corpus: Corpus {
@@ -540,6 +555,8 @@ async fn main() {
         bumped: RwLock::new(HashMap::new()),
         bumps: RwLock::new(0),
         realworld,
+        hosts,
+        port,
     });
     let router = Router::new()
         .route("/f/{id}", get(feed))
@@ -547,6 +564,14 @@ async fn main() {
         .route("/_bump", post(bump))
         .route("/_urls", get(urls))
         .with_state(app);
+    for h in 2..=hosts {
+        let ip = std::net::Ipv4Addr::new(127, 0, 0, h as u8);
+        let extra = tokio::net::TcpListener::bind((ip, port))
+            .await
+            .expect("bind another loopback address");
+        let router = router.clone();
+        tokio::spawn(async move { axum::serve(extra, router).await });
+    }
     println!("listening on {base}");
     axum::serve(listener, router).await.expect("serve");
 }
