@@ -239,7 +239,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
         }
         Command::Story { id, json } => story(&cli.config, id, json),
         Command::Status { json } => status(&cli.config, json),
-        Command::Refold { since } => refold(&cli.config, since, logging),
+        Command::Refold { since } => refold(&cli.config, since, logging).await,
         Command::Eval { dir, seed } => eval(&dir, seed),
         Command::Search {
             query,
@@ -260,8 +260,24 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     }
 }
 
-fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -> Result<()> {
+async fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
+    if config.database.sqlite().is_none() {
+        let started = std::time::Instant::now();
+        let report = daemon::pg::refold(&config, since, |done, total| {
+            eprint!("\rrefolding: {done}/{total} entries");
+        })
+        .await?;
+        eprintln!();
+        println!(
+            "refolded {} entries in {:.1}s: {} stories before, {} after",
+            report.entries,
+            started.elapsed().as_secs_f64(),
+            report.stories_before,
+            report.stories_after
+        );
+        return Ok(());
+    }
     let mut store = Store::open(daemon::sqlite_file(&config, "`feedfold refold`")?)?;
     store.set_dedup_config(config.dedup.clone());
     let started = std::time::Instant::now();

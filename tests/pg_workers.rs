@@ -136,6 +136,30 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(pg_count(&url, "SELECT count(*) FROM fetch_log"), fetched);
+
+    // A refold re-analyses and re-folds every entry into the same stories.
+    pg(&url, async |c| {
+        c.execute(
+            "UPDATE entry SET norm_text = 'stale', signature = NULL",
+            &[],
+        )
+        .await
+        .expect("spoil the analyses")
+    });
+    let refold = feedfold_env(&room, &[("FEEDFOLD_DATABASE", &url)], &["refold"]);
+    let stdout = String::from_utf8_lossy(&refold.stdout);
+    assert!(
+        refold.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refold.stderr)
+    );
+    assert!(stdout.starts_with("refolded "), "{stdout}");
+    assert_eq!(pg_groups(&url), sqlite, "same stories after a refold");
+    assert_eq!(pg_count(&url, "SELECT count(*) FROM fold_queue"), 0);
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM entry WHERE signature IS NULL"),
+        0
+    );
 }
 
 /// A request log shared by the loopback servers of the multi-worker test.

@@ -355,3 +355,57 @@ pub async fn poll_once(
     }
     Ok(summary?)
 }
+
+/// `feedfold refold` on PostgreSQL: re-analyses the entries of the range
+/// here and re-queues them in window order; this process folds them if it
+/// can take the folder role, else the running daemons' folder does and
+/// this waits for the queue to drain.
+pub async fn refold(
+    config: &Config,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<crate::store::fold::RefoldReport, DaemonError> {
+    use crate::store::pg::refold::REFOLD_BATCH;
+    let (store, poller) = join(config).await?;
+    let worker = poller.store().worker();
+    let ttl = config.daemon.lease;
+    let stories_before = store.story_count().await?;
+    let ids = store.refold_begin(since).await?;
+    let mut folder = store.elect(worker, Role::Folder, ttl).await?;
+    if folder.is_none() {
+        tracing::info!("another process holds the folder role: it folds the refolded entries");
+    }
+    let mut done = 0;
+    for batch in ids.chunks(REFOLD_BATCH) {
+        store.requeue(batch, &config.dedup).await?;
+        if let Some(lease) = &folder {
+            folder = store.renew_role(lease, ttl).await?;
+        }
+        if let Some(lease) = &folder {
+            while store
+                .fold_queued(lease, &config.dedup, FOLD_BATCH)
+                .await?
+                .entries
+                > 0
+            {}
+        }
+        done += batch.len();
+        progress(done, ids.len());
+    }
+    // Folded by another process: wait until it has caught up.
+    while store.fold_backlog().await?.0 > 0 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if let Some(lease) = &folder {
+        fold_for(&store, lease, config, Duration::from_secs(600)).await;
+        store.release_role(lease).await?;
+    }
+    let stories_after = store.story_count().await?;
+    let count = |n: i64| usize::try_from(n).unwrap_or(0);
+    Ok(crate::store::fold::RefoldReport {
+        entries: ids.len(),
+        stories_before: count(stories_before),
+        stories_after: count(stories_after),
+        new_ids: 0,
+    })
+}

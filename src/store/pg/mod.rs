@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod lease;
 pub mod migrate;
 pub mod poll;
+pub mod refold;
 pub mod worker;
 
 use std::str::FromStr;
@@ -61,6 +62,9 @@ pub enum PgError {
         /// The epoch the write was made under.
         epoch: i64,
     },
+    /// A blocking task (analysis) panicked or was cancelled.
+    #[error("analysis task failed: {0}")]
+    Task(String),
     /// The database was migrated by a newer feedfold.
     #[error("the database's schema version {found} is newer than this feedfold's {known}: upgrade feedfold")]
     SchemaTooNew {

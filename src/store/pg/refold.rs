@@ -1,0 +1,151 @@
+//! `feedfold refold` on PostgreSQL: entries of a range re-analysed by the
+//! process that runs the command (the CPU cost) and handed to the folder
+//! through the same queue as new entries, in window order, so the one
+//! folder stays the only process that decides stories — a running daemon's
+//! folder, or the command itself when no daemon holds the role.
+//!
+//! As on SQLite, the range is first marked stale (algorithm version 0: no
+//! candidate) and its band keys dropped, so each re-queued entry is
+//! compared only with entries already refolded, as in live ingest. Between
+//! its unlinking and its folding an entry is in the queue, like a new one.
+
+use chrono::{DateTime, Utc};
+
+use super::fold::recompute_story;
+use super::{PgError, PgStore};
+use crate::dedup::{self, BoilerplateModel, DedupConfig};
+
+/// Entries re-analysed and re-queued per transaction.
+pub const REFOLD_BATCH: usize = 500;
+
+impl PgStore {
+    /// Marks the entries of the window from `since` (all with `None`) stale
+    /// and drops their band keys; returns their ids and feeds in window
+    /// order, for [`PgStore::requeue`].
+    pub async fn refold_begin(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(i64, i64)>, PgError> {
+        let from = since.map_or(i64::MIN, |t| t.timestamp());
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let ids: Vec<(i64, i64)> = tx
+            .query(
+                "SELECT id, feed_id FROM entry WHERE COALESCE(window_at, 0) >= $1 ORDER BY window_at, id",
+                &[&from],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        tx.execute(
+            "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= $1",
+            &[&from],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM band_key b USING entry e WHERE e.id = b.entry_id AND COALESCE(e.window_at, 0) >= $1",
+            &[&from],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Re-analyses `batch` (ids from [`PgStore::refold_begin`]) with their
+    /// feeds' boilerplate models, stores the new analyses, takes each entry
+    /// out of its story (recomputing what is left of it) and queues it for
+    /// the folder, in one transaction.
+    pub async fn requeue(&self, batch: &[(i64, i64)], cfg: &DedupConfig) -> Result<(), PgError> {
+        let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT e.id, e.title, COALESCE(e.content, e.summary), f.boilerplate_model
+                 FROM entry e JOIN feed f ON f.id = e.feed_id WHERE e.id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        let items: Vec<(i64, Option<String>, Option<String>, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        drop(client);
+        let min_items = cfg.boilerplate_min_items;
+        // Analysis is the CPU cost: off the async threads.
+        let analysed = tokio::task::spawn_blocking(move || {
+            let mut models: std::collections::HashMap<Option<String>, BoilerplateModel> =
+                std::collections::HashMap::new();
+            items
+                .into_iter()
+                .map(|(id, title, body, model)| {
+                    let model = models.entry(model.clone()).or_insert_with(|| {
+                        model
+                            .and_then(|m| BoilerplateModel::from_json(&m).ok())
+                            .unwrap_or_else(|| BoilerplateModel::new(min_items))
+                    });
+                    (
+                        id,
+                        dedup::analyze_with(title.as_deref(), body.as_deref(), model),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| PgError::Task(e.to_string()))?;
+        let mut by_id: std::collections::HashMap<i64, dedup::Analysis> =
+            analysed.into_iter().collect();
+        let version = i32::try_from(dedup::ALGORITHM_VERSION).unwrap_or(i32::MAX);
+        let now = Utc::now();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for id in ids {
+            let Some(a) = by_id.remove(&id) else {
+                continue;
+            };
+            let bands: Vec<i64> = a.bands.iter().map(|&k| k as i64).collect();
+            tx.execute(
+                "UPDATE entry SET norm_title = $2, norm_text = $3, signature = $4, fingerprint = $5,
+                    fingerprint_version = $6, credited_agency = $7
+                 WHERE id = $1",
+                &[
+                    &id,
+                    &a.title,
+                    &a.text,
+                    &a.signature.to_bytes(),
+                    &a.exact.to_sql(),
+                    &version,
+                    &a.credited_agency(),
+                ],
+            )
+            .await?;
+            let old = tx
+                .query_opt(
+                    "DELETE FROM story_entry WHERE entry_id = $1 RETURNING story_id",
+                    &[&id],
+                )
+                .await?;
+            if let Some(old) = old {
+                recompute_story(&tx, old.get(0), now).await?;
+            }
+            tx.execute(
+                "INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)
+                 ON CONFLICT (entry_id) DO UPDATE SET credits = excluded.credits, bands = excluded.bands",
+                &[&id, &a.credits, &bands],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stories in the database.
+    pub async fn story_count(&self) -> Result<i64, PgError> {
+        Ok(self
+            .client()
+            .await?
+            .query_one("SELECT count(*) FROM story", &[])
+            .await?
+            .get(0))
+    }
+}
