@@ -15,6 +15,9 @@ use super::fold::recompute_story;
 use super::{PgError, PgStore};
 use crate::dedup::{self, BoilerplateModel, DedupConfig};
 
+/// An entry as analysis reads it: id, title, body HTML, its feed's model.
+type Unanalysed = (i64, Option<String>, Option<String>, Option<String>);
+
 /// Entries re-analysed and re-queued per transaction.
 pub const REFOLD_BATCH: usize = 500;
 
@@ -66,7 +69,7 @@ impl PgStore {
                 &[&ids],
             )
             .await?;
-        let items: Vec<(i64, Option<String>, Option<String>, Option<String>)> = rows
+        let items: Vec<Unanalysed> = rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect();
