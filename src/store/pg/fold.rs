@@ -107,10 +107,14 @@ impl PgStore {
                     report.new_stories += 1;
                 }
             }
-            tx.execute("DELETE FROM fold_queue WHERE entry_id = $1", &[&entry])
-                .await?;
             report.entries += 1;
         }
+        let taken: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        tx.execute(
+            "DELETE FROM fold_queue WHERE entry_id = ANY($1)",
+            &[&taken],
+        )
+        .await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -205,63 +209,62 @@ async fn candidates(
     }
     ids.retain(|&id| id != me);
     ids.truncate(MAX_CANDIDATES);
-    let mut out: Vec<Candidate> = Vec::with_capacity(ids.len() + 4);
-    for id in &ids {
-        if let Some(c) = candidate(tx, *id).await? {
-            out.push(c);
-        }
-    }
+    let mut out = load_candidates(tx, &ids).await?;
     // The canonical copy of every story found, even when it was not a candidate itself.
     let mut stories: Vec<i64> = out.iter().map(|c| c.story_id).collect();
     stories.sort_unstable();
     stories.dedup();
-    for story in stories {
-        let canonical: i64 = tx
-            .query_one(
-                "SELECT canonical_entry_id FROM story WHERE id = $1",
-                &[&story],
-            )
-            .await?
-            .get(0);
-        if canonical != me && !out.iter().any(|c| c.entry_id == canonical) {
-            if let Some(c) = candidate(tx, canonical).await? {
-                out.push(c);
-            }
-        }
-    }
+    let canonicals: Vec<i64> = tx
+        .query(
+            "SELECT canonical_entry_id FROM story WHERE id = ANY($1) ORDER BY id",
+            &[&stories],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .filter(|&c: &i64| c != me && !out.iter().any(|k| k.entry_id == c))
+        .collect();
+    out.extend(load_candidates(tx, &canonicals).await?);
     Ok(out)
 }
 
-/// One folded entry as a [`Candidate`]; `None` when analysed by another
-/// algorithm version or damaged (never fatal).
-async fn candidate(tx: &Transaction<'_>, id: i64) -> Result<Option<Candidate>, PgError> {
+/// Folded entries as [`Candidate`]s, in the order of `ids`, in one query;
+/// entries analysed by another algorithm version or damaged are left out
+/// (never fatal).
+async fn load_candidates(tx: &Transaction<'_>, ids: &[i64]) -> Result<Vec<Candidate>, PgError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let version = i32::try_from(dedup::ALGORITHM_VERSION).unwrap_or(i32::MAX);
-    let row = tx
-        .query_opt(
-            "SELECT se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature, e.window_at,
-                    s.canonical_entry_id = e.id, e.feed_id
-             FROM entry e JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
-             WHERE e.id = $1 AND e.fingerprint_version = $2 AND e.signature IS NOT NULL",
-            &[&id, &version],
+    let rows = tx
+        .query(
+            "SELECT e.id, se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature,
+                    e.window_at, s.canonical_entry_id = e.id, e.feed_id
+             FROM unnest($1::bigint[]) WITH ORDINALITY AS k(id, n)
+             JOIN entry e ON e.id = k.id
+             JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
+             WHERE e.fingerprint_version = $2 AND e.signature IS NOT NULL
+             ORDER BY k.n",
+            &[&ids, &version],
         )
         .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let Ok(signature) = Signature::from_bytes(&row.get::<_, Vec<u8>>(4)) else {
-        return Ok(None);
-    };
-    Ok(Some(Candidate {
-        story_id: row.get(0),
-        entry_id: id,
-        feed: row.get(7),
-        exact: Fingerprint::from_sql(row.get(1)),
-        title: row.get::<_, Option<String>>(2).unwrap_or_default(),
-        text: row.get::<_, Option<String>>(3).unwrap_or_default(),
-        signature,
-        published: row.get(5),
-        is_canonical: row.get(6),
-    }))
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(5)).ok()?;
+            Some(Candidate {
+                entry_id: row.get(0),
+                story_id: row.get(1),
+                exact: Fingerprint::from_sql(row.get(2)),
+                title: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                text: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                signature,
+                published: row.get(6),
+                is_canonical: row.get(7),
+                feed: row.get(8),
+            })
+        })
+        .collect())
 }
 
 /// A story of one copy, its own canonical copy and origin.
