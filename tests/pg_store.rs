@@ -14,10 +14,10 @@ use common::pg::{require_pg, PgServer};
 use feedfold::config::FeedConfig;
 use feedfold::fetch::Validators;
 use feedfold::parse::{ParsedEntry, ParsedFeed};
-use feedfold::store::pg::{PgError, PgStore, SEARCH_VECTOR_SQL};
+use feedfold::store::pg::{PgError, PgStore, Role, SEARCH_VECTOR_SQL};
 use feedfold::store::retention::RetentionPolicy;
 use feedfold::store::search::{SearchHit, SearchQuery};
-use feedfold::store::{FeedOutcome, FeedUpdate, Store, StoryId, TimeFilter};
+use feedfold::store::{FeedOutcome, FeedUpdate, RiverFilter, Store, StoryId, TimeFilter};
 
 /// A paragraph of its own for each story (`topic` opens it, `n` picks
 /// the rest), long enough for the dedup engine to fingerprint, and sharing
@@ -163,6 +163,24 @@ fn sqlite_dataset(dir: &Path) -> Store {
     let u = update(&store, LOCAL, failed, now - TimeDelta::minutes(1));
     store.record(u).expect("record failure");
     store.index_backlog(None).expect("index");
+    // Politeness state the feeds listing shows: a Retry-After in force and
+    // one expired, a throttled host, a redirect seen twice, a pinned
+    // interval.
+    let soon = feedfold::store::format_time(now + TimeDelta::minutes(5));
+    let later = feedfold::store::format_time(now + TimeDelta::hours(2));
+    let past = feedfold::store::format_time(now - TimeDelta::hours(1));
+    rusqlite::Connection::open(store.path())
+        .expect("open sqlite file")
+        .execute_batch(&format!(
+            "UPDATE feed SET retry_after_until = '{soon}' WHERE url = '{PAPER}';
+             UPDATE feed SET retry_after_until = '{past}' WHERE url = '{WIRE}';
+             UPDATE feed SET redirect_url = 'https://moved.example/rss', redirect_count = 2,
+                 interval_secs = 600 WHERE url = '{LOCAL}';
+             INSERT INTO host (name, throttle_streak, throttled_until, updated_at)
+                 VALUES ('wire.example', 3, '{later}', '{past}'),
+                        ('paper.example', 1, '{past}', '{past}');"
+        ))
+        .expect("politeness state");
     store
 }
 
@@ -299,6 +317,16 @@ async fn listings_and_lineage_match_the_sqlite_store() {
     assert_eq!(feeds.len(), 4);
     assert!(feeds.iter().any(|f| f.status == "failing"), "{feeds:?}");
     assert!(feeds.iter().any(|f| f.status == "inactive"), "{feeds:?}");
+    let shown = |url: &str| feeds.iter().find(|f| f.url == url).expect("feed").clone();
+    assert!(shown(PAPER).retry_after_until.is_some());
+    assert!(shown(WIRE).retry_after_until.is_none());
+    assert!(shown(WIRE).host_throttled_until.is_some());
+    assert!(shown(PAPER).host_throttled_until.is_none());
+    assert!(shown(LOCAL).pending_redirect.is_some());
+    assert!(shown(LOCAL).backoff_until.is_some());
+    assert!(shown(LOCAL)
+        .interval_reason
+        .is_some_and(|r| r.starts_with("pinned")));
     assert_eq!(pg.feeds().await.expect("pg feeds"), feeds);
     // The feed due soonest (ties by name). Not compared with SQLite's
     // `next_due`: on SQLite 3.54 its `ORDER BY 2 IS NOT NULL, 2` does not
@@ -647,4 +675,128 @@ async fn prune_removes_what_sqlite_removes() {
         pg.check_consistency().await.expect("check"),
         Vec::<String>::new()
     );
+}
+
+#[tokio::test]
+async fn the_river_matches_the_sqlite_store() {
+    let Some(server) = require_pg() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sqlite, pg) = both(&server, dir.path()).await;
+    let client = pg.client().await.expect("client");
+    // SQLite keeps the HTML compressed (no column to copy): hand
+    // PostgreSQL the canonical copies' HTML as SQLite reads it.
+    let all = RiverFilter {
+        min_sources: 1,
+        limit: 50,
+        ..RiverFilter::default()
+    };
+    let river = sqlite.river(&all).expect("sqlite river");
+    assert_eq!(river.len(), 4);
+    for s in &river {
+        let canonical = s.canonical().expect("canonical").entry_id;
+        assert!(
+            s.html.as_deref().is_some_and(|h| h.starts_with("<p>")),
+            "{s:?}"
+        );
+        client
+            .execute(
+                "UPDATE entry SET summary = $2 WHERE id = $1",
+                &[&canonical, &s.html],
+            )
+            .await
+            .expect("html");
+    }
+    let now = Utc::now();
+    for filter in [
+        all.clone(),
+        RiverFilter {
+            tag: Some("WORLD".into()),
+            ..all.clone()
+        },
+        RiverFilter {
+            min_sources: 2,
+            ..all.clone()
+        },
+        RiverFilter {
+            since: Some(now - TimeDelta::minutes(270)),
+            limit: 2,
+            offset: 1,
+            ..all.clone()
+        },
+    ] {
+        let want = sqlite.river(&filter).expect("sqlite river");
+        assert_eq!(
+            pg.river(&filter).await.expect("pg river"),
+            want,
+            "{filter:?}"
+        );
+    }
+    let first = river[0].story.story_id;
+    assert_eq!(
+        pg.river_story(StoryId(first)).await.expect("pg"),
+        sqlite.river_story(StoryId(first)).expect("sqlite")
+    );
+    assert_eq!(pg.river_story(StoryId(999)).await.expect("pg"), None);
+    // The feed's full content wins over its summary.
+    let canonical = river[0].canonical().expect("canonical").entry_id;
+    client
+        .execute(
+            "UPDATE entry SET content = '<p>In full.</p>' WHERE id = $1",
+            &[&canonical],
+        )
+        .await
+        .expect("content");
+    let story = pg
+        .river_story(StoryId(first))
+        .await
+        .expect("pg")
+        .expect("story");
+    assert_eq!(story.html.as_deref(), Some("<p>In full.</p>"));
+
+    let tags = sqlite.tags().expect("sqlite tags");
+    assert_eq!(tags, ["Business", "World"]);
+    assert_eq!(pg.tags().await.expect("pg tags"), tags);
+}
+
+#[tokio::test]
+async fn a_leader_that_lost_its_lease_prunes_nothing() {
+    let Some(server) = require_pg() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sqlite, pg) = both(&server, dir.path()).await;
+    let ttl = std::time::Duration::from_secs(60);
+    let first = pg.register_worker("first").await.expect("worker");
+    let second = pg.register_worker("second").await.expect("worker");
+    let old = pg
+        .elect(first, Role::Leader, ttl)
+        .await
+        .expect("elect")
+        .expect("leader");
+    assert!(pg.release_role(&old).await.expect("release"));
+    let new = pg
+        .elect(second, Role::Leader, ttl)
+        .await
+        .expect("elect")
+        .expect("leader");
+    let cap = RetentionPolicy::new(30, Some(1));
+    let entries = || async {
+        let client = pg.client().await.expect("client");
+        let n: i64 = client
+            .query_one("SELECT COUNT(*) FROM entry", &[])
+            .await
+            .expect("count")
+            .get(0);
+        n
+    };
+    let e = pg
+        .prune_step(&cap, Utc::now(), Some(&old))
+        .await
+        .expect_err("fenced");
+    assert!(matches!(e, PgError::Fenced { .. }), "{e}");
+    assert_eq!(entries().await, 5);
+    let report = pg
+        .prune_step(&cap, Utc::now(), Some(&new))
+        .await
+        .expect("prune");
+    assert_eq!(report.entries, 2);
+    assert_eq!(entries().await, 3);
 }

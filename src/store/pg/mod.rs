@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod poll;
 pub mod query;
 pub mod retention;
+pub mod river;
 pub mod search;
 pub mod status;
 

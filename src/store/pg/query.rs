@@ -4,6 +4,7 @@
 //! both backends.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -140,75 +141,115 @@ impl PgStore {
         limit: usize,
         tags: &[String],
     ) -> Result<Vec<StoryRow>, PgError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let published = cutoff(filter.published_since);
-        let seen = cutoff(filter.seen_since);
-        let tags = tags.to_vec();
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&limit];
-        // Filters only when asked for, as in SQLite: without one the query
-        // walks the `story_published` index backwards and stops at `limit`.
-        let mut filters = Vec::new();
-        if let Some(p) = &published {
-            params.push(p);
-            filters.push(format!("published_at >= ${}", params.len()));
-        }
-        if let Some(s) = &seen {
-            params.push(s);
-            filters.push(format!("first_seen_at >= ${}", params.len()));
-        }
-        if !tags.is_empty() {
-            params.push(&tags);
-            filters.push(format!(
-                "story_id IN (SELECT se.story_id FROM story_entry se
-                     JOIN entry e ON e.id = se.entry_id
-                     JOIN feed_tag t ON t.feed_id = e.feed_id
-                     WHERE lower(t.tag) IN (SELECT lower(x) FROM unnest(${}::text[]) x))",
-                params.len()
-            ));
-        }
-        let filter = if filters.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", filters.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT {STORY_COLUMNS} FROM stories {filter}
-             ORDER BY published_at DESC, story_id DESC LIMIT $1"
-        );
         let client = self.client().await?;
-        let rows = client.query(&sql, &params).await?;
-        rows.iter().map(story_row).collect()
+        let list = StoryList {
+            published_since: filter.published_since,
+            seen_since: filter.seen_since,
+            min_sources: 1,
+            tags: tags.to_vec(),
+            limit,
+            offset: 0,
+        };
+        list_stories(&client, &list).await
     }
 
     /// One story and its copies in time order, or `None` if there is no
     /// such story ([`crate::store::Store::story`]).
     pub async fn story(&self, id: StoryId) -> Result<Option<(StoryRow, Vec<SourceRow>)>, PgError> {
         let client = self.client().await?;
-        let sql = format!("SELECT {STORY_COLUMNS} FROM stories WHERE story_id = $1");
-        let Some(row) = client.query_opt(&sql, &[&id.0]).await? else {
-            return Ok(None);
-        };
-        let story = story_row(&row)?;
-        let sources = client
-            .query(LINEAGE_SQL, &[&id.0])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(SourceRow {
-                    entry_id: r.try_get(0)?,
-                    feed_url: r.try_get(1)?,
-                    feed_title: r.try_get(2)?,
-                    entry_url: r.try_get(3)?,
-                    entry_title: r.try_get(4)?,
-                    published_at: time_text(r.try_get(5)?),
-                    fetched_at: format_time(r.try_get(6)?),
-                    relation: r.try_get(7)?,
-                    similarity: r.try_get(8)?,
-                    credited_agency: r.try_get(9)?,
-                    text: r.try_get(10)?,
-                })
-            })
-            .collect::<Result<_, PgError>>()?;
-        Ok(Some((story, sources)))
+        story_with_sources(&client, id).await
     }
+}
+
+/// Which stories a listing keeps: [`TimeFilter`] and tags for `stories`,
+/// plus the river's minimum of sources and paging.
+pub(crate) struct StoryList {
+    pub(crate) published_since: Option<DateTime<Utc>>,
+    pub(crate) seen_since: Option<DateTime<Utc>>,
+    pub(crate) min_sources: i64,
+    pub(crate) tags: Vec<String>,
+    pub(crate) limit: usize,
+    pub(crate) offset: usize,
+}
+
+/// The stories `list` keeps, newest first.
+pub(crate) async fn list_stories(
+    client: &impl GenericClient,
+    list: &StoryList,
+) -> Result<Vec<StoryRow>, PgError> {
+    let limit = i64::try_from(list.limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(list.offset).unwrap_or(i64::MAX);
+    let published = cutoff(list.published_since);
+    let seen = cutoff(list.seen_since);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&limit, &offset];
+    // Filters only when asked for, as in SQLite: without one the query
+    // walks the `story_published` index backwards and stops at `limit`.
+    let mut filters = Vec::new();
+    if let Some(p) = &published {
+        params.push(p);
+        filters.push(format!("published_at >= ${}", params.len()));
+    }
+    if let Some(s) = &seen {
+        params.push(s);
+        filters.push(format!("first_seen_at >= ${}", params.len()));
+    }
+    let min_sources = i32::try_from(list.min_sources).unwrap_or(i32::MAX);
+    if list.min_sources > 1 {
+        params.push(&min_sources);
+        filters.push(format!("source_count >= ${}", params.len()));
+    }
+    if !list.tags.is_empty() {
+        params.push(&list.tags);
+        filters.push(format!(
+            "story_id IN (SELECT se.story_id FROM story_entry se
+                 JOIN entry e ON e.id = se.entry_id
+                 JOIN feed_tag t ON t.feed_id = e.feed_id
+                 WHERE lower(t.tag) IN (SELECT lower(x) FROM unnest(${}::text[]) x))",
+            params.len()
+        ));
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {STORY_COLUMNS} FROM stories {filter}
+         ORDER BY published_at DESC, story_id DESC LIMIT $1 OFFSET $2"
+    );
+    let rows = client.query(&sql, &params).await?;
+    rows.iter().map(story_row).collect()
+}
+
+/// One story and its copies in time order, or `None`.
+pub(crate) async fn story_with_sources(
+    client: &impl GenericClient,
+    id: StoryId,
+) -> Result<Option<(StoryRow, Vec<SourceRow>)>, PgError> {
+    let sql = format!("SELECT {STORY_COLUMNS} FROM stories WHERE story_id = $1");
+    let Some(row) = client.query_opt(&sql, &[&id.0]).await? else {
+        return Ok(None);
+    };
+    let story = story_row(&row)?;
+    let sources = client
+        .query(LINEAGE_SQL, &[&id.0])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SourceRow {
+                entry_id: r.try_get(0)?,
+                feed_url: r.try_get(1)?,
+                feed_title: r.try_get(2)?,
+                entry_url: r.try_get(3)?,
+                entry_title: r.try_get(4)?,
+                published_at: time_text(r.try_get(5)?),
+                fetched_at: format_time(r.try_get(6)?),
+                relation: r.try_get(7)?,
+                similarity: r.try_get(8)?,
+                credited_agency: r.try_get(9)?,
+                text: r.try_get(10)?,
+            })
+        })
+        .collect::<Result<_, PgError>>()?;
+    Ok(Some((story, sources)))
 }
