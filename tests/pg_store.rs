@@ -450,26 +450,36 @@ async fn search_finds_the_same_stories_as_sqlite() {
             .collect::<Vec<_>>()
     );
 
-    // Nothing to search for, and FTS syntax PostgreSQL cannot express.
+    // Nothing to search for, FTS syntax PostgreSQL cannot express, and
+    // broken syntax: query errors, not database errors.
     for q in [
         SearchQuery::Words(" - ; ".into()),
-        SearchQuery::Fts("emb*".into()),
+        SearchQuery::Fts("embassy NEAR(talks vienna)".into()),
+        SearchQuery::Fts("AND".into()),
+        SearchQuery::Fts("embassy AND (".into()),
+        SearchQuery::Fts("\"unbalanced".into()),
+        SearchQuery::Fts("x:y".into()),
     ] {
         let e = pg.search(&q, &all, 5).await.expect_err("bad query");
-        assert!(matches!(e, PgError::BadQuery { .. }), "{e}");
+        assert!(matches!(e, PgError::BadQuery { .. }), "{q:?}: {e}");
     }
-    let fts = SearchQuery::Fts("harvest NOT festival".into());
-    let hits = pg.search(&fts, &all, 5).await.expect("fts");
-    assert_eq!(
-        hits.iter().map(hit_key).collect::<Vec<_>>(),
-        sqlite
-            .search(&fts, &all, 5)
-            .expect("sqlite fts")
-            .iter()
-            .map(hit_key)
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(hits.len(), 1);
+    // FTS5 syntax finds what SQLite finds.
+    for (query, found) in [
+        ("harvest NOT festival", 1),
+        ("title:harvest", 1),
+        ("body:harvest", 1),
+        ("mount* OR \"central bank\"", 2),
+        ("(embassy OR storm) NOT vienna", 1),
+        ("officials NOT (bank OR storm)", 2),
+        ("title:\"resume in\"", 1),
+    ] {
+        let fts = SearchQuery::Fts(query.to_string());
+        let want = sqlite.search(&fts, &all, 20).expect("sqlite fts");
+        let got = pg.search(&fts, &all, 20).await.expect("pg fts");
+        let keys = |hits: &[SearchHit]| hits.iter().map(hit_key).collect::<BTreeSet<_>>();
+        assert_eq!(want.len(), found, "{query}: {want:?}");
+        assert_eq!(keys(&got), keys(&want), "{query}");
+    }
 
     // An entry the indexer has not read is not found, and counts as lag.
     let client = pg.client().await.expect("client");

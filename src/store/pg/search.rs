@@ -28,73 +28,222 @@ const RANK_WEIGHTS: &str = "'{0.0, 0.0, 0.25, 1.0}'";
 /// Words of context in a snippet (`MaxWords` of ts_headline).
 const SNIPPET_WORDS: i32 = 16;
 
-/// The terms of a plain-words query: each word or `"phrase"`, and whether
-/// it ends in `*` (a prefix). Words with no letter or digit are dropped, as
-/// SQLite's query does.
-fn word_terms(input: &str) -> (Vec<String>, Vec<bool>) {
-    let (mut terms, mut prefix) = (Vec::new(), Vec::new());
-    for (i, part) in input.split('"').enumerate() {
-        if i % 2 == 1 {
-            if part.chars().any(char::is_alphanumeric) {
-                terms.push(part.trim().to_string());
-                prefix.push(false);
-            }
-            continue;
-        }
-        for word in part.split_whitespace() {
-            let (stem, star) = word
-                .strip_suffix('*')
-                .map_or((word, false), |stem| (stem, true));
-            if stem.chars().any(char::is_alphanumeric) {
-                terms.push(stem.to_string());
-                prefix.push(star);
-            }
-        }
-    }
-    (terms, prefix)
+/// One piece of a query, before its terms become the parser's lexemes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// A word or `"phrase"`, split into lexemes as the indexer splits text;
+    /// `prefix` (a trailing `*`) lets its last lexeme match a prefix;
+    /// `weight` limits it to the title (`A`) or the body (`B`).
+    Term {
+        text: String,
+        prefix: bool,
+        weight: Option<char>,
+    },
+    And,
+    Or,
+    Not,
+    Open,
+    Close,
 }
 
-/// An FTS5-style query (`--fts`) in the syntax of `websearch_to_tsquery`:
-/// words, `"phrases"`, `OR` carry over; `NOT x` becomes `-x` and `AND` is
-/// implicit. `NEAR(…)`, `column:` filters and `prefix*` have no
-/// counterpart there and are refused rather than silently changed.
-fn fts_to_websearch(query: &str) -> Result<String, String> {
-    if query.contains("NEAR(") || query.contains("NEAR ") {
-        return Err("NEAR is not supported on PostgreSQL (use a \"phrase\")".to_string());
+/// What `--fts` accepts on PostgreSQL, for error messages.
+const FTS_HINT: &str = "(search syntax: words, \"a phrase\", prefix*, AND, OR, NOT, brackets, title: or body:; without --fts words are searched as typed)";
+
+fn term(text: &str, weight: Option<char>) -> Piece {
+    let (text, prefix) = text.strip_suffix('*').map_or((text, false), |t| (t, true));
+    Piece::Term {
+        text: text.to_string(),
+        prefix,
+        weight,
     }
-    if query.contains('*') {
-        return Err(
-            "prefix* is not supported with --fts on PostgreSQL (it is without --fts)".to_string(),
-        );
-    }
-    if query.contains(':') || query.contains('(') || query.contains(')') {
-        return Err(
-            "column filters (title:) and brackets are not supported on PostgreSQL".to_string(),
-        );
-    }
-    if query.matches('"').count() % 2 == 1 {
-        return Err("a double quote is not closed".to_string());
-    }
-    let mut out = Vec::new();
-    let mut negate = false;
-    for (i, part) in query.split('"').enumerate() {
+}
+
+/// A plain-words query: each word or `"phrase"` required, a trailing `*`
+/// a prefix, any other punctuation literal (so never a syntax error).
+/// Words with no letter or digit are dropped, as SQLite's query does.
+fn word_pieces(input: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    for (i, part) in input.split('"').enumerate() {
         if i % 2 == 1 {
-            out.push(format!("{}\"{part}\"", if negate { "-" } else { "" }));
-            negate = false;
+            pieces.push(term(part.trim(), None));
             continue;
         }
-        for word in part.split_whitespace() {
-            match word {
-                "AND" => {}
-                "NOT" => negate = true,
-                w => {
-                    out.push(format!("{}{w}", if negate { "-" } else { "" }));
-                    negate = false;
+        pieces.extend(part.split_whitespace().map(|w| term(w, None)));
+    }
+    pieces.retain(
+        |p| matches!(p, Piece::Term { text, .. } if text.chars().any(char::is_alphanumeric)),
+    );
+    pieces
+}
+
+/// An `--fts` query, in SQLite FTS5's syntax as far as a tsquery can say
+/// it: words, `"phrases"`, `prefix*`, `AND`, `OR`, `NOT` (binary, as in
+/// FTS5), brackets and `title:` / `body:` before a word or phrase. `NEAR`
+/// has no counterpart and is refused.
+fn fts_pieces(input: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = input.trim_start();
+    while let Some(c) = rest.chars().next() {
+        let mut weight = None;
+        match c {
+            '(' | ')' => {
+                pieces.push(if c == '(' { Piece::Open } else { Piece::Close });
+                rest = &rest[1..];
+            }
+            _ => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || "()\"".contains(c))
+                    .unwrap_or(rest.len());
+                let mut word = &rest[..end];
+                rest = &rest[end..];
+                if let Some((column, after)) = word.split_once(':') {
+                    weight = Some(match column {
+                        "title" => 'A',
+                        "body" => 'B',
+                        _ => {
+                            return Err(format!(
+                                "`{column}:` is not a column; the columns are `title:` and `body:`"
+                            ))
+                        }
+                    });
+                    word = after;
+                }
+                match word {
+                    "" if weight.is_none() => {}
+                    "" if rest.starts_with('"') => {}
+                    "" => {
+                        return Err("`title:` and `body:` go before a word or a \"phrase\"".into())
+                    }
+                    "AND" => pieces.push(Piece::And),
+                    "OR" => pieces.push(Piece::Or),
+                    "NOT" => pieces.push(Piece::Not),
+                    "NEAR" => {
+                        return Err("NEAR is not supported on PostgreSQL; use a \"phrase\"".into())
+                    }
+                    w if w.starts_with('*') => return Err(
+                        "`*` must end a word (`export*`); it cannot stand alone or start a word"
+                            .into(),
+                    ),
+                    w => pieces.push(term(w, weight)),
+                }
+                if !(word.is_empty() && rest.starts_with('"')) {
+                    rest = rest.trim_start();
+                    continue;
                 }
             }
         }
+        if let Some(open) = rest.strip_prefix('"') {
+            // A phrase: up to the next lone `"` (`""` is a quote inside).
+            let mut phrase = String::new();
+            let mut chars = open.char_indices().peekable();
+            let mut closed = None;
+            while let Some((i, ch)) = chars.next() {
+                if ch == '"' {
+                    if chars.peek().is_some_and(|&(_, n)| n == '"') {
+                        chars.next();
+                        phrase.push('"');
+                        continue;
+                    }
+                    closed = Some(i + 1);
+                    break;
+                }
+                phrase.push(ch);
+            }
+            let Some(end) = closed else {
+                return Err("a double quote is not closed".into());
+            };
+            rest = &open[end..];
+            let prefix = rest.starts_with('*');
+            if prefix {
+                rest = &rest[1..];
+            }
+            pieces.push(Piece::Term {
+                text: phrase,
+                prefix,
+                weight,
+            });
+        }
+        rest = rest.trim_start();
     }
-    Ok(out.join(" "))
+    Ok(pieces)
+}
+
+/// Adds a term's modifiers to the lexemes of its phrase query text
+/// (`'us-russia' <-> 'us' <-> 'russia'`): the weight on every lexeme, the
+/// prefix mark on the last.
+fn mark(phrase: &str, prefix: bool, weight: Option<char>) -> String {
+    let mut ends = Vec::new();
+    let mut quoted = false;
+    let mut chars = phrase.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        if quoted && chars.peek().is_some_and(|&(_, n)| n == '\'') {
+            chars.next();
+            continue;
+        }
+        if quoted {
+            ends.push(i + 1);
+        }
+        quoted = !quoted;
+    }
+    let mut out = phrase.to_string();
+    for (k, &end) in ends.iter().enumerate().rev() {
+        let mut m = String::new();
+        if prefix && k + 1 == ends.len() {
+            m.push('*');
+        }
+        m.extend(weight);
+        if !m.is_empty() {
+            out.insert_str(end, &format!(":{m}"));
+        }
+    }
+    out
+}
+
+/// The tsquery text of `pieces`, given each term's phrase query text in
+/// order: adjacent operands are ANDed (as in FTS5), `a NOT b` is
+/// `a & !b`, and a term with no lexeme is left out.
+fn render(pieces: &[Piece], phrases: &[String]) -> String {
+    let mut out = String::new();
+    let mut operand_before = false;
+    let mut phrases = phrases.iter();
+    for piece in pieces {
+        match piece {
+            Piece::Term { prefix, weight, .. } => {
+                let phrase = phrases.next().map(String::as_str).unwrap_or("");
+                if phrase.is_empty() {
+                    continue;
+                }
+                if operand_before {
+                    out.push_str(" & ");
+                }
+                out.push_str(&format!("({})", mark(phrase, *prefix, *weight)));
+                operand_before = true;
+            }
+            Piece::Open => {
+                if operand_before {
+                    out.push_str(" & ");
+                }
+                out.push('(');
+                operand_before = false;
+            }
+            Piece::Close => {
+                out.push(')');
+                operand_before = true;
+            }
+            Piece::And | Piece::Or | Piece::Not => {
+                out.push_str(match piece {
+                    Piece::And => " & ",
+                    Piece::Or => " | ",
+                    _ => " & !",
+                });
+                operand_before = false;
+            }
+        }
+    }
+    out
 }
 
 /// The search (`$1` the tsquery, `$2` the published cut-off, `$3` the
@@ -127,42 +276,38 @@ fn search_sql() -> String {
 }
 
 impl PgStore {
-    /// The tsquery for `query`, made by PostgreSQL's own parser so that it
-    /// splits words as the indexer did; `None` when nothing is left to
-    /// search for.
+    /// The tsquery text for `query`, its terms split by PostgreSQL's own
+    /// parser as the indexer split the text; `None` when nothing is left
+    /// to search for.
     async fn tsquery(&self, query: &SearchQuery) -> Result<Option<String>, PgError> {
-        let client = self.client().await?;
-        let text: Option<String> = match query {
-            SearchQuery::Words(q) => {
-                let (terms, prefix) = word_terms(q);
-                // Each term a phrase of the parser's lexemes, a `*` term's
-                // last lexeme a prefix, all of them required.
-                client
-                    .query_one(
-                        "SELECT string_agg('(' || p || CASE WHEN star THEN ':*' ELSE '' END || ')', ' & ' ORDER BY i)
-                         FROM (SELECT phraseto_tsquery('simple', t)::text AS p, star, i
-                               FROM unnest($1::text[], $2::bool[]) WITH ORDINALITY u(t, star, i)) q
-                         WHERE p <> ''",
-                        &[&terms, &prefix],
-                    )
-                    .await?
-                    .try_get(0)?
-            }
-            SearchQuery::Fts(q) => {
-                let web = fts_to_websearch(q).map_err(|message| PgError::BadQuery {
-                    query: q.clone(),
-                    message,
-                })?;
-                client
-                    .query_one(
-                        "SELECT NULLIF(websearch_to_tsquery('simple', $1)::text, '')",
-                        &[&web],
-                    )
-                    .await?
-                    .try_get(0)?
-            }
+        let pieces = match query {
+            SearchQuery::Words(q) => word_pieces(q),
+            SearchQuery::Fts(q) => fts_pieces(q).map_err(|what| PgError::BadQuery {
+                query: q.clone(),
+                message: format!("{what} {FTS_HINT}"),
+            })?,
         };
-        Ok(text)
+        let terms: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Term { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        if terms.is_empty() {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let phrases: Vec<String> = client
+            .query_one(
+                "SELECT array_agg(phraseto_tsquery('simple', t)::text ORDER BY i)
+                 FROM unnest($1::text[]) WITH ORDINALITY u(t, i)",
+                &[&terms],
+            )
+            .await?
+            .try_get(0)?;
+        let text = render(&pieces, &phrases);
+        Ok((!text.trim().is_empty()).then_some(text))
     }
 
     /// Canonical stories whose copies match `query`, best first, one row
@@ -199,7 +344,9 @@ impl PgStore {
             .map_err(|e| match e.code() {
                 Some(c) if *c == SqlState::SYNTAX_ERROR => PgError::BadQuery {
                     query: given.clone(),
-                    message: e.to_string(),
+                    message: format!(
+                        "an operator or a bracket is missing its other side {FTS_HINT}"
+                    ),
                 },
                 _ => PgError::Db(e),
             })?;
@@ -246,21 +393,86 @@ impl PgStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn plain_words_keep_phrases_and_prefixes_and_drop_punctuation() {
-        let (t, p) = word_terms("US-Russia \"foreign ministry\" emb* - ; \"unclosed");
-        assert_eq!(t, ["US-Russia", "foreign ministry", "emb", "unclosed"]);
-        assert_eq!(p, [false, false, true, false]);
+    fn t(text: &str, prefix: bool, weight: Option<char>) -> Piece {
+        Piece::Term {
+            text: text.to_string(),
+            prefix,
+            weight,
+        }
     }
 
     #[test]
-    fn fts_syntax_maps_to_websearch_or_is_refused() {
+    fn plain_words_keep_phrases_and_prefixes_and_drop_punctuation() {
+        let p = word_pieces("US-Russia \"foreign ministry\" emb* - ; AND \"unclosed");
         assert_eq!(
-            fts_to_websearch("embassy AND talks OR summit NOT \"trade war\"").as_deref(),
-            Ok("embassy talks OR summit -\"trade war\"")
+            p,
+            [
+                t("US-Russia", false, None),
+                t("foreign ministry", false, None),
+                t("emb", true, None),
+                t("AND", false, None),
+                t("unclosed", false, None),
+            ]
         );
-        for bad in ["a NEAR(b c)", "emb*", "title:embassy", "\"open", "(a OR b)"] {
-            assert!(fts_to_websearch(bad).is_err(), "{bad}");
+    }
+
+    #[test]
+    fn fts_syntax_becomes_pieces_or_a_reason() {
+        use Piece::*;
+        assert_eq!(
+            fts_pieces("title:embassy AND (talks OR body:\"trade war\"*) NOT emb*"),
+            Ok(vec![
+                t("embassy", false, Some('A')),
+                And,
+                Open,
+                t("talks", false, None),
+                Or,
+                t("trade war", true, Some('B')),
+                Close,
+                Not,
+                t("emb", true, None),
+            ])
+        );
+        assert_eq!(
+            fts_pieces("\"say \"\"hi\"\"\" x"),
+            Ok(vec![t("say \"hi\"", false, None), t("x", false, None)])
+        );
+        for (bad, says) in [
+            ("a NEAR(b c)", "NEAR"),
+            ("*", "`*` must end"),
+            ("x:y", "`x:` is not a column"),
+            ("\"open", "not closed"),
+            ("title: y", "go before"),
+        ] {
+            let e = fts_pieces(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn terms_render_with_their_modifiers_and_implicit_and() {
+        use Piece::*;
+        let pieces = [
+            t("a", false, Some('A')),
+            t("b c", true, None),
+            Not,
+            Open,
+            t("d", false, None),
+            Or,
+            t("-", false, None),
+            t("e", false, Some('B')),
+            Close,
+        ];
+        let phrases = [
+            "'a'".to_string(),
+            "'b' <-> 'it''s'".to_string(),
+            "'d'".to_string(),
+            String::new(),
+            "'e'".to_string(),
+        ];
+        assert_eq!(
+            render(&pieces, &phrases),
+            "('a':A) & ('b' <-> 'it''s':*) & !(('d') | ('e':B))"
+        );
     }
 }
