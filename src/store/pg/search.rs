@@ -16,10 +16,26 @@ use super::{PgError, PgStore};
 use crate::store::query::TimeFilter;
 use crate::store::search::{IndexLag, SearchHit, SearchQuery};
 
+/// The text search configuration of the index and of every query: one
+/// place, since a query parsed under another configuration would look for
+/// lexemes the index does not hold. `simple` lower-cases and neither stems
+/// nor drops stop words.
+macro_rules! ts_config {
+    () => {
+        "simple"
+    };
+}
+
 /// The tsvector the indexer stores in `entry.search`, in terms of the
 /// entry's columns: what every query here matches against. The indexer
 /// uses this very snippet so that both sides agree.
-pub const SEARCH_VECTOR_SQL: &str = "setweight(to_tsvector('simple', coalesce(title,'')),'A') || setweight(to_tsvector('simple', coalesce(body,'')),'B')";
+pub const SEARCH_VECTOR_SQL: &str = concat!(
+    "setweight(to_tsvector('",
+    ts_config!(),
+    "', coalesce(title,'')),'A') || setweight(to_tsvector('",
+    ts_config!(),
+    "', coalesce(body,'')),'B')"
+);
 
 /// `ts_rank_cd` weights, `{D, C, B, A}`: a word in the headline (A) counts
 /// four times a word in the body (B).
@@ -267,10 +283,11 @@ fn search_sql() -> String {
                AND ($4::timestamptz IS NULL OR s.first_seen_at >= $4)
              ORDER BY b.score DESC, s.story_id LIMIT $3
          )
-         SELECT t.*, ts_headline('simple', concat_ws(' ', e.title, e.body), q.q,
+         SELECT t.*, ts_headline('{CONFIG}', concat_ws(' ', e.title, e.body), q.q,
                     'StartSel=[, StopSel=], MaxWords={SNIPPET_WORDS}, MinWords=5, MaxFragments=1, FragmentDelimiter=…')
          FROM top t JOIN entry e ON e.id = t.entry_id, q
          ORDER BY t.score DESC, t.story_id",
+        CONFIG = ts_config!(),
         STORY = "s.story_id, s.title, s.url, s.published_at, s.first_seen_at, s.last_seen_at, s.source_count, s.origin_agency"
     )
 }
@@ -300,8 +317,11 @@ impl PgStore {
         let client = self.client().await?;
         let phrases: Vec<String> = client
             .query_one(
-                "SELECT array_agg(phraseto_tsquery('simple', t)::text ORDER BY i)
-                 FROM unnest($1::text[]) WITH ORDINALITY u(t, i)",
+                concat!(
+                    "SELECT array_agg(phraseto_tsquery('",
+                    ts_config!(),
+                    "', t)::text ORDER BY i) FROM unnest($1::text[]) WITH ORDINALITY u(t, i)"
+                ),
                 &[&terms],
             )
             .await?
@@ -399,6 +419,15 @@ mod tests {
             prefix,
             weight,
         }
+    }
+
+    /// The lead's indexer writes exactly this expression.
+    #[test]
+    fn the_search_vector_is_the_agreed_expression() {
+        assert_eq!(
+            SEARCH_VECTOR_SQL,
+            "setweight(to_tsvector('simple', coalesce(title,'')),'A') || setweight(to_tsvector('simple', coalesce(body,'')),'B')"
+        );
     }
 
     #[test]
