@@ -391,7 +391,7 @@ async fn search_finds_the_same_stories_as_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (sqlite, pg) = both(&server, dir.path()).await;
     let all = TimeFilter::default();
-    for (query, found) in [
+    for (q, found) in [
         ("embassy", 1),
         ("Vienna talks", 1),
         ("\"central bank\"", 1),
@@ -400,15 +400,29 @@ async fn search_finds_the_same_stories_as_sqlite() {
         ("harvest", 2),
         ("US-Russia", 0),
         ("officials", 4),
-    ] {
-        let q = SearchQuery::Words(query.to_string());
+    ]
+    .map(|(q, n)| (SearchQuery::Words(q.to_string()), n))
+    .into_iter()
+    // FTS5 syntax finds what SQLite finds.
+    .chain(
+        [
+            ("harvest NOT festival", 1),
+            ("title:harvest", 1),
+            ("body:harvest", 1),
+            ("mount* OR \"central bank\"", 2),
+            ("(embassy OR storm) NOT vienna", 1),
+            ("officials NOT (bank OR storm)", 2),
+            ("title:\"resume in\"", 1),
+        ]
+        .map(|(q, n)| (SearchQuery::Fts(q.to_string()), n)),
+    ) {
         let want = sqlite.search(&q, &all, 20).expect("sqlite search");
         let got = pg.search(&q, &all, 20).await.expect("pg search");
-        assert_eq!(want.len(), found, "{query}: {want:?}");
+        assert_eq!(want.len(), found, "{q:?}: {want:?}");
         let keys = |hits: &[SearchHit]| hits.iter().map(hit_key).collect::<BTreeSet<_>>();
-        assert_eq!(keys(&got), keys(&want), "{query}");
+        assert_eq!(keys(&got), keys(&want), "{q:?}");
         for hit in &got {
-            assert!(hit.snippet.contains('['), "{query}: {:?}", hit.snippet);
+            assert!(hit.snippet.contains('['), "{q:?}: {:?}", hit.snippet);
             assert_eq!(hit.index_lag.entries, 0);
         }
     }
@@ -463,24 +477,6 @@ async fn search_finds_the_same_stories_as_sqlite() {
         let e = pg.search(&q, &all, 5).await.expect_err("bad query");
         assert!(matches!(e, PgError::BadQuery { .. }), "{q:?}: {e}");
     }
-    // FTS5 syntax finds what SQLite finds.
-    for (query, found) in [
-        ("harvest NOT festival", 1),
-        ("title:harvest", 1),
-        ("body:harvest", 1),
-        ("mount* OR \"central bank\"", 2),
-        ("(embassy OR storm) NOT vienna", 1),
-        ("officials NOT (bank OR storm)", 2),
-        ("title:\"resume in\"", 1),
-    ] {
-        let fts = SearchQuery::Fts(query.to_string());
-        let want = sqlite.search(&fts, &all, 20).expect("sqlite fts");
-        let got = pg.search(&fts, &all, 20).await.expect("pg fts");
-        let keys = |hits: &[SearchHit]| hits.iter().map(hit_key).collect::<BTreeSet<_>>();
-        assert_eq!(want.len(), found, "{query}: {want:?}");
-        assert_eq!(keys(&got), keys(&want), "{query}");
-    }
-
     // An entry the indexer has not read is not found, and counts as lag.
     let client = pg.client().await.expect("client");
     client

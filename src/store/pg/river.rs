@@ -38,18 +38,25 @@ async fn with_lineage(
     }))
 }
 
+/// A read-only transaction that sees one snapshot throughout.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, PgError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
 impl PgStore {
     /// The stories `filter` keeps, newest first, each with its lineage and
     /// canonical HTML, read in one snapshot so that a story and its copies
     /// agree ([`crate::store::Store::river`]).
     pub async fn river(&self, filter: &RiverFilter) -> Result<Vec<RiverStory>, PgError> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let list = StoryList {
             published_since: filter.since,
             seen_since: None,
@@ -71,12 +78,7 @@ impl PgStore {
     /// ([`crate::store::Store::river_story`]).
     pub async fn river_story(&self, id: StoryId) -> Result<Option<RiverStory>, PgError> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let story = with_lineage(&tx, id).await?;
         tx.commit().await?;
         Ok(story)
