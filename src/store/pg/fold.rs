@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 
 use super::lease::{fence, Fence, RoleLease};
+use super::search::SEARCH_VECTOR_SQL;
 use super::{PgError, PgStore};
 use crate::dedup::{
     self, Analysis, Candidate, CopyInfo, DedupConfig, Fingerprint, Relation, Signature, Verdict,
@@ -38,12 +39,6 @@ pub struct FoldReport {
     /// Of those, how many joined one.
     pub folded: usize,
 }
-
-/// The full-text vector of an entry: title (weight A) and body (weight B),
-/// with the `simple` configuration (no stemming, any language), as the read
-/// side queries it.
-pub const SEARCH_VECTOR_SQL: &str = "setweight(to_tsvector('simple', coalesce(title, '')), 'A') \
-     || setweight(to_tsvector('simple', coalesce(body, '')), 'B')";
 
 impl PgStore {
     /// Folds up to `max` queued entries in one transaction fenced on the
@@ -110,11 +105,8 @@ impl PgStore {
             report.entries += 1;
         }
         let taken: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        tx.execute(
-            "DELETE FROM fold_queue WHERE entry_id = ANY($1)",
-            &[&taken],
-        )
-        .await?;
+        tx.execute("DELETE FROM fold_queue WHERE entry_id = ANY($1)", &[&taken])
+            .await?;
         tx.commit().await?;
         Ok(report)
     }

@@ -15,12 +15,18 @@
 //! Every time in a lease is the database's clock (`clock_timestamp()`), so
 //! workers on machines with skewed clocks agree on who holds what.
 
+pub mod check;
 pub mod fold;
 pub mod ingest;
 pub mod lease;
 pub mod migrate;
 pub mod poll;
+pub mod query;
 pub mod refold;
+pub mod retention;
+pub mod river;
+pub mod search;
+pub mod status;
 pub mod worker;
 
 use std::str::FromStr;
@@ -33,6 +39,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use lease::{fence, Fence, HostLease, Role, RoleLease, WorkerId};
 pub use migrate::MigrateReport;
 pub use poll::{ClaimedFeed, DueClaim, FetchOutcome, FetchRecord};
+pub use search::SEARCH_VECTOR_SQL;
 pub use worker::PgLedger;
 
 /// What can go wrong in the PostgreSQL store.
@@ -73,12 +80,22 @@ pub enum PgError {
         /// The newest version this binary knows.
         known: i64,
     },
+    /// The search query cannot be read (`feedfold search` exits 2).
+    #[error("invalid search query {query:?}: {message}")]
+    BadQuery {
+        /// The query as given.
+        query: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// The URL without its password: what `status` names as the database.
+    shown: Arc<str>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -119,7 +136,15 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .build()?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            shown: redact_password(url).into(),
+        })
+    }
+
+    /// The database's URL without its password.
+    pub fn database(&self) -> &str {
+        &self.shown
     }
 
     /// [`PgStore::connect`], then brings the schema up to date
@@ -135,4 +160,28 @@ impl PgStore {
     pub async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// `url` without its password (`postgres://user@host/db`), for display.
+/// A connection string that is not a URL (`host=… password=…`) is shown
+/// without its `password=` pair.
+pub fn redact_password(url: &str) -> String {
+    if let Ok(mut u) = url::Url::parse(url) {
+        if u.password().is_some() && u.set_password(None).is_err() {
+            return format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
+        }
+        if u.query_pairs().any(|(k, _)| k == "password") {
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, _)| k != "password")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        return u.to_string();
+    }
+    url.split_whitespace()
+        .filter(|kv| !kv.starts_with("password="))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
