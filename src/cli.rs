@@ -22,6 +22,7 @@ use crate::logging::{LogFormat, Logging};
 use crate::output::{self, local_time as local, or_empty, table, Listing};
 use crate::service::{Signal, Signals};
 use crate::store::{
+    Reader,
     parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
     StoryId, TimeFilter, WriterOptions,
 };
@@ -218,7 +219,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
     match cli.command {
         Command::Run => run_daemon(&cli.config, logging).await,
         Command::Poll { all } => poll(&cli.config, all, logging).await,
-        Command::Feeds { json, action: None } => feeds(&cli.config, json),
+        Command::Feeds { json, action: None } => feeds(&cli.config, json).await,
         Command::Feeds {
             action: Some(action),
             ..
@@ -235,10 +236,10 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
                 published_since: since,
                 seen_since,
             };
-            stories(&cli.config, &filter, limit, &tags, json)
+            stories(&cli.config, &filter, limit, &tags, json).await
         }
-        Command::Story { id, json } => story(&cli.config, id, json),
-        Command::Status { json } => status(&cli.config, json),
+        Command::Story { id, json } => story(&cli.config, id, json).await,
+        Command::Status { json } => status(&cli.config, json).await,
         Command::Refold { since } => refold(&cli.config, since, logging).await,
         Command::Eval { dir, seed } => eval(&dir, seed),
         Command::Search {
@@ -253,7 +254,7 @@ pub async fn run(cli: Cli, logging: &Logging) -> Result<()> {
                 published_since: since,
                 seen_since,
             };
-            search(&cli.config, &query.join(" "), &filter, limit, fts, json)
+            search(&cli.config, &query.join(" "), &filter, limit, fts, json).await
         }
         Command::Prune { vacuum, json } => prune(&cli.config, vacuum, json, logging).await,
         Command::Demo { database } => demo::demo(database, logging).await,
@@ -408,7 +409,7 @@ async fn stop_poll_on_signal(
     }
 }
 
-fn search(
+async fn search(
     config_path: &Path,
     query: &str,
     filter: &TimeFilter,
@@ -421,13 +422,13 @@ fn search(
     } else {
         SearchQuery::Words(query.to_string())
     };
-    let store = open_read_only(config_path)?;
-    let rows = store.search(&query, filter, limit)?;
+    let store = reader(config_path).await?;
+    let rows = store.search(&query, filter, limit).await?;
     output::print(&rows, json)?;
     // Every hit carries the lag it was searched at; without hits, ask.
     let lag = match rows.first() {
         Some(hit) => hit.index_lag,
-        None => store.index_lag()?,
+        None => store.index_lag().await?,
     };
     if lag.entries > 0 {
         eprintln!(
@@ -441,6 +442,18 @@ fn search(
 
 async fn prune(config_path: &Path, vacuum: bool, json: bool, logging: &Logging) -> Result<()> {
     let config = load_config(config_path, logging)?;
+    if config.database.sqlite().is_none() {
+        let report = daemon::pg::prune(&config).await?;
+        if json {
+            output::json_line(&mut std::io::stdout().lock(), &report)?;
+            return Ok(());
+        }
+        println!("{report}");
+        if vacuum {
+            println!("note: on PostgreSQL the server's autovacuum reclaims freed space; --vacuum does nothing");
+        }
+        return Ok(());
+    }
     let mut store = Store::open(daemon::sqlite_file(&config, "`feedfold prune`")?)?;
     store.set_dedup_config(config.dedup.clone());
     let incremental = store.incremental_vacuum_enabled()?;
@@ -487,22 +500,20 @@ impl Listing for SearchHit {
     }
 }
 
-fn open_read_only(config_path: &Path) -> Result<Store> {
+/// The configured store, opened for reading.
+async fn reader(config_path: &Path) -> Result<Reader> {
     let config = Config::load(config_path)?;
-    Ok(Store::open_read_only(daemon::sqlite_file(
-        &config,
-        "this command",
-    )?)?)
+    Ok(Reader::open(&config.database).await?)
 }
 
 fn print_json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
     Ok(output::json_lines(&mut std::io::stdout().lock(), rows)?)
 }
 
-fn feeds(config_path: &Path, json: bool) -> Result<()> {
+async fn feeds(config_path: &Path, json: bool) -> Result<()> {
     let config = Config::load(config_path)?;
-    let mut rows = match Store::open_read_only(daemon::sqlite_file(&config, "`feedfold feeds`")?) {
-        Ok(store) => store.feeds()?,
+    let mut rows = match Reader::open(&config.database).await {
+        Ok(store) => store.feeds().await?,
         // Before the first poll the config is all there is to list.
         Err(crate::store::StoreError::Missing(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
@@ -597,14 +608,17 @@ fn feed_cells(r: &crate::store::FeedRow) -> Vec<String> {
     ]
 }
 
-fn stories(
+async fn stories(
     config_path: &Path,
     filter: &TimeFilter,
     limit: usize,
     tags: &[String],
     json: bool,
 ) -> Result<()> {
-    let rows = open_read_only(config_path)?.stories_tagged(filter, limit, tags)?;
+    let rows = reader(config_path)
+        .await?
+        .stories_tagged(filter, limit, tags)
+        .await?;
     if json {
         return print_json_lines(&rows);
     }
@@ -622,8 +636,8 @@ fn stories(
     Ok(())
 }
 
-fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
-    let Some((story, sources)) = open_read_only(config_path)?.story(StoryId(id))? else {
+async fn story(config_path: &Path, id: i64, json: bool) -> Result<()> {
+    let Some((story, sources)) = reader(config_path).await?.story(StoryId(id)).await? else {
         bail!("no story with id {id}");
     };
     if json {
@@ -703,8 +717,8 @@ fn print_story(
     Ok(())
 }
 
-fn status(config_path: &Path, json: bool) -> Result<()> {
-    let store = open_read_only(config_path)?;
+async fn status(config_path: &Path, json: bool) -> Result<()> {
+    let store = reader(config_path).await?;
     let now = Utc::now();
     let today = Local::now()
         .date_naive()
@@ -712,7 +726,7 @@ fn status(config_path: &Path, json: bool) -> Result<()> {
         .and_local_timezone(Local)
         .earliest()
         .map_or(now, |t| t.with_timezone(&Utc));
-    let report = store.status(now, today)?;
+    let report = store.status(now, today).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());

@@ -137,6 +137,59 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     );
     assert_eq!(pg_count(&url, "SELECT count(*) FROM fetch_log"), fetched);
 
+    // The read commands print the same on both stores.
+    let pg_env = [("FEEDFOLD_DATABASE", url.as_str())];
+    let lines = |env: &[(&str, &str)], args: &[&str]| -> Vec<serde_json::Value> {
+        let out = feedfold_env(&room, env, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    };
+    let pick = |rows: Vec<serde_json::Value>, keys: &[&str]| -> BTreeSet<String> {
+        rows.iter()
+            .map(|r| keys.iter().map(|k| r[*k].to_string()).collect::<Vec<_>>().join(" | "))
+            .collect()
+    };
+    let story_keys = ["title", "url", "source_count", "origin_agency", "published_at"];
+    assert_eq!(
+        pick(lines(&pg_env, &["stories", "--json"]), &story_keys),
+        pick(lines(&[], &["stories", "--json"]), &story_keys)
+    );
+    let hit_keys = ["title", "source_count"];
+    for words in ["talks", "\"officials told reporters\"", "negotiation*"] {
+        let on_pg = pick(lines(&pg_env, &["search", "--json", words]), &hit_keys);
+        assert!(!on_pg.is_empty(), "{words} finds something");
+        assert_eq!(on_pg, pick(lines(&[], &["search", "--json", words]), &hit_keys), "{words}");
+    }
+    let feed_keys = ["url", "title", "status", "entries", "error_count"];
+    assert_eq!(
+        pick(lines(&pg_env, &["feeds", "--json"]), &feed_keys),
+        pick(lines(&[], &["feeds", "--json"]), &feed_keys)
+    );
+    let status = |env: &[(&str, &str)]| lines(env, &["status", "--json"]).remove(0);
+    let (on_pg, on_sqlite) = (status(&pg_env), status(&[]));
+    assert_eq!(on_pg["feeds"], on_sqlite["feeds"]);
+    assert_eq!(on_pg["entries_24h"], on_sqlite["entries_24h"]);
+    assert!(
+        on_pg["database"].as_str().is_some_and(|d| d.starts_with("postgres://")),
+        "{on_pg}"
+    );
+    let busiest = lines(&pg_env, &["stories", "--json"])
+        .into_iter()
+        .max_by_key(|r| r["source_count"].as_i64())
+        .expect("a story");
+    let id = busiest["story_id"].to_string();
+    let on_pg = lines(&pg_env, &["story", "--json", &id]).remove(0);
+    assert_eq!(on_pg["title"], busiest["title"]);
+    assert_eq!(
+        on_pg["sources"].as_array().map(Vec::len),
+        busiest["source_count"].as_u64().map(|n| n as usize)
+    );
+    let pruned = lines(&pg_env, &["prune", "--json"]).remove(0);
+    assert_eq!(pruned["entries"], 0, "nothing is old enough: {pruned}");
+
     // A refold re-analyses and re-folds every entry into the same stories.
     pg(&url, async |c| {
         c.execute(

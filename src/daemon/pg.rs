@@ -68,8 +68,12 @@ async fn join(config: &Config) -> Result<(PgStore, Arc<Poller<PgLedger>>), Daemo
 struct Roles {
     leader: Option<RoleLease>,
     folder: Option<RoleLease>,
-    /// The config whose feed list the leader last synced.
+    /// Whether the leader synced the feed list in its current term.
     synced: bool,
+    /// When the leader prunes next (`retention.schedule`).
+    next_prune: Option<chrono::DateTime<chrono::Utc>>,
+    /// A prune running on its own task, so lease renewals never wait for it.
+    pruning: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Roles {
@@ -78,6 +82,8 @@ impl Roles {
             leader: None,
             folder: None,
             synced: false,
+            next_prune: None,
+            pruning: None,
         }
     }
 
@@ -161,10 +167,11 @@ impl Roles {
             // A new leader syncs afresh from its own copy of the config.
             self.synced = false;
         }
-        if let Some(lease) = &self.leader {
-            if let Err(e) = store.trim_band_keys(lease, config.dedup.window).await {
+        if let Some(lease) = self.leader.clone() {
+            if let Err(e) = store.trim_band_keys(&lease, config.dedup.window).await {
                 tracing::warn!("trimming the band index failed: {e}");
             }
+            self.prune_when_due(store, &lease, config);
         }
         if Self::hold(
             store,
@@ -182,9 +189,39 @@ impl Roles {
         answered
     }
 
+    /// Starts the leader's prune when `retention.schedule` says so, on its
+    /// own task (fenced on the leader's lease, batch by batch).
+    fn prune_when_due(&mut self, store: &PgStore, lease: &RoleLease, config: &Config) {
+        let now = chrono::Utc::now();
+        let Ok(cron) = crate::cron::parse(&config.retention.schedule) else {
+            return;
+        };
+        let next = *self
+            .next_prune
+            .get_or_insert_with(|| cron.find_next_occurrence(&now, false).unwrap_or(now));
+        if now < next || self.pruning.as_ref().is_some_and(|p| !p.is_finished()) {
+            return;
+        }
+        self.next_prune = cron.find_next_occurrence(&now, false).ok();
+        let (store, lease) = (store.clone(), lease.clone());
+        let policy = crate::store::RetentionPolicy::new(
+            config.retention.days,
+            config.retention.max_entries_per_feed,
+        );
+        self.pruning = Some(tokio::spawn(async move {
+            match store.prune(&policy, Some(&lease)).await {
+                Ok(report) => tracing::info!("prune done: {report}"),
+                Err(e) => tracing::warn!("prune stopped: {e}"),
+            }
+        }));
+    }
+
     /// Gives the roles back at a clean exit, so another process takes them
     /// at once.
     async fn release(&mut self, store: &PgStore) {
+        if let Some(pruning) = self.pruning.take() {
+            pruning.abort();
+        }
         for lease in [self.leader.take(), self.folder.take()]
             .into_iter()
             .flatten()
@@ -408,4 +445,22 @@ pub async fn refold(
         stories_after: count(stories_after),
         new_ids: 0,
     })
+}
+
+/// `feedfold prune` on PostgreSQL: one whole prune, batch by batch (a
+/// running leader prunes on `retention.schedule` too; each batch is a
+/// transaction of its own, so the two never remove a row twice).
+pub async fn prune(config: &Config) -> Result<crate::store::PruneReport, DaemonError> {
+    let Database::Postgres(url) = &config.database else {
+        return Err(DaemonError::Unsupported(format!(
+            "{} is not a PostgreSQL database",
+            config.database
+        )));
+    };
+    let store = PgStore::open(url.expose(), 2).await?;
+    let policy = crate::store::RetentionPolicy::new(
+        config.retention.days,
+        config.retention.max_entries_per_feed,
+    );
+    Ok(store.prune(&policy, None).await?)
 }

@@ -72,6 +72,15 @@ pub enum PgError {
     /// A blocking task (analysis) panicked or was cancelled.
     #[error("analysis task failed: {0}")]
     Task(String),
+    /// The database is older than this feedfold and a read command does
+    /// not migrate.
+    #[error("the database's schema version {found} is older than this feedfold's {known}: run `feedfold poll` or `feedfold run` once to migrate it")]
+    SchemaTooOld {
+        /// The version recorded in the database.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
     /// The database was migrated by a newer feedfold.
     #[error("the database's schema version {found} is newer than this feedfold's {known}: upgrade feedfold")]
     SchemaTooNew {
