@@ -23,6 +23,12 @@ const SEED: u64 = 20250227;
 /// after tuning defeats its purpose.
 const HELD_OUT_SEED: u64 = 107176144;
 
+/// Two more HELD-OUT seeds (same rules as [`HELD_OUT_SEED`]), drawn from
+/// the clock by algorithm 5's author once that seed had been read: the
+/// first before the last tuning round, the second on the final algorithm,
+/// neither run while tuning (docs/DEDUP.md).
+const NEW_HELD_OUT_SEEDS: [u64; 2] = [666841786, 198380076];
+
 /// `$VAR` when set, else `../shared/NAME` (see `common::require_shared`).
 fn shared(var: &str, name: &str) -> Option<PathBuf> {
     if let Ok(dir) = std::env::var(var) {
@@ -84,20 +90,38 @@ fn dedup_quality_meets_targets() {
 }
 
 // ===================== GRAMMAR TARGETS (issue 18) =====================
-// Asserted on the HELD-OUT seed. Only aggregates are printed.
+// Asserted on the HELD-OUT seeds. Only aggregates are printed.
 
 #[test]
 fn grammar_held_out_meets_targets() {
     let Some(dir) = shared_dedup() else {
         return;
     };
-    let g = match run_grammar(&dir, HELD_OUT_SEED, &DedupConfig::default()) {
+    let mut failures: Vec<String> = Vec::new();
+    for seed in std::iter::once(HELD_OUT_SEED).chain(NEW_HELD_OUT_SEEDS) {
+        failures.extend(
+            grammar_misses(&dir, seed)
+                .into_iter()
+                .map(|f| format!("seed {seed}: {f}")),
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "grammar corpus (held-out seeds) misses its targets:\n  {}",
+        failures.join("\n  ")
+    );
+}
+
+/// Replays the grammar corpus of a held-out `seed`, prints its aggregates
+/// (only those) and returns the targets it misses.
+fn grammar_misses(dir: &std::path::Path, seed: u64) -> Vec<String> {
+    let g = match run_grammar(dir, seed, &DedupConfig::default()) {
         Ok(r) => r,
         Err(e) => panic!("grammar harness failed on {}: {e}", dir.display()),
     };
     // Aggregates only: no items, no false-merge examples.
     println!(
-        "grammar, HELD-OUT seed (aggregates only): {} items, {} gold stories, {} predicted",
+        "grammar, HELD-OUT seed {seed} (aggregates only): {} items, {} gold stories, {} predicted",
         g.items, g.gold_stories, g.predicted_stories
     );
     println!(
@@ -126,12 +150,13 @@ fn grammar_held_out_meets_targets() {
     println!("  hard negatives: {}", merged.join("; "));
 
     let mut failures: Vec<String> = Vec::new();
-    // GRAMMAR TARGET: B-cubed F1 >= 0.97 (issue 18); algorithm 4 meets 0.98.
+    // GRAMMAR TARGET: B-cubed F1 >= 0.97 (issue 18); algorithm 5 meets
+    // 0.99 on every held-out seed.
     if g.bcubed.f1 < 0.98 {
         failures.push(format!("B-cubed F1 {:.4} < 0.98", g.bcubed.f1));
     }
-    // GRAMMAR TARGET: pairwise precision >= 0.995 (issue 18); algorithm 4
-    // meets 0.999.
+    // GRAMMAR TARGET: pairwise precision >= 0.995 (issue 18); algorithm 5
+    // meets 1.000.
     if g.pairwise.precision < 0.999 {
         failures.push(format!(
             "pairwise precision {:.4} < 0.999",
@@ -140,8 +165,9 @@ fn grammar_held_out_meets_targets() {
     }
     // GRAMMAR TARGET (issue 18): recall >= 0.95 for every single element,
     // and no hard negative merged. Asserted for every element but
-    // `cut-lede` (docs/DEDUP.md lists what still fails), which is printed
-    // when missed and gated at 0.9.
+    // `cut-lede` (docs/DEDUP.md lists what still fails: 0.94 and 0.91 on
+    // two of the three held-out seeds), which is printed when missed and
+    // gated at 0.9.
     let names: Vec<String> = Element::ALL.iter().map(ToString::to_string).collect();
     for e in g.elements.iter().filter(|e| !e.combination) {
         assert!(names.contains(&e.element), "unknown element {}", e.element);
@@ -168,11 +194,7 @@ fn grammar_held_out_meets_targets() {
             failures.push(format!("{} {} merged (target 0)", n.merged, n.family));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "grammar corpus (held-out seed) misses its targets:\n  {}",
-        failures.join("\n  ")
-    );
+    failures
 }
 
 // GRAMMAR TARGET (real feeds): no story joins different items of one feed

@@ -7,6 +7,11 @@ use super::config::DedupConfig;
 use super::verify::{self, Prepared};
 use super::{Analysis, Candidate, Relation, Verdict};
 
+/// Word Jaccard of two headlines above which they witness a copy whose
+/// text alone is too little ([`verify::verify_pair`]): the same headline,
+/// give or take an outlet's kicker ("Explained:") or a word.
+const HEADLINE_WITNESS: f64 = 0.6;
+
 /// The best match found in one story.
 struct StoryMatch {
     story_id: i64,
@@ -58,7 +63,9 @@ pub fn decide(
             // day's report: with no body to compare, only identical text folds.
             None
         } else {
-            verify::verify_shared(me, &Prepared::new(&c.text, &c.signature), cfg)
+            verify::verify_pair(me, &Prepared::new(&c.text, &c.signature), cfg, || {
+                verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
+            })
         };
         if c.is_canonical {
             *canonical_ok.entry(c.story_id).or_insert(true) &= verdict.is_some();
@@ -141,6 +148,12 @@ fn may_be_one_story(
     }
     if c.feed == feed || verify::headlines_differ_in_numbers(&analysis.title, &c.title) {
         return false;
+    }
+    // Another outlet signing the headline with its name prints the same
+    // headline (items of one feed were ruled above: a feed's own suffixes,
+    // "- Part 2", mark other items).
+    if verify::same_headline_signed(&analysis.title, &c.title) {
+        return true;
     }
     about_my_headline
         && verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize)
@@ -237,6 +250,86 @@ mod tests {
         assert_eq!(v.relation, Relation::Near);
         let other = analyze(Some("x"), Some("Stocks fell in Tokyo on Friday as investors weighed weak data from China and a stronger yen."));
         assert_eq!(decide(&other, 0, &cands, &cfg), None);
+    }
+
+    /// A byline, an editor's note, a caption and a dateline: 40-odd tokens
+    /// of an outlet's own before a one-sentence lede, a trailer after it.
+    fn wrapped(lede: &str) -> String {
+        format!(
+            "By Samuel Chen, The Island Tribune\n\
+             [Editor's note: The views of the people quoted do not necessarily reflect those of this publication.]\n\
+             A general view of the Bosphorus at dusk. Photo: The Island Tribune\n\
+             Istanbul [Turkey], Feb. 27 (Newsdesk) -- {lede}\n\
+             (With inputs from agencies)"
+        )
+    }
+
+    #[test]
+    fn a_short_lede_in_longer_wrapping_folds_under_its_headline() {
+        let cfg = DedupConfig::default();
+        let lede = "Russian and US officials met in Istanbul on Thursday.";
+        let full = format!("{lede}\n{MORE}\nThe talks ended after almost six and a half hours.");
+        let cands = [candidate(
+            7,
+            70,
+            "Russia and US hold embassy talks",
+            &full,
+            true,
+        )];
+        let copy = analyze(Some("Russia, US hold embassy talks"), Some(&wrapped(lede)));
+        let v = decide(&copy, 1, &cands, &cfg).expect("a wrapped lede folds");
+        assert_eq!((v.story_id, v.relation), (7, Relation::Near));
+        // The text alone is too little: nine shared tokens inside fifty of
+        // the outlet's own. Under another headline it stays apart.
+        let retitled = analyze(
+            Some("Diplomats meet on the Bosphorus"),
+            Some(&wrapped(lede)),
+        );
+        assert_eq!(decide(&retitled, 1, &cands, &cfg), None);
+    }
+
+    #[test]
+    fn a_shared_opening_under_another_headline_stays_apart() {
+        let cfg = DedupConfig::default();
+        // Two outlets' stories open with one editor's note (a phrase many
+        // outlets use); each then has a lede of its own, longer than the
+        // note. The texts alone look like a wrapped lede and the story
+        // opening with it.
+        let note = "Editor's note: the people quoted in this report spoke on condition of anonymity for their safety.";
+        let body = format!("{note}\nHeavy rain closed hundreds of schools in the north on Monday, officials said.\n{MORE}");
+        let stored = candidate(7, 70, "Floods close schools across the north", &body, true);
+        let text = format!("By Samuel Chen, The Island Tribune\n{note}\nThe central bank kept its main rate at 42.5 percent on Thursday. Economists polled last week had expected a cut of half a point.");
+        let other = analyze(Some("Central bank holds rates"), Some(&text));
+        let (a, b) = (
+            Prepared::new(&other.text, &other.signature),
+            Prepared::new(&stored.text, &stored.signature),
+        );
+        assert!(verify::verify_pair(&a, &b, &cfg, || true).is_some());
+        assert_eq!(decide(&other, 1, &[stored], &cfg), None);
+    }
+
+    #[test]
+    fn a_headline_signed_by_another_outlet_is_the_same_headline() {
+        let cfg = DedupConfig::default();
+        // A two-sentence cut whose body names nothing of its headline (a
+        // teaser): compared only under the same headline, which an outlet
+        // signing it with its name does not change.
+        let body = "The substances could leach into food when heated, the agency said. It advised against using such dishes for hot meals.";
+        let full = format!("{body}\n{MORE}");
+        let cands = [candidate(7, 70, "Bamboo tableware: beware", &full, true)];
+        let signed = analyze(
+            Some("Bamboo tableware: beware - EasternMonitor.com"),
+            Some(body),
+        );
+        assert_eq!(
+            decide(&signed, 1, &cands, &cfg).map(|v| v.story_id),
+            Some(7)
+        );
+        let other = analyze(Some("Bamboo tableware: beware of it at home"), Some(body));
+        assert_eq!(decide(&other, 1, &cands, &cfg), None, "not a signature");
+        // Within one feed a suffix marks another item.
+        let part = analyze(Some("Bamboo tableware: beware - Part 2"), Some(body));
+        assert_eq!(decide(&part, 70, &cands, &cfg), None);
     }
 
     #[test]

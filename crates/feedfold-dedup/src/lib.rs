@@ -292,7 +292,7 @@ pub fn analyze_with(
     // Facts come from the lead only (the iterator stops there), and from
     // the cased text: the stored one has lost the capitals of names.
     let facts = fingerprint::lead_facts(canon::canonical_tokens_cased(&body_cased));
-    let prepared = Prepared::with_offsets(&text, facts.clone());
+    let mut prepared = Prepared::with_offsets(&text, facts.clone());
     let mut signature = fingerprint::signature(&prepared.hashes, &prepared.shingles, facts);
     signature.starts = if text.len() == body_cased.len() {
         // Lower-casing kept every offset: the tokens are those just read.
@@ -303,6 +303,7 @@ pub fn analyze_with(
             .unzip();
         fingerprint::start_keys(&body_cased, &starts, &hashes, &offsets)
     };
+    prepared.starts.clone_from(&signature.starts);
     Analysis {
         title: title_norm,
         exact: Fingerprint::of(&text),

@@ -34,6 +34,9 @@ pub struct Prepared {
     /// Byte offset of each token in the text (only for a newcomer's text,
     /// [`Prepared::with_offsets`]; empty for a stored candidate's).
     pub offsets: Vec<u32>,
+    /// The text's start keys ([`Signature::starts`]; the first is the
+    /// key of its own opening): where a wrapped lede may begin.
+    pub starts: Vec<u64>,
 }
 
 /// [`Prepared::kinds`] flag: the token is a number.
@@ -47,7 +50,9 @@ pub const PREFIX_TOKENS: usize = 64;
 impl Prepared {
     /// Prepares a normalised text (as stored) with its signature.
     pub fn new(text: &str, signature: &Signature) -> Self {
-        Self::from_text(text, signature.facts.clone())
+        let mut prepared = Self::from_text(text, signature.facts.clone());
+        prepared.starts.clone_from(&signature.starts);
+        prepared
     }
 
     /// Prepares a normalised text with its lead facts.
@@ -85,7 +90,17 @@ impl Prepared {
             kinds,
             hashes,
             offsets,
+            starts: Vec::new(),
         }
+    }
+
+    /// Does this text hold, at one of the places a lede may begin, the
+    /// opening of `plain` (its first start key)?
+    fn opens_inside(&self, plain: &Prepared) -> bool {
+        plain
+            .starts
+            .first()
+            .is_some_and(|k| self.starts.contains(k))
     }
 }
 
@@ -183,6 +198,18 @@ pub struct Core {
 /// the shared text is a passage of another story, not its lede.
 const EDGE_TOKENS: usize = 40;
 
+/// A wrapped lede ([`Alignment::wrapped_lede`]) may carry this many tokens
+/// of its own before it: a byline, an editor's note, a caption and a
+/// dateline together (start keys reach no further, 640 bytes).
+const WRAPPED_EDGE_TOKENS: usize = 96;
+
+/// The shortest lede [`Alignment::wrapped_lede`] accepts: a sentence.
+const WRAPPED_LEDE_TOKENS: usize = 8;
+
+/// Where a plain text's opening may begin its alignment with a wrapped
+/// lede: at its start, give or take a stray word.
+const OPENING_TOKENS: usize = 2;
+
 impl Alignment {
     /// Aligns `a` with `b`.
     pub fn new(a: &Prepared, b: &Prepared) -> Self {
@@ -249,6 +276,36 @@ impl Alignment {
         let long_len = a.tokens.max(b.tokens);
         let is_cut = 5 * short_len <= 4 * long_len || 5 * long.len() >= 4 * long_len;
         (fits && is_cut && share >= 0.6).then_some(share)
+    }
+
+    /// Is one text a short lede inside wrapping of its own that is longer
+    /// than the lede (a byline, an editor's note, a caption and a dateline
+    /// before it, a trailer after it), and the other text the story that
+    /// opens with that lede? With `at_start`, the wrapped text must hold
+    /// the plain text's opening where a lede may begin (a start key: a
+    /// sentence start, or after the separator that ends a byline, dateline
+    /// or caption, not a stretch of running text). The aligned region must
+    /// begin within `OPENING_TOKENS` of the plain text's start, hold at least
+    /// `WRAPPED_LEDE_TOKENS` shared tokens, 60 % of it shared, begin within
+    /// `WRAPPED_EDGE_TOKENS` of the wrapped text's start and end within
+    /// `EDGE_TOKENS` of its end. Tried with either text as the wrapped one;
+    /// returns the share of the wrapped region that is shared.
+    ///
+    /// On its own this would fold two stories that open with one shared
+    /// sentence (an editor's note several outlets use): [`verify_pair`]
+    /// asks the headlines for a second witness before using it.
+    pub fn wrapped_lede(&self, a: &Prepared, b: &Prepared, at_start: bool) -> Option<f64> {
+        let core = self.core()?;
+        let fits =
+            |wrapped: &std::ops::Range<usize>, len: usize, plain: &std::ops::Range<usize>| {
+                plain.start <= OPENING_TOKENS
+                    && wrapped.start <= WRAPPED_EDGE_TOKENS
+                    && len - wrapped.end <= EDGE_TOKENS
+            };
+        let share = core.matched as f64 / core.a.len().max(core.b.len()).max(1) as f64;
+        let wrapped = fits(&core.a, a.tokens, &core.b) && (!at_start || a.opens_inside(b))
+            || fits(&core.b, b.tokens, &core.a) && (!at_start || b.opens_inside(a));
+        (wrapped && core.matched >= WRAPPED_LEDE_TOKENS && share >= 0.6).then_some(share)
     }
 
     /// The gaps of the aligned region, merged across short equal runs (as
@@ -386,6 +443,22 @@ pub fn verify(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<f64> {
 /// stories (a one-sentence cut is contained whole in a story it shares
 /// twenty shingles with; a full copy shares hundreds with its own).
 pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f64, usize)> {
+    verify_pair(a, b, cfg, || false)
+}
+
+/// [`verify_shared`], with the headlines as a second witness when the text
+/// alone is too little: `headlines_agree` is asked (only then) whether the
+/// two items' headlines are alike, and when they are, a short lede inside
+/// wrapping longer than itself ([`Alignment::wrapped_lede`]) is a copy of
+/// the story that opens with it. Twenty shared tokens inside forty of an
+/// outlet's own are as likely a sentence many stories open with (an
+/// editor's note) as a lede; under one headline, they are the lede.
+pub fn verify_pair(
+    a: &Prepared,
+    b: &Prepared,
+    cfg: &DedupConfig,
+    headlines_agree: impl FnOnce() -> bool,
+) -> Option<(f64, usize)> {
     if a.tokens.min(b.tokens) < cfg.min_tokens {
         return None;
     }
@@ -407,7 +480,13 @@ pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f
     // shared: a Jaccard near 0.3). A diff of two different texts is the
     // costliest step of verification.
     let is_cut = 5 * a.tokens.min(b.tokens) <= 4 * a.tokens.max(b.tokens);
-    if on_shingles.is_none() && (s.containment < 0.25 || (!is_cut && s.jaccard < 0.25)) {
+    let aligns = on_shingles.is_some() || (s.containment >= 0.25 && (is_cut || s.jaccard >= 0.25));
+    // A wrapped lede shares little of its text, but it holds the other's
+    // opening where a lede begins; only then are the headlines asked.
+    let wrapped = !aligns && (a.opens_inside(b) || b.opens_inside(a));
+    let mut headlines_agree = Some(headlines_agree);
+    let mut witnessed = || headlines_agree.take().is_some_and(|f| f());
+    if !(aligns || wrapped && witnessed()) {
         return None;
     }
     let alignment = Alignment::new(a, b);
@@ -415,7 +494,15 @@ pub fn verify_shared(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f
         Some(sim) => sim,
         // A cut of the other's opening inside text of its own (a byline and
         // dateline before it, an editor's note and trailer after it).
-        None => alignment.cut_core(a, b, cfg.containment_min_shingles)?,
+        None if aligns => match alignment.cut_core(a, b, cfg.containment_min_shingles) {
+            Some(share) => share,
+            None if witnessed() => alignment.wrapped_lede(a, b, false)?,
+            None => return None,
+        },
+        // Too little shared text to align on its own: the lede must begin
+        // where a lede may (not in the middle of running text, as the tail
+        // of one text that is the other's head does).
+        None => alignment.wrapped_lede(a, b, true)?,
     };
     facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
 }
@@ -474,6 +561,24 @@ fn headline_tokens(title: &str) -> Vec<u64> {
 /// own "UPDATE 1" of a story keeps) and an outlet's name after a `|`.
 pub fn same_headline(a: &str, b: &str) -> bool {
     headline_tokens(a) == headline_tokens(b)
+}
+
+/// Words an outlet's name may have when it signs a headline ("… - The
+/// Daily Tribune", "… - EasternMonitor.com").
+const OUTLET_NAME_TOKENS: usize = 5;
+
+/// One headline is the other signed with an outlet's name after a dash
+/// ("Vaisselle en bambou : attention danger ! - EasternMonitor.com"):
+/// the same headline, as another outlet prints it.
+pub fn same_headline_signed(a: &str, b: &str) -> bool {
+    let signed = |long: &str, short: &str| {
+        long.rsplit_once(" - ").is_some_and(|(head, name)| {
+            canonical_tokens(name).count() <= OUTLET_NAME_TOKENS
+                && !headline_tokens(head).is_empty()
+                && headline_tokens(head) == headline_tokens(short)
+        })
+    };
+    signed(a, b) || signed(b, a)
 }
 
 /// Two headlines that are the same words with different numbers or dates
