@@ -22,9 +22,8 @@ use crate::logging::{LogFormat, Logging};
 use crate::output::{self, local_time as local, or_empty, table, Listing};
 use crate::service::{Signal, Signals};
 use crate::store::{
-    Reader,
-    parse_time, retention, FeedRow, RetentionPolicy, SearchHit, SearchQuery, Store, StoreHandle,
-    StoryId, TimeFilter, WriterOptions,
+    parse_time, retention, FeedRow, Reader, RetentionPolicy, SearchHit, SearchQuery, Store,
+    StoreHandle, StoryId, TimeFilter, WriterOptions,
 };
 
 /// feedfold: polls RSS, Atom and JSON feeds into SQLite and folds syndicated

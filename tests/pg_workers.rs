@@ -141,7 +141,11 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     let pg_env = [("FEEDFOLD_DATABASE", url.as_str())];
     let lines = |env: &[(&str, &str)], args: &[&str]| -> Vec<serde_json::Value> {
         let out = feedfold_env(&room, env, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -149,10 +153,21 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     };
     let pick = |rows: Vec<serde_json::Value>, keys: &[&str]| -> BTreeSet<String> {
         rows.iter()
-            .map(|r| keys.iter().map(|k| r[*k].to_string()).collect::<Vec<_>>().join(" | "))
+            .map(|r| {
+                keys.iter()
+                    .map(|k| r[*k].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
             .collect()
     };
-    let story_keys = ["title", "url", "source_count", "origin_agency", "published_at"];
+    let story_keys = [
+        "title",
+        "url",
+        "source_count",
+        "origin_agency",
+        "published_at",
+    ];
     assert_eq!(
         pick(lines(&pg_env, &["stories", "--json"]), &story_keys),
         pick(lines(&[], &["stories", "--json"]), &story_keys)
@@ -161,7 +176,11 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     for words in ["talks", "\"officials told reporters\"", "negotiation*"] {
         let on_pg = pick(lines(&pg_env, &["search", "--json", words]), &hit_keys);
         assert!(!on_pg.is_empty(), "{words} finds something");
-        assert_eq!(on_pg, pick(lines(&[], &["search", "--json", words]), &hit_keys), "{words}");
+        assert_eq!(
+            on_pg,
+            pick(lines(&[], &["search", "--json", words]), &hit_keys),
+            "{words}"
+        );
     }
     let feed_keys = ["url", "title", "status", "entries", "error_count"];
     assert_eq!(
@@ -173,7 +192,9 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     assert_eq!(on_pg["feeds"], on_sqlite["feeds"]);
     assert_eq!(on_pg["entries_24h"], on_sqlite["entries_24h"]);
     assert!(
-        on_pg["database"].as_str().is_some_and(|d| d.starts_with("postgres://")),
+        on_pg["database"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("postgres://")),
         "{on_pg}"
     );
     let busiest = lines(&pg_env, &["stories", "--json"])
@@ -487,6 +508,22 @@ fn several_workers_share_the_feeds_hosts_and_stories() {
         sqlite_groups(&conn),
         "same stories as one SQLite process"
     );
+    let canonical_pg: BTreeSet<String> = pg(&fleet.url, async |c| {
+        c.query("SELECT url FROM stories", &[])
+            .await
+            .expect("stories")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    });
+    let canonical_sqlite: BTreeSet<String> = conn
+        .prepare("SELECT url FROM stories")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("stories")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(canonical_pg, canonical_sqlite, "same canonical copies");
 }
 
 #[test]

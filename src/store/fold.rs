@@ -292,6 +292,7 @@ fn join_story(tx: &Transaction, entry: EntryId, v: &Verdict, now: &str) -> rusql
 /// One copy of a story as [`recompute_story`] reads it.
 struct Copy {
     entry_id: i64,
+    feed: i64,
     window_at: Option<i64>,
     feed_agency: Option<String>,
     origin: Option<String>,
@@ -308,7 +309,8 @@ struct Copy {
 pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> rusqlite::Result<()> {
     let copies: Vec<Copy> = {
         let mut stmt = tx.prepare_cached(
-            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity
+            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity,
+                    e.feed_id
              FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
              WHERE se.story_id = ?1 ORDER BY e.window_at, e.id",
         )?;
@@ -316,6 +318,7 @@ pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> ru
             let credited: Option<String> = r.get(3)?;
             Ok(Copy {
                 entry_id: r.get(0)?,
+                feed: r.get(6)?,
                 window_at: r.get(1)?,
                 feed_agency: r.get(2)?,
                 origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
@@ -338,6 +341,7 @@ pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> ru
             entry_id: c.entry_id,
             published: c.window_at,
             feed_agency: c.feed_agency.as_deref(),
+            feed: c.feed,
         })
         .collect();
     let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::pg::{self, PgError, PgStore};
 use super::search::IndexLag;
 use super::{
-    FeedRow, SearchHit, SearchQuery, SourceRow, StatusReport, Store, StoreError, StoryId,
-    StoryRow, TimeFilter,
+    FeedRow, SearchHit, SearchQuery, SourceRow, StatusReport, Store, StoreError, StoryId, StoryRow,
+    TimeFilter,
 };
 use crate::config::Database;
 
@@ -63,7 +63,10 @@ impl Reader {
     }
 
     /// One story and its lineage.
-    pub async fn story(&self, id: StoryId) -> Result<Option<(StoryRow, Vec<SourceRow>)>, StoreError> {
+    pub async fn story(
+        &self,
+        id: StoryId,
+    ) -> Result<Option<(StoryRow, Vec<SourceRow>)>, StoreError> {
         match self {
             Reader::Sqlite(s) => s.story(id),
             Reader::Postgres(p) => Ok(p.story(id).await?),

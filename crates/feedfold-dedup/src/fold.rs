@@ -169,11 +169,18 @@ pub struct CopyInfo<'a> {
     /// The agency whose own feed carried this copy, if any
     /// (see [`super::credit::agency_for_host`]).
     pub feed_agency: Option<&'a str>,
+    /// The feed that carried it (the store's feed id): of copies published
+    /// at the same second, the first listed feed's is canonical, whichever
+    /// was fetched first.
+    pub feed: i64,
 }
 
 /// The canonical copy of a story: the copy from the origin agency's own
 /// feed if there is one (the agency's text is the reference the others
-/// edit), else the earliest published; ties go to the smaller entry id.
+/// edit), else the earliest published; ties go to the feed listed first
+/// (the smaller feed id: the same whatever order the fetches finished in,
+/// and so on any store and with any number of workers), then to the
+/// smaller entry id.
 /// Returns an index into `copies`, `None` only when `copies` is empty.
 pub fn choose_canonical(copies: &[CopyInfo<'_>], origin_agency: Option<&str>) -> Option<usize> {
     let from_origin = |c: &CopyInfo<'_>| match (c.feed_agency, origin_agency) {
@@ -188,6 +195,7 @@ pub fn choose_canonical(copies: &[CopyInfo<'_>], origin_agency: Option<&str>) ->
                 !from_origin(c),
                 c.published.is_none(),
                 c.published,
+                c.feed,
                 c.entry_id,
             )
         })
@@ -473,27 +481,48 @@ mod tests {
                 entry_id: 1,
                 published: Some(100),
                 feed_agency: None,
+                feed: 0,
             },
             CopyInfo {
                 entry_id: 2,
                 published: Some(50),
                 feed_agency: None,
+                feed: 0,
             },
             CopyInfo {
                 entry_id: 3,
                 published: Some(300),
                 feed_agency: Some("AFP"),
+                feed: 0,
             },
             CopyInfo {
                 entry_id: 4,
                 published: None,
                 feed_agency: None,
+                feed: 0,
             },
         ];
         assert_eq!(choose_canonical(&copies, Some("AFP")), Some(2));
         assert_eq!(choose_canonical(&copies, Some("Reuters")), Some(1));
         assert_eq!(choose_canonical(&copies, None), Some(1));
         assert_eq!(choose_canonical(&[], None), None);
+        // Published at the same second: the feed listed first, whichever
+        // copy was stored first.
+        let tie = [
+            CopyInfo {
+                entry_id: 7,
+                published: Some(100),
+                feed_agency: None,
+                feed: 3,
+            },
+            CopyInfo {
+                entry_id: 9,
+                published: Some(100),
+                feed_agency: None,
+                feed: 2,
+            },
+        ];
+        assert_eq!(choose_canonical(&tie, None), Some(1));
         assert_eq!(
             story_origin([Some("AFP"), None, Some("APP"), Some("APP")]),
             Some("APP")

@@ -92,6 +92,7 @@ impl MemIndex {
                 entry_id: e as i64,
                 published: Some(self.entries[e].published),
                 feed_agency: self.entries[e].feed_agency,
+                feed: self.entries[e].candidate.feed,
             })
             .collect();
         if let Some(i) = choose_canonical(&copies, origin) {

@@ -322,7 +322,8 @@ pub(super) async fn recompute_story(
 ) -> Result<(), PgError> {
     let rows = tx
         .query(
-            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity
+            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity,
+                    e.feed_id
              FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
              WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
             &[&story],
@@ -349,6 +350,7 @@ pub(super) async fn recompute_story(
             entry_id: r.get(0),
             published: r.get(1),
             feed_agency: agency.as_deref(),
+            feed: r.get(6),
         })
         .collect();
     let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);

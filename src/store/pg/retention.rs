@@ -19,6 +19,7 @@ use crate::store::retention::{PruneReport, RetentionPolicy};
 /// A copy of a story, as the fold engine weighs it for canonical.
 struct Copy {
     entry_id: i64,
+    feed: i64,
     window_at: Option<i64>,
     feed_agency: Option<String>,
     origin: Option<String>,
@@ -50,7 +51,8 @@ async fn repair_story(tx: &Transaction<'_>, story: i64) -> Result<Repair, PgErro
     let canonical: i64 = before.try_get(0)?;
     let copies = tx
         .query(
-            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity
+            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity,
+                    e.feed_id
              FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
              WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
             &[&story],
@@ -61,6 +63,7 @@ async fn repair_story(tx: &Transaction<'_>, story: i64) -> Result<Repair, PgErro
             let credited: Option<String> = r.try_get(3)?;
             Ok(Copy {
                 entry_id: r.try_get(0)?,
+                feed: r.try_get(6)?,
                 window_at: r.try_get(1)?,
                 feed_agency: r.try_get(2)?,
                 origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
@@ -82,6 +85,7 @@ async fn repair_story(tx: &Transaction<'_>, story: i64) -> Result<Repair, PgErro
             entry_id: c.entry_id,
             published: c.window_at,
             feed_agency: c.feed_agency.as_deref(),
+            feed: c.feed,
         })
         .collect();
     let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
