@@ -15,7 +15,7 @@ use crate::config::Database;
 /// An open store, for reading.
 pub enum Reader {
     /// The SQLite file, opened read-only.
-    Sqlite(Store),
+    Sqlite(Box<Store>),
     /// A PostgreSQL database.
     Postgres(PgStore),
 }
@@ -25,7 +25,7 @@ impl Reader {
     /// feedfold's schema version: a read command never migrates.
     pub async fn open(database: &Database) -> Result<Reader, StoreError> {
         match database {
-            Database::Sqlite(path) => Ok(Reader::Sqlite(Store::open_read_only(path)?)),
+            Database::Sqlite(path) => Ok(Reader::Sqlite(Box::new(Store::open_read_only(path)?))),
             Database::Postgres(url) => {
                 let store = PgStore::connect(url.expose(), 2)?;
                 let found = pg::migrate::current_version(&*store.client().await?).await?;
