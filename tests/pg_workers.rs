@@ -612,3 +612,44 @@ fn a_killed_folder_and_a_paused_worker_lose_nothing_and_double_nothing() {
     );
     assert_eq!(fleet.count("SELECT count(*) FROM story"), 3);
 }
+
+#[test]
+fn sighup_makes_the_leader_sync_the_edited_feed_list() {
+    let Some(server) = require_pg() else { return };
+    let fleet = Fleet::start(
+        server.fresh_db(),
+        2,
+        1,
+        Duration::from_millis(10),
+        "[poll]\ninterval = \"1h\"",
+    );
+    let mut workers = fleet.start_workers(1);
+    fleet.wait_count(
+        "SELECT count(*) FROM fetch_log",
+        2,
+        Duration::from_secs(60),
+        || workers[0].log(),
+    );
+    // A feed added to the list (on a host already listed).
+    let text = std::fs::read_to_string(fleet.config()).expect("config");
+    let first = text
+        .lines()
+        .find_map(|l| l.strip_prefix("url = \""))
+        .and_then(|u| u.strip_suffix("feed0.xml\""))
+        .expect("a feed URL")
+        .to_string();
+    std::fs::write(
+        fleet.config(),
+        format!("{text}[[feed]]\nurl = \"{first}added.xml\"\n"),
+    )
+    .expect("edit config");
+    workers[0].signal("HUP");
+    fleet.wait_count(
+        "SELECT count(*) FROM fetch_log l JOIN feed f ON f.id = l.feed_id WHERE f.url LIKE '%/added.xml'",
+        1,
+        Duration::from_secs(60),
+        || workers[0].log(),
+    );
+    assert_eq!(fleet.count("SELECT count(*) FROM feed"), 3);
+    workers[0].stop();
+}

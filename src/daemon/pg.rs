@@ -286,11 +286,12 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
         poller.store().worker().0
     ));
     let (stop_tx, stop) = watch::channel(false);
+    // SIGHUP re-reads the config; the leader syncs its feed list again.
+    let (reload_tx, mut reloaded) = watch::channel(config.clone());
     let roles_task = {
-        let (store, poller, config, mut stop, liveness) = (
+        let (store, poller, mut stop, liveness) = (
             store.clone(),
             poller.clone(),
-            config.clone(),
             stop.clone(),
             liveness.clone(),
         );
@@ -301,6 +302,10 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        if reloaded.has_changed().unwrap_or(false) {
+                            roles.synced = false;
+                        }
+                        let config = reloaded.borrow_and_update().clone();
                         // The watchdog is fed only while the database answers.
                         if roles.tick(&store, &poller, &config, TICK).await {
                             liveness.beat();
@@ -335,9 +340,21 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
     };
     loop {
         match signals.next().await {
-            Signal::Reload => tracing::info!(
-                "SIGHUP: on PostgreSQL the feed list is synced by the leader; restart the leader's process to re-read its config"
-            ),
+            Signal::Reload => match Config::load(&config.path) {
+                Ok(new) if new.database != config.database => tracing::warn!(
+                    "SIGHUP: the database setting changed; restart feedfold to use the new one"
+                ),
+                Ok(new) => {
+                    tracing::info!(
+                        feeds = new.feeds.len(),
+                        "SIGHUP: config re-read; the leader syncs its feed list (the [poll] and [dedup] settings apply after a restart)"
+                    );
+                    let _ = reload_tx.send(new);
+                }
+                Err(e) => {
+                    tracing::error!("SIGHUP: the config has an error, the running one stays: {e}")
+                }
+            },
             Signal::Shutdown { name, .. } => {
                 tracing::info!("{name}: shutting down; finishing fetches in flight (send it again to exit at once)");
                 liveness.stopping();

@@ -421,15 +421,6 @@ mod tests {
         }
     }
 
-    /// The lead's indexer writes exactly this expression.
-    #[test]
-    fn the_search_vector_is_the_agreed_expression() {
-        assert_eq!(
-            SEARCH_VECTOR_SQL,
-            "setweight(to_tsvector('simple', coalesce(title,'')),'A') || setweight(to_tsvector('simple', coalesce(body,'')),'B')"
-        );
-    }
-
     #[test]
     fn plain_words_keep_phrases_and_prefixes_and_drop_punctuation() {
         let p = word_pieces("US-Russia \"foreign ministry\" emb* - ; AND \"unclosed");
