@@ -74,7 +74,8 @@ class Postgres:
         self.run("initdb", "-D", self.dir + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self.run(
             "pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/log", "-w", "start",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+                  " -c shared_preload_libraries=pg_stat_statements",
         )
 
     def run(self, tool, *args, capture=False):
@@ -159,6 +160,7 @@ def main():
         for n in [int(x) for x in args.workers.split(",")]:
             db = f"bench{n}"
             pg.sql("postgres", f"CREATE DATABASE {db}")
+            pg.sql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             config = os.path.join(work, f"pg{n}.toml")
             with open(config, "w") as f:
                 f.write(f'database = "{pg.url(db)}"\n[fetch]\nallow_private_networks = true\n'
@@ -202,6 +204,11 @@ def main():
                 print(f"| PostgreSQL | {n} | {name} | {wall:.1f} | {w_cpu:.1f} | {p_cpu:.1f} | {entries} "
                       f"| {per_w:.0f} | {per_t:.0f} | {xact / wall:.0f} | {fetches / wall:.0f} "
                       f"| {backlog[0]} | {size:.0f} |", flush=True)
+                if os.environ.get("BENCH_STATEMENTS"):
+                    print(pg.sql(db, "SELECT round(total_exec_time)::text || ' ms ' || calls || ' calls: ' || "
+                                     "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements "
+                                     "ORDER BY total_exec_time DESC LIMIT 8"))
+                    pg.sql(db, "SELECT pg_stat_statements_reset()")
             stories = pg.sql(db, "SELECT count(*) FROM story")
             multi = pg.sql(db, "SELECT count(*) FROM story WHERE source_count > 1")
             print(f"|  | {n} | stories | {stories} ({multi} with copies from several feeds) |||||||||||", flush=True)

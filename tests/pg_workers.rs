@@ -115,6 +115,17 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
         0,
         "every entry searchable after a one-shot poll"
     );
+    // The vector written with the entry is the one search queries.
+    assert_eq!(
+        pg_count(
+            &url,
+            &format!(
+                "SELECT count(*) FROM entry WHERE search <> ({})",
+                feedfold::store::pg::SEARCH_VECTOR_SQL
+            )
+        ),
+        0
+    );
     let postgres = pg_groups(&url);
     assert_eq!(postgres, sqlite, "same stories on both stores");
     // Every story has exactly one canonical copy, named by story.

@@ -86,8 +86,11 @@ impl PgStore {
                 _ => None,
             };
             tx.execute(
-                "INSERT INTO band_key (key, window_at, entry_id)
+                &tx.prepare_cached(
+                    "INSERT INTO band_key (key, window_at, entry_id)
                  SELECT k, $2, $3 FROM unnest($1::bigint[]) AS k ON CONFLICT DO NOTHING",
+                )
+                .await?,
                 &[&bands, &window_at, &entry],
             )
             .await?;
@@ -105,8 +108,12 @@ impl PgStore {
             report.entries += 1;
         }
         let taken: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        tx.execute("DELETE FROM fold_queue WHERE entry_id = ANY($1)", &[&taken])
-            .await?;
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM fold_queue WHERE entry_id = ANY($1)")
+                .await?,
+            &[&taken],
+        )
+        .await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -278,8 +285,11 @@ async fn start_story(
         .await?
         .get(0);
     tx.execute(
-        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+        &tx.prepare_cached(
+            "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
          VALUES ($1, $2, 'canonical', 1.0, $3)",
+        )
+        .await?,
         &[&entry, &story, &now],
     )
     .await?;
@@ -298,8 +308,11 @@ async fn join_story(
         Relation::Near => Relation::Near,
     };
     tx.execute(
-        "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
+        &tx.prepare_cached(
+            "INSERT INTO story_entry (entry_id, story_id, relation, similarity, linked_at)
          VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?,
         &[
             &entry,
             &v.story_id,
@@ -330,8 +343,11 @@ pub(super) async fn recompute_story(
         )
         .await?;
     if rows.is_empty() {
-        tx.execute("DELETE FROM story WHERE id = $1", &[&story])
-            .await?;
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM story WHERE id = $1").await?,
+            &[&story],
+        )
+        .await?;
         return Ok(());
     }
     let origins: Vec<Option<String>> = rows
@@ -360,26 +376,27 @@ pub(super) async fn recompute_story(
     if new_relation != "canonical" {
         if let Some(old) = rows.iter().find(|r| r.get::<_, String>(4) == "canonical") {
             tx.execute(
-                "UPDATE story_entry SET relation = $2, similarity = $3 WHERE entry_id = $1",
+                &tx.prepare_cached(
+                    "UPDATE story_entry SET relation = $2, similarity = $3 WHERE entry_id = $1",
+                )
+                .await?,
                 &[&old.get::<_, i64>(0), &new_relation, &new_similarity],
             )
             .await?;
         }
-        tx.execute(
-            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = $1",
+        tx.execute(&tx.prepare_cached("UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = $1").await?,
             &[&new_id],
         )
         .await?;
     }
-    tx.execute(
-        "UPDATE story SET canonical_entry_id = $2, origin_agency = $3,
+    tx.execute(&tx.prepare_cached("UPDATE story SET canonical_entry_id = $2, origin_agency = $3,
             last_seen_at = greatest(last_seen_at, $4),
             published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = $2),
             first_seen_at = (SELECT min(e.first_seen_at) FROM story_entry se JOIN entry e ON e.id = se.entry_id
                              WHERE se.story_id = $1),
             source_count = (SELECT count(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
                             WHERE se.story_id = $1)
-         WHERE id = $1",
+         WHERE id = $1").await?,
         &[&story, &new_id, &origin, &now],
     )
     .await?;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 
 use super::lease::{fence, Fence, HostLease, RoleLease};
+use super::search::search_vector_of;
 use super::{PgError, PgStore};
 use crate::config::FeedConfig;
 use crate::dedup::{self, BoilerplateModel, DedupConfig};
@@ -116,7 +117,10 @@ impl PgStore {
         }
         report.deactivated = usize::try_from(
             tx.execute(
-                "UPDATE feed SET active = false WHERE active AND NOT (url = ANY($1))",
+                &tx.prepare_cached(
+                    "UPDATE feed SET active = false WHERE active AND NOT (url = ANY($1))",
+                )
+                .await?,
                 &[&listed],
             )
             .await?,
@@ -252,12 +256,11 @@ impl PgStore {
                     validators
                 };
                 let model_json = learned.then(|| model.to_json());
-                tx.execute(
-                    "UPDATE feed SET feed_title = $2, site_url = COALESCE($3, site_url), etag = $4,
+                tx.execute(&tx.prepare_cached("UPDATE feed SET feed_title = $2, site_url = COALESCE($3, site_url), etag = $4,
                         last_modified = $5, last_fetch_at = $6, last_success_at = $6, last_status = $7,
                         last_error = NULL, error_count = 0, next_due_at = $8,
                         boilerplate_model = COALESCE($9, boilerplate_model)
-                     WHERE id = $1",
+                     WHERE id = $1").await?,
                     &[
                         &feed.0,
                         &doc.title,
@@ -279,9 +282,12 @@ impl PgStore {
             }
             FeedOutcome::NotModified { validators } => {
                 tx.execute(
-                    "UPDATE feed SET etag = $2, last_modified = $3, last_fetch_at = $4,
+                    &tx.prepare_cached(
+                        "UPDATE feed SET etag = $2, last_modified = $3, last_fetch_at = $4,
                         last_success_at = $4, last_status = $5, last_error = NULL, error_count = 0,
                         next_due_at = $6 WHERE id = $1",
+                    )
+                    .await?,
                     &[
                         &feed.0,
                         &validators.etag,
@@ -296,8 +302,11 @@ impl PgStore {
             }
             FeedOutcome::Failed { error } => {
                 tx.execute(
-                    "UPDATE feed SET last_fetch_at = $2, last_status = $3, last_error = $4,
+                    &tx.prepare_cached(
+                        "UPDATE feed SET last_fetch_at = $2, last_status = $3, last_error = $4,
                         error_count = error_count + 1, next_due_at = $5 WHERE id = $1",
+                    )
+                    .await?,
                     &[
                         &feed.0,
                         &update.fetched_at,
@@ -315,9 +324,12 @@ impl PgStore {
         let bytes = i64::try_from(update.exchange.bytes).unwrap_or(i64::MAX);
         let duration_ms = i64::try_from(update.exchange.duration.as_millis()).unwrap_or(i64::MAX);
         tx.execute(
-            "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms,
+            &tx.prepare_cached(
+                "INSERT INTO fetch_log (feed_id, fetched_at, outcome, status, bytes, duration_ms,
                                     new_entries, error, worker_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await?,
             &[
                 &feed.0,
                 &update.fetched_at,
@@ -372,7 +384,8 @@ async fn upsert_entry(
         if old_hash == hash {
             if last_seen < seen_at - chrono::TimeDelta::hours(24) {
                 tx.execute(
-                    "UPDATE entry SET last_seen_at = $2 WHERE id = $1",
+                    &tx.prepare_cached("UPDATE entry SET last_seen_at = $2 WHERE id = $1")
+                        .await?,
                     &[&id, &seen_at],
                 )
                 .await?;
@@ -434,15 +447,16 @@ async fn upsert_entry(
         let mut params: Vec<&(dyn ToSql + Sync)> = common.to_vec();
         params.push(&id);
         params.push(&seen_at);
-        tx.execute(
+        const UPDATE: &str = concat!(
             "UPDATE entry SET guid = $1, url = $2, title = $3, body = $4, summary = $5, content = $6,
                 authors = $7, published_at = $8, updated_at = $9, content_hash = $10,
                 fingerprint = $11, norm_title = $12, norm_text = $13, signature = $14,
-                window_at = $15, last_seen_at = $17, search = NULL
-             WHERE id = $16",
-            &params,
-        )
-        .await?;
+                window_at = $15, last_seen_at = $17, search = ",
+            search_vector_of!("$3", "$4"),
+            " WHERE id = $16"
+        );
+        tx.execute(&tx.prepare_cached(UPDATE).await?, &params)
+            .await?;
         return Ok(Upserted {
             report: IngestReport {
                 updated_entries: 1,
@@ -460,21 +474,24 @@ async fn upsert_entry(
         &version,
         &credited,
     ]);
+    const INSERT: &str = concat!(
+        "INSERT INTO entry (guid, url, title, body, summary, content, authors, published_at,
+            updated_at, content_hash, fingerprint, norm_title, norm_text, signature, window_at,
+            feed_id, identity, first_seen_at, last_seen_at, fingerprint_version, credited_agency,
+            search)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+            $16, $17, $18, $18, $19, $20, ",
+        search_vector_of!("$3", "$4"),
+        ") RETURNING id"
+    );
     let id: i64 = tx
-        .query_one(
-            "INSERT INTO entry (guid, url, title, body, summary, content, authors, published_at,
-                updated_at, content_hash, fingerprint, norm_title, norm_text, signature, window_at,
-                feed_id, identity, first_seen_at, last_seen_at, fingerprint_version, credited_agency)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                $16, $17, $18, $18, $19, $20)
-             RETURNING id",
-            &params,
-        )
+        .query_one(&tx.prepare_cached(INSERT).await?, &params)
         .await?
         .get(0);
     let bands: Vec<i64> = a.bands.iter().map(|&k| k as i64).collect();
     tx.execute(
-        "INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)",
+        &tx.prepare_cached("INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)")
+            .await?,
         &[&id, &a.credits, &bands],
     )
     .await?;
@@ -498,7 +515,10 @@ async fn apply_politeness(
     if let Some((secs, reason)) = &state.interval {
         let secs = i32::try_from(*secs).unwrap_or(i32::MAX);
         tx.execute(
-            "UPDATE feed SET poll_interval_secs = $2, interval_reason = $3 WHERE id = $1",
+            &tx.prepare_cached(
+                "UPDATE feed SET poll_interval_secs = $2, interval_reason = $3 WHERE id = $1",
+            )
+            .await?,
             &[&feed.0, &secs, reason],
         )
         .await?;
@@ -513,7 +533,10 @@ async fn apply_politeness(
         None => {}
         Some(RedirectStep::Clear) => {
             tx.execute(
-                "UPDATE feed SET redirect_url = NULL, redirect_count = 0 WHERE id = $1",
+                &tx.prepare_cached(
+                    "UPDATE feed SET redirect_url = NULL, redirect_count = 0 WHERE id = $1",
+                )
+                .await?,
                 &[&feed.0],
             )
             .await?;
@@ -521,7 +544,10 @@ async fn apply_politeness(
         Some(RedirectStep::Pending { target, count }) => {
             let count = i32::try_from(*count).unwrap_or(i32::MAX);
             tx.execute(
-                "UPDATE feed SET redirect_url = $2, redirect_count = $3 WHERE id = $1",
+                &tx.prepare_cached(
+                    "UPDATE feed SET redirect_url = $2, redirect_count = $3 WHERE id = $1",
+                )
+                .await?,
                 &[&feed.0, target, &count],
             )
             .await?;
@@ -543,17 +569,19 @@ async fn apply_politeness(
     }
     if let Some(reason) = &state.disable {
         tx.execute(
-            "UPDATE feed SET disabled_at = $2, disabled_reason = $3 WHERE id = $1",
+            &tx.prepare_cached(
+                "UPDATE feed SET disabled_at = $2, disabled_reason = $3 WHERE id = $1",
+            )
+            .await?,
             &[&feed.0, &now, reason],
         )
         .await?;
     }
     if let Some(host) = &state.host {
         let streak = i32::try_from(host.streak).unwrap_or(i32::MAX);
-        tx.execute(
-            "INSERT INTO host (name, throttle_streak, throttled_until, updated_at) VALUES ($1, $2, $3, $4)
+        tx.execute(&tx.prepare_cached("INSERT INTO host (name, throttle_streak, throttled_until, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET throttle_streak = excluded.throttle_streak,
-                throttled_until = excluded.throttled_until, updated_at = excluded.updated_at",
+                throttled_until = excluded.throttled_until, updated_at = excluded.updated_at").await?,
             &[&host.name, &streak, &host.throttled_until, &now],
         )
         .await?;
@@ -582,14 +610,16 @@ async fn change_url(
         return Ok(());
     }
     let fetch_url = (new_url != url).then_some(new_url);
-    tx.execute(
-        "UPDATE feed SET fetch_url = $2, host = $3, redirect_url = NULL, redirect_count = 0 WHERE id = $1",
+    tx.execute(&tx.prepare_cached("UPDATE feed SET fetch_url = $2, host = $3, redirect_url = NULL, redirect_count = 0 WHERE id = $1").await?,
         &[&feed.0, &fetch_url, &lease_host(new_url)],
     )
     .await?;
     tx.execute(
-        "INSERT INTO feed_url_history (feed_id, old_url, new_url, reason, note, changed_at)
+        &tx.prepare_cached(
+            "INSERT INTO feed_url_history (feed_id, old_url, new_url, reason, note, changed_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?,
         &[&feed.0, &current, &new_url, &reason, &note, &now],
     )
     .await?;

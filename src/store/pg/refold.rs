@@ -42,12 +42,14 @@ impl PgStore {
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         tx.execute(
-            "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= $1",
+            &tx.prepare_cached(
+                "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= $1",
+            )
+            .await?,
             &[&from],
         )
         .await?;
-        tx.execute(
-            "DELETE FROM band_key b USING entry e WHERE e.id = b.entry_id AND COALESCE(e.window_at, 0) >= $1",
+        tx.execute(&tx.prepare_cached("DELETE FROM band_key b USING entry e WHERE e.id = b.entry_id AND COALESCE(e.window_at, 0) >= $1").await?,
             &[&from],
         )
         .await?;
@@ -107,10 +109,9 @@ impl PgStore {
                 continue;
             };
             let bands: Vec<i64> = a.bands.iter().map(|&k| k as i64).collect();
-            tx.execute(
-                "UPDATE entry SET norm_title = $2, norm_text = $3, signature = $4, fingerprint = $5,
+            tx.execute(&tx.prepare_cached("UPDATE entry SET norm_title = $2, norm_text = $3, signature = $4, fingerprint = $5,
                     fingerprint_version = $6, credited_agency = $7
-                 WHERE id = $1",
+                 WHERE id = $1").await?,
                 &[
                     &id,
                     &a.title,
@@ -131,9 +132,8 @@ impl PgStore {
             if let Some(old) = old {
                 recompute_story(&tx, old.get(0), now).await?;
             }
-            tx.execute(
-                "INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)
-                 ON CONFLICT (entry_id) DO UPDATE SET credits = excluded.credits, bands = excluded.bands",
+            tx.execute(&tx.prepare_cached("INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)
+                 ON CONFLICT (entry_id) DO UPDATE SET credits = excluded.credits, bands = excluded.bands").await?,
                 &[&id, &a.credits, &bands],
             )
             .await?;

@@ -25,6 +25,7 @@ macro_rules! ts_config {
         "english"
     };
 }
+pub(crate) use ts_config;
 
 /// The tsvector the indexer stores in `entry.search`, in terms of the
 /// entry's columns: what every query here matches against. The indexer
@@ -36,6 +37,27 @@ pub const SEARCH_VECTOR_SQL: &str = concat!(
     ts_config!(),
     "', coalesce(body,'')),'B')"
 );
+
+/// [`SEARCH_VECTOR_SQL`] over the title and body given as the statement's
+/// parameters `$title` and `$body` (text), for the ingest's INSERT and
+/// UPDATE: computing the vector as the row is written spares a second row
+/// version, and a second insertion into every index of `entry`, per entry.
+macro_rules! search_vector_of {
+    ($title:literal, $body:literal) => {
+        concat!(
+            "setweight(to_tsvector('",
+            $crate::store::pg::search::ts_config!(),
+            "', coalesce(",
+            $title,
+            "::text,'')),'A') || setweight(to_tsvector('",
+            $crate::store::pg::search::ts_config!(),
+            "', coalesce(",
+            $body,
+            "::text,'')),'B')"
+        )
+    };
+}
+pub(crate) use search_vector_of;
 
 /// `ts_rank_cd` weights, `{D, C, B, A}`: a word in the headline (A) counts
 /// four times a word in the body (B).
