@@ -73,6 +73,15 @@ pub fn start(
         deactivated = sync.deactivated,
         "database ready"
     );
+    let fetcher = fetcher(config)?;
+    let (handle, writer) = StoreHandle::spawn_with(store, writer);
+    let poller =
+        Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
+    Ok((Arc::new(poller), writer))
+}
+
+/// The HTTP client `[poll]` and `[fetch]` describe.
+pub fn fetcher(config: &Config) -> Result<Fetcher, DaemonError> {
     let options = FetchOptions {
         timeout: config.poll.timeout,
         connect_timeout: config.poll.connect_timeout,
@@ -80,11 +89,7 @@ pub fn start(
         allow_private_networks: config.fetch.allow_private_networks,
         ..FetchOptions::default()
     };
-    let fetcher = Fetcher::new(&options).map_err(DaemonError::HttpClient)?;
-    let (handle, writer) = StoreHandle::spawn_with(store, writer);
-    let poller =
-        Poller::new(handle, fetcher, config.poll.clone()).with_retention(config.retention.clone());
-    Ok((Arc::new(poller), writer))
+    Fetcher::new(&options).map_err(DaemonError::HttpClient)
 }
 
 /// Lets the writer drain its queue and exit: the poller holds a handle to

@@ -18,7 +18,6 @@ use tokio::sync::watch;
 
 use super::DaemonError;
 use crate::config::{Config, Database};
-use crate::fetch::{FetchOptions, Fetcher};
 use crate::schedule::Poller;
 use crate::service::{Liveness, Signal, Signals};
 use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
@@ -45,14 +44,7 @@ async fn join(config: &Config) -> Result<(PgStore, Arc<Poller<PgLedger>>), Daemo
     let name = format!("feedfold {}", env!("CARGO_PKG_VERSION"));
     let worker = store.register_worker(&name).await?;
     tracing::info!(database = %url, worker = worker.0, "joined the shared database");
-    let options = FetchOptions {
-        timeout: config.poll.timeout,
-        connect_timeout: config.poll.connect_timeout,
-        max_redirects: config.poll.max_redirects,
-        allow_private_networks: config.fetch.allow_private_networks,
-        ..FetchOptions::default()
-    };
-    let fetcher = Fetcher::new(&options).map_err(DaemonError::HttpClient)?;
+    let fetcher = super::fetcher(config)?;
     let ledger = PgLedger::new(
         store.clone(),
         worker,
