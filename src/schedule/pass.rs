@@ -112,6 +112,24 @@ impl<L: Ledger> Poller<L> {
         host: String,
         offset: Duration,
         slots: Arc<Semaphore>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(Kind, IngestReport), StoreError> {
+        let id = feed.id;
+        let result = self.take_turn(feed, host, offset, slots, stop).await;
+        // A feed handed out but never fetched goes back to the store at
+        // once, not after its claim runs out.
+        if matches!(result, Ok((Kind::Skipped, _))) {
+            self.store.release_claim(id).await;
+        }
+        result
+    }
+
+    async fn take_turn(
+        &self,
+        feed: DueFeed,
+        host: String,
+        offset: Duration,
+        slots: Arc<Semaphore>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(Kind, IngestReport), StoreError> {
         let skipped = Ok((Kind::Skipped, IngestReport::default()));

@@ -35,6 +35,13 @@ pub trait Ledger: Send + Sync + 'static {
         true
     }
 
+    /// Gives back a feed from [`Ledger::due`] that was not fetched (the
+    /// pass stopped, the host was lost), so it is due again at once rather
+    /// than after its claim runs out.
+    fn release_claim(&self, _feed: FeedId) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Writes one fetch's result.
     fn record(
         &self,

@@ -196,6 +196,16 @@ impl Ledger for PgLedger {
                 .is_some_and(|host| state.hosts.contains_key(host))
     }
 
+    async fn release_claim(&self, feed: FeedId) {
+        self.held().feeds.remove(&feed);
+        if let Err(e) = self.store.release_claim(self.worker, feed).await {
+            tracing::warn!(
+                feed = feed.0,
+                "giving back an unfetched feed failed: {e}; it is polled after its claim runs out"
+            );
+        }
+    }
+
     async fn feed_context(
         &self,
         feed: FeedId,
@@ -234,6 +244,24 @@ impl Ledger for PgLedger {
 }
 
 impl PgStore {
+    /// Clears `worker`'s claim on `feed` (a no-op once another worker
+    /// claimed it): only for a feed this worker never started to fetch.
+    pub async fn release_claim(&self, worker: WorkerId, feed: FeedId) -> Result<(), PgError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "UPDATE feed SET in_flight_until = NULL, claimed_by = NULL
+                         WHERE id = $1 AND claimed_by = $2",
+                    )
+                    .await?,
+                &[&feed.0, &worker.0],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Hosts ÷ live workers (heartbeat within `ttl`), rounded up: how many
     /// hosts one worker should hold.
     pub async fn fair_share(&self, ttl: Duration) -> Result<usize, PgError> {
