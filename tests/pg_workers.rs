@@ -316,6 +316,12 @@ fn serve_hosts(
         .collect()
 }
 
+/// One time for every document of a test process: a copy's published
+/// time must not depend on when its feed was fetched, or the canonical copy
+/// (the earliest published) would.
+static STARTED: std::sync::LazyLock<chrono::DateTime<chrono::Utc>> =
+    std::sync::LazyLock::new(chrono::Utc::now);
+
 /// A feed of three wire stories, each republished with the outlet's own link.
 fn rss(host: &str, feed: &str) -> String {
     let mut items = String::new();
@@ -329,7 +335,7 @@ fn rss(host: &str, feed: &str) -> String {
             "<item><title>{}</title><link>http://{host}/{feed}/{i}</link><guid>http://{host}/{feed}/{i}</guid>\
              <pubDate>{}</pubDate><description>{}</description></item>",
             common::xml_escape(&title),
-            (chrono::Utc::now() - chrono::Duration::minutes(10 + i as i64)).to_rfc2822(),
+            (*STARTED - chrono::Duration::minutes(10 + i as i64)).to_rfc2822(),
             common::xml_escape(&body)
         ));
     }

@@ -25,6 +25,8 @@ use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
 /// How often a process renews its leases, claims due feeds, and (in its
 /// roles) folds and syncs.
 pub const TICK: Duration = Duration::from_secs(2);
+/// Connections one process opens at most.
+const POOL_SIZE: usize = 16;
 /// Entries folded per transaction.
 const FOLD_BATCH: i64 = 500;
 /// Entries indexed for search per statement.
@@ -39,7 +41,11 @@ async fn join(config: &Config) -> Result<(PgStore, Arc<Poller<PgLedger>>), Daemo
             config.database
         )));
     };
-    let pool = config.poll.concurrency.max(4) + 4;
+    // Connections are held only by writes, whose number the poller's
+    // ingest slots bound, plus the roles' and renewals' few: fetches hold
+    // none. A pool sized by `poll.concurrency` made 4 workers exceed the
+    // server's default 100–200 connections.
+    let pool = POOL_SIZE;
     let store = PgStore::open(url.expose(), pool).await?;
     let name = format!("feedfold {}", env!("CARGO_PKG_VERSION"));
     let worker = store.register_worker(&name).await?;
