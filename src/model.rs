@@ -21,3 +21,12 @@ pub enum RedirectStep {
         target: String,
     },
 }
+
+/// The host part of a URL, lower-case, without port: the unit of
+/// politeness, and on PostgreSQL the unit a worker leases.
+pub fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}

@@ -13,13 +13,7 @@ use tokio::sync::Semaphore;
 use super::policy;
 use crate::store::HostState;
 
-/// The host part of a URL, lower-case, without port: the unit of politeness.
-pub fn host_of(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default()
-}
+pub use crate::model::host_of;
 
 /// Connection slots and throttling state of every host seen.
 #[derive(Debug)]

@@ -14,19 +14,10 @@ use super::{PgError, PgStore};
 use crate::config::FeedConfig;
 use crate::dedup::{self, BoilerplateModel, DedupConfig};
 use crate::fetch::Validators;
-use crate::model::RedirectStep;
+use crate::model::{host_of, RedirectStep};
 use crate::parse::{ParsedEntry, Warning};
 use crate::store::ingest::Prepared;
 use crate::store::{limits, DueFeed, FeedId, FeedOutcome, FeedUpdate, IngestReport, SyncReport};
-
-/// The lower-case host of a URL without port: the unit a worker leases (the
-/// scheduler paces the same unit).
-pub fn lease_host(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default()
-}
 
 impl PgStore {
     /// Makes the database's feed list mirror the config (see
@@ -103,7 +94,7 @@ impl PgStore {
                 }
                 None => {
                     report.added += 1;
-                    let host = lease_host(&f.url);
+                    let host = host_of(&f.url);
                     let agency = dedup::agency_for_host(&host);
                     tx.query_one(&insert, &[&f.url, &host, &f.title, &interval, &agency])
                         .await?
@@ -611,7 +602,7 @@ async fn change_url(
     }
     let fetch_url = (new_url != url).then_some(new_url);
     tx.execute(&tx.prepare_cached("UPDATE feed SET fetch_url = $2, host = $3, redirect_url = NULL, redirect_count = 0 WHERE id = $1").await?,
-        &[&feed.0, &fetch_url, &lease_host(new_url)],
+        &[&feed.0, &fetch_url, &host_of(new_url)],
     )
     .await?;
     tx.execute(
