@@ -84,7 +84,7 @@ fn main() {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = feedfold::web::router(db.clone(), None);
+        let app = feedfold::web::router(feedfold::web::Source::Sqlite(db.clone()), None);
         tokio::spawn(async move { axum::serve(listener, app).await });
         let url = format!("http://{addr}/feeds/all.atom");
         let client = reqwest::Client::builder()

@@ -30,7 +30,8 @@ use tokio::net::TcpListener;
 
 use crate::fetch::Exchange;
 use crate::service::Liveness;
-use crate::store::{disk_size, FeedHealth, IngestReport, StoreHandle};
+use crate::store::pg::PgStore;
+use crate::store::{disk_size, FeedHealth, IngestReport, StoreError, StoreHandle};
 
 /// How long a scrape or health check waits for the database writer.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -148,7 +149,7 @@ impl Metrics {
         );
         r.register(
             "database_size_bytes",
-            "Size of the SQLite database on disk, write-ahead log included",
+            "Size of the database: the SQLite file with its write-ahead log, or PostgreSQL's pg_database_size",
             m.database_bytes.clone(),
         );
         r.register(
@@ -228,12 +229,51 @@ fn render() -> String {
 /// What the endpoint needs from the running daemon.
 #[derive(Clone)]
 pub struct Endpoint {
-    /// The writer, to read gauges and to check that the database answers.
-    pub store: StoreHandle,
+    /// The database, to read gauges and to check that it answers.
+    pub database: Database,
     /// The scheduler loop's heartbeat.
     pub liveness: Arc<Liveness>,
-    /// The database file, for its size.
-    pub database: PathBuf,
+}
+
+/// The database behind the endpoint.
+#[derive(Clone)]
+pub enum Database {
+    /// The SQLite file, read through the writer (whose answering is what
+    /// `/healthz` checks).
+    Sqlite {
+        /// The writer.
+        store: StoreHandle,
+        /// The database file, for its size.
+        file: PathBuf,
+    },
+    /// The shared PostgreSQL database.
+    Postgres(PgStore),
+}
+
+impl Database {
+    async fn feed_health(&self) -> Result<FeedHealth, StoreError> {
+        let now = Utc::now();
+        match self {
+            Database::Sqlite { store, .. } => store.call(move |s| s.feed_health(now)).await,
+            Database::Postgres(p) => Ok(p.feed_health(now).await?),
+        }
+    }
+
+    async fn size(&self) -> Result<u64, StoreError> {
+        match self {
+            Database::Sqlite { file, .. } => Ok(disk_size(file)),
+            Database::Postgres(p) => Ok(p.database_size().await?),
+        }
+    }
+
+    /// SQLite: the writer takes its write lock now. PostgreSQL: a pooled
+    /// connection answers a query.
+    async fn probe(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite { store, .. } => store.call(|s| s.probe()).await,
+            Database::Postgres(p) => Ok(p.probe().await?),
+        }
+    }
 }
 
 /// Why the endpoint could not start.
@@ -263,20 +303,23 @@ pub async fn serve(listener: TcpListener, endpoint: Endpoint) -> std::io::Result
 }
 
 async fn metrics(State(ep): State<Endpoint>) -> Response {
-    let now = Utc::now();
-    let health = ep.store.call(move |s| s.feed_health(now));
-    match tokio::time::timeout(DATABASE_TIMEOUT, health).await {
+    match tokio::time::timeout(DATABASE_TIMEOUT, ep.database.feed_health()).await {
         Ok(Ok(h)) => set_feed_health(&h),
         Ok(Err(e)) => tracing::warn!("metrics: reading feed health failed: {e}"),
         Err(_) => tracing::warn!(
-            "metrics: database writer busy for {DATABASE_TIMEOUT:?}; feed gauges are stale"
+            "metrics: the database gave no answer for {DATABASE_TIMEOUT:?}; feed gauges are stale"
         ),
     }
     set_liveness(&ep.liveness);
-    let bytes = disk_size(&ep.database);
-    METRICS
-        .database_bytes
-        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    match tokio::time::timeout(DATABASE_TIMEOUT, ep.database.size()).await {
+        Ok(Ok(bytes)) => {
+            METRICS
+                .database_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        Ok(Err(e)) => tracing::warn!("metrics: reading the database size failed: {e}"),
+        Err(_) => tracing::warn!("metrics: no database size within {DATABASE_TIMEOUT:?}"),
+    }
     (
         [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
         render(),
@@ -287,8 +330,7 @@ async fn metrics(State(ep): State<Endpoint>) -> Response {
 /// 200 when the scheduler loop checked in recently and the database takes
 /// its write lock now; 503 otherwise. The JSON body says which part failed.
 async fn healthz(State(ep): State<Endpoint>) -> Response {
-    let probe = ep.store.call(|s| s.probe());
-    let database = match tokio::time::timeout(DATABASE_TIMEOUT, probe).await {
+    let database = match tokio::time::timeout(DATABASE_TIMEOUT, ep.database.probe()).await {
         Ok(Ok(())) => "ok".to_string(),
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => format!("no answer within {DATABASE_TIMEOUT:?}"),

@@ -120,10 +120,19 @@ pub async fn run(config: Config, signals: Signals) -> Result<(), DaemonError> {
     let liveness = Arc::new(Liveness::from_env());
     let (poller, writer) = start(&config, WriterOptions::default())?;
     let server = match config.metrics.listen {
-        Some(addr) => Some(start_metrics(addr, &poller, &liveness, &file).await?),
+        Some(addr) => {
+            let endpoint = Endpoint {
+                database: metrics::Database::Sqlite {
+                    store: poller.store().clone(),
+                    file: file.clone(),
+                },
+                liveness: liveness.clone(),
+            };
+            Some(start_metrics(addr, endpoint).await?)
+        }
         None => None,
     };
-    let web = crate::web::start(&config.web, &file).await?;
+    let web = crate::web::start(&config.web, crate::web::Source::Sqlite(file.clone())).await?;
     let config_grace = config.daemon.shutdown_grace;
     let (stop_tx, stop) = watch::channel(false);
     let (reloader, reload) = reload::spawn(config, poller.clone(), stop.clone());
@@ -157,18 +166,11 @@ pub async fn run(config: Config, signals: Signals) -> Result<(), DaemonError> {
 /// Binds `[metrics] listen` and serves `/metrics` and `/healthz` on a task.
 async fn start_metrics(
     addr: SocketAddr,
-    poller: &Poller,
-    liveness: &Arc<Liveness>,
-    database: &Path,
+    endpoint: Endpoint,
 ) -> Result<JoinHandle<()>, ListenError> {
     let listener = metrics::bind(addr).await?;
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(addr = %local, "serving /metrics and /healthz");
-    let endpoint = Endpoint {
-        store: poller.store().clone(),
-        liveness: liveness.clone(),
-        database: database.to_path_buf(),
-    };
     Ok(tokio::spawn(async move {
         if let Err(e) = metrics::serve(listener, endpoint).await {
             tracing::error!("metrics endpoint stopped: {e}");

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::DaemonError;
 use crate::config::{Config, Database};
+use crate::metrics;
 use crate::schedule::Poller;
 use crate::service::{Liveness, Signal, Signals};
 use crate::store::pg::{PgLedger, PgStore, Role, RoleLease};
@@ -273,11 +274,9 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// `feedfold run` on PostgreSQL, until SIGTERM/SIGINT.
 pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError> {
-    if config.metrics.listen.is_some() || config.web.listen.is_some() {
-        tracing::warn!("[metrics] and [web] are not served on PostgreSQL yet; query the database, or run them from an SQLite feedfold");
-    }
     let liveness = Arc::new(Liveness::from_env());
     let (store, poller) = join(&config).await?;
+    let endpoints = serve(&config, &store, &liveness).await?;
     liveness.ready(&format!(
         "joined {} as worker {}",
         config.database,
@@ -382,8 +381,34 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
     if let Err(e) = poller.store().release_all().await {
         tracing::warn!("releasing host leases failed: {e}");
     }
+    for task in endpoints {
+        task.abort();
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts `[metrics]` and `[web]` when configured, reading the shared
+/// database through this worker's pool: each worker serves them, so a load
+/// balancer may front any number of workers. The gauges describe the
+/// whole database; the counters, this worker's own fetches and writes.
+async fn serve(
+    config: &Config,
+    store: &PgStore,
+    liveness: &Arc<Liveness>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, DaemonError> {
+    let mut tasks = Vec::new();
+    if let Some(addr) = config.metrics.listen {
+        let endpoint = metrics::Endpoint {
+            database: metrics::Database::Postgres(store.clone()),
+            liveness: liveness.clone(),
+        };
+        tasks.push(super::start_metrics(addr, endpoint).await?);
+    }
+    let source = crate::web::Source::Postgres(store.clone());
+    tasks.extend(crate::web::start(&config.web, source).await?);
+    Ok(tasks)
 }
 
 /// `feedfold poll` on PostgreSQL: one pass over the due feeds of the hosts

@@ -4,9 +4,9 @@
 //! changed, search, feed health).
 //!
 //! It only reads: every route is a GET, and it reads through its own
-//! read-only connections (never the writer's), with the store's query API
-//! (`crate::store::river` and the CLI's queries), so a slow page never
-//! holds up a poll. Feed HTML is untrusted; it is sanitised
+//! read-only connections (never the writer's) or, on PostgreSQL, the
+//! worker's pool, with the store's query API (`crate::store::river` and the
+//! CLI's queries), so a slow page never holds up a poll. Feed HTML is untrusted; it is sanitised
 //! (`sanitize`) before it reaches a page or a feed, and every response
 //! carries a Content-Security-Policy that allows no script at all.
 
@@ -15,12 +15,11 @@ mod auth;
 mod diff;
 mod feeds;
 mod pages;
+mod reader;
 mod sanitize;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -33,7 +32,11 @@ use tower_http::compression::CompressionLayer;
 
 pub use crate::config::WebConfig;
 
-use crate::store::{RiverFilter, SearchQuery, Store, StoreError, StoryId, TimeFilter};
+pub use reader::Source;
+
+use crate::store::pg::PgError;
+use crate::store::{RiverFilter, SearchQuery, StoreError, StoryId};
+use reader::{ReadError, Reader};
 
 /// Stories in an outgoing feed unless `limit` says otherwise.
 pub const DEFAULT_FEED_LIMIT: usize = 50;
@@ -41,8 +44,6 @@ pub const DEFAULT_FEED_LIMIT: usize = 50;
 pub const MAX_FEED_LIMIT: usize = 500;
 /// Stories per page of the river, and results of a search.
 const PAGE_SIZE: usize = 30;
-/// Read connections kept open between requests.
-const IDLE_READERS: usize = 8;
 
 const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
 const JSON_FEED_TYPE: &str = "application/feed+json; charset=utf-8";
@@ -69,7 +70,7 @@ pub struct ListenError {
 /// readers must authenticate.
 pub async fn start(
     config: &WebConfig,
-    database: &Path,
+    database: Source,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, ListenError> {
     let Some(addr) = config.listen else {
         return Ok(None);
@@ -87,7 +88,7 @@ pub async fn start(
         }
         (None, _) => tracing::info!(addr = %local, "serving the web pages and feeds"),
     }
-    let app = router(database.to_path_buf(), config.token.clone());
+    let app = router(database, config.token.clone());
     Ok(Some(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("web server stopped: {e}");
@@ -96,12 +97,9 @@ pub async fn start(
 }
 
 /// The whole surface: routes, authentication, security headers, compression.
-pub fn router(database: PathBuf, token: Option<String>) -> Router {
+pub fn router(database: Source, token: Option<String>) -> Router {
     let site = Site {
-        reader: Reader {
-            path: Arc::new(database),
-            idle: Arc::new(Mutex::new(Vec::new())),
-        },
+        reader: Reader::new(database),
     };
     Router::new()
         .route("/", get(river))
@@ -126,49 +124,6 @@ struct Site {
     reader: Reader,
 }
 
-/// Read-only connections, opened on demand and kept for the next request.
-/// A `Store` is one SQLite connection, used by one request at a time.
-#[derive(Clone)]
-struct Reader {
-    path: Arc<PathBuf>,
-    idle: Arc<Mutex<Vec<Store>>>,
-}
-
-impl Reader {
-    async fn read<T, F>(&self, f: F) -> Result<T, Failure>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    {
-        let reader = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = reader
-                .idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop();
-            let store = match pooled {
-                Some(s) => s,
-                None => Store::open_live_reader(&reader.path)?,
-            };
-            let out = f(&store);
-            // A connection that failed may be broken; let it go.
-            if out.is_ok() {
-                let mut idle = reader
-                    .idle
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if idle.len() < IDLE_READERS {
-                    idle.push(store);
-                }
-            }
-            Ok(out?)
-        })
-        .await
-        .map_err(|e| Failure::Internal(format!("reading the database: {e}")))?
-    }
-}
-
 /// Why a request failed, as the reader sees it.
 #[derive(Debug)]
 enum Failure {
@@ -180,11 +135,28 @@ enum Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
+        if is_bad_query(&e) {
+            return Failure::BadRequest(e.to_string());
+        }
+        Failure::Store(e)
+    }
+}
+
+impl From<ReadError> for Failure {
+    fn from(e: ReadError) -> Failure {
         match e {
-            StoreError::BadQuery { .. } => Failure::BadRequest(e.to_string()),
-            e => Failure::Store(e),
+            ReadError::Store(e) => e.into(),
+            ReadError::Task(m) => Failure::Internal(m),
         }
     }
+}
+
+/// A search query the database cannot read (on either store).
+fn is_bad_query(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::BadQuery { .. } | StoreError::Postgres(PgError::BadQuery { .. })
+    )
 }
 
 impl IntoResponse for Failure {
@@ -328,10 +300,8 @@ async fn river(State(site): State<Site>, RawQuery(query): RawQuery) -> Result<Re
         limit: PAGE_SIZE + 1,
         offset: form.page * PAGE_SIZE,
     };
-    let (mut stories, tags) = site
-        .reader
-        .read(move |s| Ok((s.river(&filter)?, s.tags()?)))
-        .await?;
+    let mut stories = site.reader.river(filter).await?;
+    let tags = site.reader.tags().await?;
     let more = stories.len() > PAGE_SIZE;
     stories.truncate(PAGE_SIZE);
     Ok(html_page(pages::river(&stories, &form, &tags, more)))
@@ -344,15 +314,11 @@ async fn story(
     let id: i64 = id
         .parse()
         .map_err(|_| Failure::NotFound(format!("There is no story {id:?}.")))?;
-    let story = site
-        .reader
-        .read(move |s| s.river_story(StoryId(id)))
-        .await?
-        .ok_or_else(|| {
-            Failure::NotFound(format!(
-                "There is no story {id}: retention may have pruned it."
-            ))
-        })?;
+    let story = site.reader.river_story(StoryId(id)).await?.ok_or_else(|| {
+        Failure::NotFound(format!(
+            "There is no story {id}: retention may have pruned it."
+        ))
+    })?;
     Ok(html_page(pages::story(&story)))
 }
 
@@ -363,21 +329,18 @@ async fn search(State(site): State<Site>, RawQuery(query): RawQuery) -> Result<R
         return Ok(html_page(pages::search("", Ok(&[]))));
     }
     let words = SearchQuery::Words(q.clone());
-    let hits = site
-        .reader
-        .read(move |s| Ok(s.search(&words, &TimeFilter::default(), PAGE_SIZE)))
-        .await?;
-    // A query SQLite cannot read is the user's to fix: say why on the page.
+    let hits = site.reader.search(words, PAGE_SIZE).await?;
+    // A query the database cannot read is the user's to fix: say why on the page.
     let page = match hits {
         Ok(hits) => pages::search(&q, Ok(&hits)),
-        Err(e @ StoreError::BadQuery { .. }) => pages::search(&q, Err(&e.to_string())),
+        Err(e) if is_bad_query(&e) => pages::search(&q, Err(&e.to_string())),
         Err(e) => return Err(e.into()),
     };
     Ok(html_page(page))
 }
 
 async fn feed_health(State(site): State<Site>) -> Result<Response, Failure> {
-    let mut rows = site.reader.read(|s| s.feeds()).await?;
+    let mut rows = site.reader.feeds().await?;
     // Stable: within a status, the store's order (active first, by URL).
     rows.sort_by_key(|r| pages::status_rank(&r.status));
     Ok(html_page(pages::feeds(&rows)))
@@ -457,23 +420,22 @@ async fn outgoing(
         limit: number(&p, "limit", 1..=MAX_FEED_LIMIT, DEFAULT_FEED_LIMIT)?,
         offset: 0,
     };
-    let wanted = tag.clone();
-    let (stories, known) = site
-        .reader
-        .read(move |s| {
-            let known = match &wanted {
-                Some(t) => s.tags()?.iter().any(|k| k.eq_ignore_ascii_case(t)),
-                None => true,
-            };
-            Ok((s.river(&filter)?, known))
-        })
-        .await?;
+    let known = match &tag {
+        Some(t) => site
+            .reader
+            .tags()
+            .await?
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(t)),
+        None => true,
+    };
     if !known {
         return Err(Failure::NotFound(format!(
             "No listed feed has the tag {:?}.",
             tag.unwrap_or_default()
         )));
     }
+    let stories = site.reader.river(filter).await?;
     let base = base_url(headers);
     let ext = if format == Format::Atom {
         "atom"

@@ -251,3 +251,18 @@ impl Drop for PgServer {
             .output();
     }
 }
+
+/// Runs `f` with a client of the database at `url`, on a runtime of its own.
+pub fn with_client<T>(url: &str, f: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        f(&client).await
+    })
+}

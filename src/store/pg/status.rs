@@ -40,6 +40,22 @@ impl PgStore {
         })
     }
 
+    /// The database's size on disk (`pg_database_size`), for `/metrics`.
+    pub async fn database_size(&self) -> Result<u64, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+    }
+
+    /// Whether the database answers a query now, for `/healthz`.
+    pub async fn probe(&self) -> Result<(), PgError> {
+        let client = self.client().await?;
+        client.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
     /// The `feedfold status` dashboard at `now`; "today" starts at `today`
     /// ([`crate::store::Store::status`]).
     pub async fn status(
