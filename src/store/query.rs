@@ -301,9 +301,12 @@ impl Store {
     pub fn next_due(&self) -> Result<Option<(String, Option<String>)>, StoreError> {
         self.conn
             .query_row(
-                "SELECT COALESCE(title, feed_title, url), MAX(next_due_at, COALESCE(retry_after_until, ''))
+                // Named, not `ORDER BY 2`: inside an expression `2` is the
+                // number two, and the bundled SQLite answered with the wrong feed.
+                "SELECT COALESCE(title, feed_title, url) AS name,
+                        MAX(next_due_at, COALESCE(retry_after_until, '')) AS due
                  FROM feed WHERE active = 1 AND disabled_at IS NULL
-                 ORDER BY 2 IS NOT NULL, 2 LIMIT 1",
+                 ORDER BY due IS NOT NULL, due LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -387,5 +390,56 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(|e| err(&self.path, e))?;
         Ok(Some((story, sources)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FeedConfig;
+
+    #[test]
+    fn next_due_is_the_soonest_feed_and_a_retry_after_pushes_it_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("ff.db")).expect("open");
+        let feeds: Vec<FeedConfig> = ["a", "b", "c"]
+            .iter()
+            .map(|n| FeedConfig {
+                url: format!("https://{n}.example/rss"),
+                ..FeedConfig::default()
+            })
+            .collect();
+        store.sync_feeds(&feeds, Utc::now()).expect("sync");
+        let set = |url: &str, due: &str, retry: Option<&str>| {
+            store
+                .conn
+                .execute(
+                    "UPDATE feed SET next_due_at = ?2, retry_after_until = ?3 WHERE url = ?1",
+                    rusqlite::params![url, due, retry],
+                )
+                .expect("update");
+        };
+        set("https://a.example/rss", "2026-12-03T15:00:00Z", None);
+        set("https://b.example/rss", "2026-12-03T13:00:00Z", None);
+        set("https://c.example/rss", "2026-12-03T14:00:00Z", None);
+        let soonest = store.next_due().expect("next due");
+        assert_eq!(
+            soonest,
+            Some((
+                "https://b.example/rss".to_string(),
+                Some("2026-12-03T13:00:00Z".to_string())
+            ))
+        );
+        // A server's Retry-After holds b back past c.
+        set(
+            "https://b.example/rss",
+            "2026-12-03T13:00:00Z",
+            Some("2026-12-03T16:00:00Z"),
+        );
+        let soonest = store.next_due().expect("next due");
+        assert_eq!(
+            soonest.map(|(name, _)| name).as_deref(),
+            Some("https://c.example/rss")
+        );
     }
 }
