@@ -63,6 +63,7 @@ struct Metrics {
     stories: Counter,
     folded: Counter,
     dedup_seconds: Histogram,
+    search_lag: Histogram,
     feeds: Family<StateLabels, Gauge>,
     backoff: Gauge,
     database_bytes: Gauge,
@@ -86,6 +87,9 @@ impl Metrics {
             folded: Counter::default(),
             // 10 µs … 2.6 s per decision.
             dedup_seconds: Histogram::new(exponential_buckets(0.000_01, 4.0, 10)),
+            // Around the 5 s in which docs/SCHEMA.md promises an entry is
+            // searchable, so that a scrape tells whether it held.
+            search_lag: Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]),
             feeds: Family::default(),
             backoff: Gauge::default(),
             database_bytes: Gauge::default(),
@@ -136,6 +140,11 @@ impl Metrics {
             "dedup_decision_seconds",
             "Time to find candidates and decide which story a new entry joins",
             m.dedup_seconds.clone(),
+        );
+        r.register(
+            "search_index_lag_seconds",
+            "Time from an entry's commit to its being searchable (SQLite's search indexer; PostgreSQL indexes in the commit)",
+            m.search_lag.clone(),
         );
         r.register(
             "feeds",
@@ -190,6 +199,15 @@ pub fn record_ingest(report: &IngestReport) {
         for _ in 0..times {
             m.dedup_seconds.observe(mean.as_secs_f64());
         }
+    }
+}
+
+/// Records how long entries waited, from their commit to their search
+/// index step, in milliseconds.
+pub fn record_search_lags(waits_ms: &[i64]) {
+    let m = &*METRICS;
+    for &ms in waits_ms {
+        m.search_lag.observe(ms.max(0) as f64 / 1000.0);
     }
 }
 

@@ -642,6 +642,19 @@ fn metrics_and_healthz_over_http() {
     assert_eq!(sample(&text, "feedfold_feeds{state=\"ok\"}"), 2.0);
     assert_eq!(sample(&text, "feedfold_feeds_in_backoff"), 1.0);
     assert!(sample(&text, "feedfold_database_size_bytes") > 4096.0);
+    // Every entry searchable within the promised 5 s of its commit.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut text = text;
+    while sample(&text, "feedfold_search_index_lag_seconds_count") < 3.0 {
+        assert!(Instant::now() < deadline, "never indexed: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+        text = get(&format!("{base}/metrics")).2;
+    }
+    assert_eq!(
+        sample(&text, "feedfold_search_index_lag_seconds_bucket{le=\"5\"}"),
+        3.0,
+        "{text}"
+    );
     let tick = sample(&text, "feedfold_last_successful_tick_timestamp_seconds");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

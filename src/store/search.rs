@@ -188,9 +188,11 @@ impl Store {
             .map_err(e)?;
         tx.commit().map_err(e)?;
         let now = chrono::Utc::now().timestamp_millis();
-        for at in queued {
-            self.index_lags.observe(now.saturating_sub(at));
+        let waits: Vec<i64> = queued.iter().map(|at| now.saturating_sub(*at)).collect();
+        for &ms in &waits {
+            self.index_lags.observe(ms);
         }
+        crate::metrics::record_search_lags(&waits);
         Ok(n)
     }
 
