@@ -126,6 +126,15 @@ fn web_and_metrics_on_postgres_serve_what_sqlite_serves() {
         std::thread::sleep(Duration::from_millis(250));
     }
 
+    // Each text once: the HTML and the normalised text as frames.
+    assert_eq!(
+        pg_count(
+            &url,
+            "SELECT count(*) FROM entry WHERE content IS NOT NULL OR summary IS NOT NULL
+               OR norm_text IS NOT NULL OR norm_z IS NULL"
+        ),
+        0
+    );
     // The outgoing feeds: same stories, same order, same lineage.
     let (status, pg_feed) = get(&format!("{web}/feeds/all.json?limit=500"));
     assert_eq!(status, 200, "{pg_feed}");

@@ -379,6 +379,11 @@ impl Prepared {
         );
         Prepared { analysis, text }
     }
+
+    /// The entry's HTML and normalised text as frames against its body.
+    pub(crate) fn text(&self) -> &StoredText {
+        &self.text
+    }
 }
 
 /// The entry made ready: by the poller in parallel, else here with the

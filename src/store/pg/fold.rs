@@ -19,6 +19,7 @@ use deadpool_postgres::Transaction;
 
 use super::lease::{fence, Fence, RoleLease};
 use super::search::SEARCH_VECTOR_SQL;
+use super::text::{norm_text, NORM_COLUMNS};
 use super::{PgError, PgStore};
 use crate::dedup::{
     self, Analysis, Candidate, CopyInfo, DedupConfig, Fingerprint, Relation, Signature, Verdict,
@@ -55,10 +56,12 @@ impl PgStore {
         fence(&tx, Fence::Role(lease)).await?;
         let rows = tx
             .query(
-                "SELECT q.entry_id, q.credits, q.bands, e.feed_id, e.norm_title, e.norm_text,
-                        e.signature, e.window_at, e.fingerprint
-                 FROM fold_queue q JOIN entry e ON e.id = q.entry_id
-                 ORDER BY q.seq LIMIT $1",
+                &format!(
+                    "SELECT q.entry_id, q.credits, q.bands, e.feed_id, e.norm_title, e.signature,
+                            e.window_at, e.fingerprint, {NORM_COLUMNS}
+                     FROM fold_queue q JOIN entry e ON e.id = q.entry_id
+                     ORDER BY q.seq LIMIT $1"
+                ),
                 &[&max],
             )
             .await?;
@@ -67,18 +70,19 @@ impl PgStore {
         for row in &rows {
             let entry: i64 = row.get(0);
             let bands: Vec<i64> = row.get(2);
-            let window_at: i64 = row.get(7);
-            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(6)).ok();
-            let analysis = signature.map(|signature| {
+            let window_at: i64 = row.get(6);
+            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(5)).ok();
+            let text = norm_text(row, 8, entry);
+            let analysis = signature.zip(text).map(|(signature, text)| {
                 Analysis::restore(
                     row.get::<_, Option<String>>(4).unwrap_or_default(),
-                    row.get::<_, Option<String>>(5).unwrap_or_default(),
+                    text,
                     row.get(1),
                     signature,
                 )
             });
             let verdict = match &analysis {
-                Some(a) if a.exact == Fingerprint::from_sql(row.get(8)) => {
+                Some(a) if a.exact == Fingerprint::from_sql(row.get(7)) => {
                     let found = candidates(&tx, cfg, a, &bands, entry, window_at).await?;
                     dedup::decide(a, row.get(3), &found, cfg)
                 }
@@ -242,30 +246,34 @@ async fn load_candidates(tx: &Transaction<'_>, ids: &[i64]) -> Result<Vec<Candid
     let version = i32::try_from(dedup::ALGORITHM_VERSION).unwrap_or(i32::MAX);
     let rows = tx
         .query(
-            "SELECT e.id, se.story_id, e.fingerprint, e.norm_title, e.norm_text, e.signature,
-                    e.window_at, s.canonical_entry_id = e.id, e.feed_id
-             FROM unnest($1::bigint[]) WITH ORDINALITY AS k(id, n)
-             JOIN entry e ON e.id = k.id
-             JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
-             WHERE e.fingerprint_version = $2 AND e.signature IS NOT NULL
-             ORDER BY k.n",
+            &tx.prepare_cached(&format!(
+                "SELECT e.id, se.story_id, e.fingerprint, e.norm_title, e.signature,
+                        e.window_at, s.canonical_entry_id = e.id, e.feed_id, {NORM_COLUMNS}
+                 FROM unnest($1::bigint[]) WITH ORDINALITY AS k(id, n)
+                 JOIN entry e ON e.id = k.id
+                 JOIN story_entry se ON se.entry_id = e.id JOIN story s ON s.id = se.story_id
+                 WHERE e.fingerprint_version = $2 AND e.signature IS NOT NULL
+                 ORDER BY k.n"
+            ))
+            .await?,
             &[&ids, &version],
         )
         .await?;
     Ok(rows
         .iter()
         .filter_map(|row| {
-            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(5)).ok()?;
+            let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(4)).ok()?;
+            let entry_id: i64 = row.get(0);
             Some(Candidate {
-                entry_id: row.get(0),
+                entry_id,
                 story_id: row.get(1),
                 exact: Fingerprint::from_sql(row.get(2)),
                 title: row.get::<_, Option<String>>(3).unwrap_or_default(),
-                text: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                text: norm_text(row, 8, entry_id)?,
                 signature,
-                published: row.get(6),
-                is_canonical: row.get(7),
-                feed: row.get(8),
+                published: row.get(5),
+                is_canonical: row.get(6),
+                feed: row.get(7),
             })
         })
         .collect())

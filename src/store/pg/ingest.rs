@@ -401,15 +401,15 @@ async fn upsert_entry(
             });
         }
     }
-    let analysis = match precomputed {
-        Some(p) => std::borrow::Cow::Borrowed(&p.analysis),
-        None => std::borrow::Cow::Owned(dedup::analyze_with(
-            entry.title.as_deref(),
-            entry.body(),
-            model,
+    let prepared = match precomputed {
+        Some(p) => std::borrow::Cow::Borrowed(p),
+        None => std::borrow::Cow::Owned(Prepared::new(
+            entry,
+            dedup::analyze_with(entry.title.as_deref(), entry.body(), model),
         )),
     };
-    let a = analysis.as_ref();
+    let a = &prepared.analysis;
+    let frames = prepared.text();
     let authors = serde_json::to_string(&entry.authors).unwrap_or_else(|_| "[]".to_string());
     let window_at = entry.published.unwrap_or(seen_at).timestamp();
     let signature = a.signature.to_bytes();
@@ -420,15 +420,15 @@ async fn upsert_entry(
         &entry.url,
         &entry.title,
         &a.plain_body,
-        &entry.summary,
-        &entry.content,
+        &frames.summary_z,
+        &frames.content_z,
         &authors,
         &entry.published,
         &entry.updated,
         &hash,
         &exact,
         &a.title,
-        &a.text,
+        &frames.norm_z,
         &signature,
         &window_at,
     ];
@@ -439,10 +439,11 @@ async fn upsert_entry(
         params.push(&id);
         params.push(&seen_at);
         const UPDATE: &str = concat!(
-            "UPDATE entry SET guid = $1, url = $2, title = $3, body = $4, summary = $5, content = $6,
-                authors = $7, published_at = $8, updated_at = $9, content_hash = $10,
-                fingerprint = $11, norm_title = $12, norm_text = $13, signature = $14,
-                window_at = $15, last_seen_at = $17, search = ",
+            "UPDATE entry SET guid = $1, url = $2, title = $3, body = $4, summary_z = $5,
+                content_z = $6, authors = $7, published_at = $8, updated_at = $9,
+                content_hash = $10, fingerprint = $11, norm_title = $12, norm_z = $13,
+                signature = $14, window_at = $15, last_seen_at = $17,
+                summary = NULL, content = NULL, norm_text = NULL, search = ",
             search_vector_of!("$3", "$4"),
             " WHERE id = $16"
         );
@@ -466,8 +467,8 @@ async fn upsert_entry(
         &credited,
     ]);
     const INSERT: &str = concat!(
-        "INSERT INTO entry (guid, url, title, body, summary, content, authors, published_at,
-            updated_at, content_hash, fingerprint, norm_title, norm_text, signature, window_at,
+        "INSERT INTO entry (guid, url, title, body, summary_z, content_z, authors, published_at,
+            updated_at, content_hash, fingerprint, norm_title, norm_z, signature, window_at,
             feed_id, identity, first_seen_at, last_seen_at, fingerprint_version, credited_agency,
             search)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,

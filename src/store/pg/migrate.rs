@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_fold_queue.sql",
         include_str!("../../../migrations/postgres/0002_fold_queue.sql"),
     ),
+    (
+        "0003_text_once.sql",
+        include_str!("../../../migrations/postgres/0003_text_once.sql"),
+    ),
 ];
 
 /// The advisory lock key the runner holds: `feedfold` as ASCII, a constant

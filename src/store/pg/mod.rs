@@ -27,6 +27,7 @@ pub mod retention;
 pub mod river;
 pub mod search;
 pub mod status;
+pub mod text;
 pub mod worker;
 
 use std::str::FromStr;
@@ -69,6 +70,9 @@ pub enum PgError {
         /// The epoch the write was made under.
         epoch: i64,
     },
+    /// A stored text frame does not decode.
+    #[error(transparent)]
+    Text(#[from] crate::store::text::TextError),
     /// A blocking task (analysis) panicked or was cancelled.
     #[error("analysis task failed: {0}")]
     Task(String),
@@ -157,11 +161,18 @@ impl PgStore {
     }
 
     /// [`PgStore::connect`], then brings the schema up to date
-    /// ([`migrate::run`]); safe to call from many processes at once.
+    /// ([`migrate::run`]) and converts text stored before migration 0003
+    /// ([`PgStore::convert_old_text`]); safe to call from many processes
+    /// at once.
     pub async fn open(url: &str, max_connections: usize) -> Result<PgStore, PgError> {
         let store = PgStore::connect(url, max_connections)?;
         let mut client = store.client().await?;
         migrate::run(&mut client).await?;
+        drop(client);
+        let converted = store.convert_old_text().await?;
+        if converted > 0 {
+            tracing::info!(converted, "stored text converted to frames");
+        }
         Ok(store)
     }
 

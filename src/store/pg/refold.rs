@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use super::fold::recompute_story;
+use super::text::{html, HTML_COLUMNS};
 use super::{PgError, PgStore};
 use crate::dedup::{self, BoilerplateModel, DedupConfig};
 
@@ -66,15 +67,25 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT e.id, e.title, COALESCE(e.content, e.summary), f.boilerplate_model
-                 FROM entry e JOIN feed f ON f.id = e.feed_id WHERE e.id = ANY($1)",
+                &format!(
+                    "SELECT e.id, e.title, f.boilerplate_model, {HTML_COLUMNS}
+                     FROM entry e JOIN feed f ON f.id = e.feed_id WHERE e.id = ANY($1)"
+                ),
                 &[&ids],
             )
             .await?;
         let items: Vec<Unanalysed> = rows
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect();
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                Ok((id, r.try_get(1)?, html(r, 3, id)?, r.try_get(2)?))
+            })
+            .collect::<Result<_, PgError>>()?;
+        // The body does not change: new normalised texts are framed against it.
+        let bodies: std::collections::HashMap<i64, Option<String>> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(3)?)))
+            .collect::<Result<_, PgError>>()?;
         drop(client);
         let min_items = cfg.boilerplate_min_items;
         // Analysis is the CPU cost: off the async threads.
@@ -109,13 +120,19 @@ impl PgStore {
                 continue;
             };
             let bands: Vec<i64> = a.bands.iter().map(|&k| k as i64).collect();
-            tx.execute(&tx.prepare_cached("UPDATE entry SET norm_title = $2, norm_text = $3, signature = $4, fingerprint = $5,
-                    fingerprint_version = $6, credited_agency = $7
-                 WHERE id = $1").await?,
+            let body = bodies.get(&id).and_then(Option::as_deref);
+            let norm_z = crate::store::text::encode_norm(body, &a.text);
+            tx.execute(
+                &tx.prepare_cached(
+                    "UPDATE entry SET norm_title = $2, norm_z = $3, norm_text = NULL,
+                    signature = $4, fingerprint = $5, fingerprint_version = $6, credited_agency = $7
+                 WHERE id = $1",
+                )
+                .await?,
                 &[
                     &id,
                     &a.title,
-                    &a.text,
+                    &norm_z,
                     &a.signature.to_bytes(),
                     &a.exact.to_sql(),
                     &version,

@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::IsolationLevel;
 
 use super::query::{list_stories, story_with_sources, StoryList};
+use super::text::{self, HTML_COLUMNS};
 use super::{PgError, PgStore};
 use crate::store::river::{RiverFilter, RiverStory};
 use crate::store::StoryId;
@@ -20,15 +21,16 @@ async fn with_lineage(
         return Ok(None);
     };
     let html = match copies.iter().find(|c| c.relation == "canonical") {
-        Some(c) => client
+        Some(c) => match client
             .query_opt(
-                "SELECT CASE WHEN content <> '' THEN content ELSE summary END FROM entry WHERE id = $1",
+                &format!("SELECT {HTML_COLUMNS} FROM entry e WHERE e.id = $1"),
                 &[&c.entry_id],
             )
             .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten(),
+        {
+            Some(row) => text::html(&row, 0, c.entry_id)?,
+            None => None,
+        },
         None => None,
     };
     Ok(Some(RiverStory {

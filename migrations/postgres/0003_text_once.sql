@@ -1,0 +1,33 @@
+-- Each text once, as in SQLite's schema 13: `entry.body` (the plain text)
+-- stays the one full copy; the feed's HTML and dedup's normalised text are
+-- kept as zstd frames against it (src/store/text.rs), a few percent of
+-- their size. Until now PostgreSQL stored four full texts per entry
+-- (content, summary, body, norm_text), each TOAST-compressed on insert.
+--
+-- The old columns stay for rows written before this migration: a worker
+-- converts them in batches when it opens the database (src/store/pg/text.rs)
+-- and empties them, and readers decode either form meanwhile.
+ALTER TABLE entry
+    ADD COLUMN content_z bytea,
+    ADD COLUMN summary_z bytea,
+    ADD COLUMN norm_z    bytea;
+
+-- The frames are compressed already: never try again.
+ALTER TABLE entry
+    ALTER COLUMN content_z SET STORAGE EXTERNAL,
+    ALTER COLUMN summary_z SET STORAGE EXTERNAL,
+    ALTER COLUMN norm_z    SET STORAGE EXTERNAL;
+
+-- The plain text is what TOAST still compresses: lz4 (PostgreSQL 14+, when
+-- the server was built with it) costs a fraction of pglz's CPU per insert.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int >= 140000 THEN
+        BEGIN
+            EXECUTE 'ALTER TABLE entry ALTER COLUMN body SET COMPRESSION lz4';
+        EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+            RAISE NOTICE 'lz4 is not available; body stays compressed with pglz';
+        END;
+    END IF;
+END
+$$;
