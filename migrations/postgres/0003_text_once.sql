@@ -1,4 +1,5 @@
--- Each text once, as in SQLite's schema 13: `entry.body` (the plain text)
+-- Each text once, as in SQLite's schema 13 (and the band index's trim
+-- index, at the end): `entry.body` (the plain text)
 -- stays the one full copy; the feed's HTML and dedup's normalised text are
 -- kept as zstd frames against it (src/store/text.rs), a few percent of
 -- their size. Until now PostgreSQL stored four full texts per entry
@@ -31,3 +32,12 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The band lookups must scan the primary key (one key, its window, in
+-- order, stop at the limit). With an index on window_at beside it, a plan
+-- costed on statistics taken while the table was nearly empty read the
+-- whole window index filtered by key instead: most of a cold pass's
+-- database CPU (BENCHMARKS.md, "PostgreSQL"). The leader's trim keeps an
+-- index of its own, on the hour, which no lookup can use.
+DROP INDEX band_key_window;
+CREATE INDEX band_key_hour ON band_key ((window_at / 3600));

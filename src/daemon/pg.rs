@@ -108,10 +108,27 @@ impl Roles {
                 true
             }
             Ok(None) => {
-                if slot.take().is_some() {
-                    tracing::warn!(role = role.as_str(), "role lost to another process");
+                if slot.take().is_none() {
+                    return false;
                 }
-                false
+                // Lost: to another process, or to time (a pass or a fold
+                // longer than the lease). Seek it again at once; it is
+                // ours only if nobody else took it.
+                match store.elect(worker, role, ttl).await {
+                    Ok(Some(lease)) => {
+                        tracing::info!(
+                            role = role.as_str(),
+                            epoch = lease.epoch,
+                            "took the role again after its lease ran out"
+                        );
+                        *slot = Some(lease);
+                        true
+                    }
+                    _ => {
+                        tracing::warn!(role = role.as_str(), "role lost to another process");
+                        false
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(role = role.as_str(), "cannot renew or seek the role: {e}");
@@ -235,8 +252,26 @@ impl Roles {
 /// Folds and indexes until the queue is empty or `budget` is spent.
 async fn fold_for(store: &PgStore, lease: &RoleLease, config: &Config, budget: Duration) {
     let started = std::time::Instant::now();
+    let mut lease = lease.clone();
+    let mut renewed = std::time::Instant::now();
     loop {
-        match store.fold_queued(lease, &config.dedup, FOLD_BATCH).await {
+        // A long run (a one-shot `poll` folding a cold pass) outlasts the
+        // lease: renew it as the daemon's tick would.
+        if renewed.elapsed() >= TICK {
+            match store.renew_role(&lease, config.daemon.lease).await {
+                Ok(Some(l)) => lease = l,
+                Ok(None) => {
+                    tracing::warn!("the folder role was lost; folding stops");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("renewing the folder role failed: {e}");
+                    break;
+                }
+            }
+            renewed = std::time::Instant::now();
+        }
+        match store.fold_queued(&lease, &config.dedup, FOLD_BATCH).await {
             Ok(r) if r.entries > 0 => {
                 tracing::debug!(
                     entries = r.entries,
@@ -423,6 +458,8 @@ pub async fn poll_once(
     // Sync before polling so that a first poll has feeds to poll.
     roles.tick(&store, &poller, config, Duration::ZERO).await;
     let summary = poller.poll_once(false, stop).await;
+    // The pass may have outlasted the roles' leases: renew (or retake) them.
+    roles.tick(&store, &poller, config, Duration::ZERO).await;
     if let Some(lease) = roles.folder.clone() {
         fold_for(&store, &lease, config, Duration::from_secs(600)).await;
     }

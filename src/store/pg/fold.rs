@@ -162,7 +162,11 @@ impl PgStore {
             .timestamp()
             .saturating_sub(window.saturating_mul(2));
         let n = tx
-            .execute("DELETE FROM band_key WHERE window_at < $1", &[&horizon])
+            // By the hour, the index the trim has (migration 0003).
+            .execute(
+                "DELETE FROM band_key WHERE window_at / 3600 < $1 / 3600",
+                &[&horizon],
+            )
             .await?;
         tx.commit().await?;
         Ok(n)
@@ -194,17 +198,16 @@ async fn candidates(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // `window_at + 0`: the range must be a filter on the primary key's scan
-    // (one key, in window order, stop at the limit), never a scan of the
-    // window index filtered by key, which reads every key in the window.
-    // A prepared statement's generic plan, costed while the table was
-    // small, picked the latter and made folding 7x slower.
+    // The primary key (key, window_at, entry_id) answers this alone: both
+    // bounds are its conditions and it yields the order, so the scan stops
+    // at the limit. No other index of band_key can serve the conditions
+    // (migration 0003), whatever the statistics say.
     let by_key = tx
         .query(
             "SELECT k.key, b.entry_id FROM unnest($1::bigint[]) WITH ORDINALITY AS k(key, n)
              CROSS JOIN LATERAL (SELECT entry_id FROM band_key
-                                 WHERE key = k.key AND window_at + 0 BETWEEN $2 AND $3
-                                 ORDER BY window_at, entry_id LIMIT $4) b
+                                 WHERE key = k.key AND window_at BETWEEN $2 AND $3
+                                 ORDER BY key, window_at, entry_id LIMIT $4) b
              ORDER BY k.n, b.entry_id",
             &[&bands, &from, &to, &PER_KEY_LIMIT],
         )
@@ -335,73 +338,117 @@ async fn join_story(
         ],
     )
     .await?;
-    recompute_story(tx, v.story_id, now).await
+    recompute_story(tx, v.story_id, Some(now)).await?;
+    Ok(())
+}
+
+/// How a story came out of [`recompute_story`].
+pub(super) enum Repair {
+    /// It had no copies left (or was gone already) and is deleted.
+    Deleted,
+    /// Another copy became canonical.
+    Promoted,
+    /// The canonical copy stayed; counts and times were re-derived.
+    Recounted,
+}
+
+/// A copy of a story, as the fold engine weighs it for canonical.
+struct Copy {
+    entry_id: i64,
+    feed: i64,
+    window_at: Option<i64>,
+    feed_agency: Option<String>,
+    origin: Option<String>,
+    relation: String,
+    similarity: f64,
 }
 
 /// Re-derives a story's canonical copy, origin agency, published time and
 /// source count from its copies (the SQLite store's rule, same engine
-/// functions).
+/// functions), or deletes it when none are left. `seen` is news of the
+/// story (a copy joined or was re-folded) and advances `last_seen_at`;
+/// retention passes `None`, as pruning is not news.
 pub(super) async fn recompute_story(
     tx: &Transaction<'_>,
     story: i64,
-    now: DateTime<Utc>,
-) -> Result<(), PgError> {
-    let rows = tx
-        .query(
-            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity,
-                    e.feed_id
-             FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
-             WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
+    seen: Option<DateTime<Utc>>,
+) -> Result<Repair, PgError> {
+    let Some(before) = tx
+        .query_opt(
+            "SELECT canonical_entry_id FROM story WHERE id = $1",
             &[&story],
         )
-        .await?;
-    if rows.is_empty() {
+        .await?
+    else {
+        return Ok(Repair::Deleted);
+    };
+    let canonical: i64 = before.try_get(0)?;
+    let copies = tx
+        .query(
+            &tx.prepare_cached(
+                "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation,
+                        se.similarity, e.feed_id
+                 FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
+                 WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
+            )
+            .await?,
+            &[&story],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let credited: Option<String> = r.try_get(3)?;
+            Ok(Copy {
+                entry_id: r.try_get(0)?,
+                feed: r.try_get(6)?,
+                window_at: r.try_get(1)?,
+                feed_agency: r.try_get(2)?,
+                origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
+                relation: r.try_get(4)?,
+                similarity: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<Vec<Copy>, PgError>>()?;
+    if copies.is_empty() {
         tx.execute(
             &tx.prepare_cached("DELETE FROM story WHERE id = $1").await?,
             &[&story],
         )
         .await?;
-        return Ok(());
+        return Ok(Repair::Deleted);
     }
-    let origins: Vec<Option<String>> = rows
+    let origin =
+        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
+    let infos: Vec<CopyInfo<'_>> = copies
         .iter()
-        .map(|r| {
-            r.get::<_, Option<String>>(3)
-                .and_then(|c| c.rsplit('>').next().map(str::to_string))
-        })
-        .collect();
-    let feed_agencies: Vec<Option<String>> = rows.iter().map(|r| r.get(2)).collect();
-    let origin = dedup::story_origin(origins.iter().map(Option::as_deref)).map(str::to_string);
-    let infos: Vec<CopyInfo<'_>> = rows
-        .iter()
-        .zip(&feed_agencies)
-        .map(|(r, agency)| CopyInfo {
-            entry_id: r.get(0),
-            published: r.get(1),
-            feed_agency: agency.as_deref(),
-            feed: r.get(6),
+        .map(|c| CopyInfo {
+            entry_id: c.entry_id,
+            published: c.window_at,
+            feed_agency: c.feed_agency.as_deref(),
+            feed: c.feed,
         })
         .collect();
     let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
-    let new = &rows[chosen];
-    let (new_id, new_relation, new_similarity): (i64, String, f64) =
-        (new.get(0), new.get(4), new.get(5));
-    if new_relation != "canonical" {
-        if let Some(old) = rows.iter().find(|r| r.get::<_, String>(4) == "canonical") {
+    let new = &copies[chosen];
+    if new.relation != "canonical" {
+        // The old canonical copy takes the promoted copy's relation; the
+        // one-canonical index forbids two at any moment, so demote first.
+        if let Some(old) = copies.iter().find(|c| c.relation == "canonical") {
             tx.execute(
                 &tx.prepare_cached(
                     "UPDATE story_entry SET relation = $2, similarity = $3 WHERE entry_id = $1",
                 )
                 .await?,
-                &[&old.get::<_, i64>(0), &new_relation, &new_similarity],
+                &[&old.entry_id, &new.relation, &new.similarity],
             )
             .await?;
         }
         tx.execute(&tx.prepare_cached("UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = $1").await?,
-            &[&new_id],
+            &[&new.entry_id],
         )
         .await?;
     }
+    // `greatest` ignores a NULL `seen`: the time stays.
     tx.execute(&tx.prepare_cached("UPDATE story SET canonical_entry_id = $2, origin_agency = $3,
             last_seen_at = greatest(last_seen_at, $4),
             published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = $2),
@@ -410,8 +457,12 @@ pub(super) async fn recompute_story(
             source_count = (SELECT count(DISTINCT e.feed_id) FROM story_entry se JOIN entry e ON e.id = se.entry_id
                             WHERE se.story_id = $1)
          WHERE id = $1").await?,
-        &[&story, &new_id, &origin, &now],
+        &[&story, &new.entry_id, &origin, &seen],
     )
     .await?;
-    Ok(())
+    Ok(if new.entry_id != canonical {
+        Repair::Promoted
+    } else {
+        Repair::Recounted
+    })
 }

@@ -147,7 +147,7 @@ impl PgStore {
                 )
                 .await?;
             if let Some(old) = old {
-                recompute_story(&tx, old.get(0), now).await?;
+                recompute_story(&tx, old.get(0), Some(now)).await?;
             }
             tx.execute(&tx.prepare_cached("INSERT INTO fold_queue (entry_id, credits, bands) VALUES ($1, $2, $3)
                  ON CONFLICT (entry_id) DO UPDATE SET credits = excluded.credits, bands = excluded.bands").await?,

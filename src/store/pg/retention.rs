@@ -9,120 +9,11 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Transaction;
 
+use super::fold::{recompute_story, Repair};
 use super::lease::{fence, Fence, RoleLease};
 use super::{PgError, PgStore};
-use crate::dedup::{self, CopyInfo};
 use crate::store::retention::{PruneReport, RetentionPolicy};
-
-/// A copy of a story, as the fold engine weighs it for canonical.
-struct Copy {
-    entry_id: i64,
-    feed: i64,
-    window_at: Option<i64>,
-    feed_agency: Option<String>,
-    origin: Option<String>,
-    relation: String,
-    similarity: f64,
-}
-
-/// How a story came out of losing copies.
-enum Repair {
-    Deleted,
-    Promoted,
-    Recounted,
-}
-
-/// Re-derives `story` from the copies it has left (the fold engine's
-/// rule: the origin agency's own copy, else the earliest, is canonical;
-/// source count, origin and first sight recomputed), or deletes it when
-/// none are left. `last_seen_at` stays: pruning is not news.
-async fn repair_story(tx: &Transaction<'_>, story: i64) -> Result<Repair, PgError> {
-    let Some(before) = tx
-        .query_opt(
-            "SELECT canonical_entry_id FROM story WHERE id = $1",
-            &[&story],
-        )
-        .await?
-    else {
-        return Ok(Repair::Deleted);
-    };
-    let canonical: i64 = before.try_get(0)?;
-    let copies = tx
-        .query(
-            "SELECT se.entry_id, e.window_at, f.agency, e.credited_agency, se.relation, se.similarity,
-                    e.feed_id
-             FROM story_entry se JOIN entry e ON e.id = se.entry_id JOIN feed f ON f.id = e.feed_id
-             WHERE se.story_id = $1 ORDER BY e.window_at, e.id",
-            &[&story],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            let credited: Option<String> = r.try_get(3)?;
-            Ok(Copy {
-                entry_id: r.try_get(0)?,
-                feed: r.try_get(6)?,
-                window_at: r.try_get(1)?,
-                feed_agency: r.try_get(2)?,
-                origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
-                relation: r.try_get(4)?,
-                similarity: r.try_get(5)?,
-            })
-        })
-        .collect::<Result<Vec<Copy>, PgError>>()?;
-    if copies.is_empty() {
-        tx.execute("DELETE FROM story WHERE id = $1", &[&story])
-            .await?;
-        return Ok(Repair::Deleted);
-    }
-    let origin =
-        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
-    let infos: Vec<CopyInfo<'_>> = copies
-        .iter()
-        .map(|c| CopyInfo {
-            entry_id: c.entry_id,
-            published: c.window_at,
-            feed_agency: c.feed_agency.as_deref(),
-            feed: c.feed,
-        })
-        .collect();
-    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
-    let new = &copies[chosen];
-    if new.relation != "canonical" {
-        // The old canonical copy takes the promoted copy's relation; the
-        // one-canonical index forbids two at any moment, so demote first.
-        if let Some(old) = copies.iter().find(|c| c.relation == "canonical") {
-            tx.execute(
-                "UPDATE story_entry SET relation = $2, similarity = $3 WHERE entry_id = $1",
-                &[&old.entry_id, &new.relation, &new.similarity],
-            )
-            .await?;
-        }
-        tx.execute(
-            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = $1",
-            &[&new.entry_id],
-        )
-        .await?;
-    }
-    tx.execute(
-        "UPDATE story SET canonical_entry_id = $2, origin_agency = $3,
-            published_at = (SELECT COALESCE(published_at, first_seen_at) FROM entry WHERE id = $2),
-            first_seen_at = (SELECT MIN(e.first_seen_at) FROM story_entry se
-                             JOIN entry e ON e.id = se.entry_id WHERE se.story_id = $1),
-            source_count = (SELECT COUNT(DISTINCT e.feed_id) FROM story_entry se
-                            JOIN entry e ON e.id = se.entry_id WHERE se.story_id = $1)
-         WHERE id = $1",
-        &[&story, &new.entry_id, &origin],
-    )
-    .await?;
-    Ok(if new.entry_id != canonical {
-        Repair::Promoted
-    } else {
-        Repair::Recounted
-    })
-}
 
 impl PgStore {
     /// One batch of pruning in one transaction: at most `policy.batch`
@@ -199,7 +90,7 @@ impl PgStore {
         )
         .await?;
         for story in stories {
-            match repair_story(&tx, story).await? {
+            match recompute_story(&tx, story, None).await? {
                 Repair::Deleted => report.stories += 1,
                 Repair::Promoted => report.promoted += 1,
                 Repair::Recounted => {}
