@@ -57,11 +57,16 @@ pub fn decide(
             None
         } else if exact {
             Some((1.0, me.shingles.len()))
-        } else if title_only || c.text == c.title {
+        } else if title_only && c.text == c.title {
             // A headline alone is the part outlets rewrite most, and a
             // rewritten one ("… files for bankruptcy again") may be another
             // day's report: with no body to compare, only identical text folds.
             None
+        } else if title_only || c.text == c.title {
+            // A text that is its headline (no body, or a body that is the
+            // headline sentence: a summary feed's cut when the lede is the
+            // headline) is a lede only where the other text opens with it.
+            verify::verify_title_lede(me, &Prepared::new(&c.text, &c.signature), cfg)
         } else {
             verify::verify_pair(me, &Prepared::new(&c.text, &c.signature), cfg, || {
                 verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
@@ -294,6 +299,36 @@ mod tests {
             Some(&wrapped(lede)),
         );
         assert_eq!(decide(&retitled, 1, &cands, &cfg), None);
+    }
+
+    #[test]
+    fn a_lede_that_is_its_headline_folds_with_the_story_opening_with_it() {
+        let cfg = DedupConfig::default();
+        let headline = "Meet the first baby of the decade at Lewis Gale Hospital Montgomery!";
+        let full = format!("{headline}\n{LEDE}\n{MORE}");
+        let cands = [candidate(7, 70, headline, &full, true)];
+        // A summary feed cut the story to its lede, which is its headline:
+        // the text left is the title, as for an item without a body.
+        let cut = analyze(Some(headline), Some(&format!("<p>{headline}</p>")));
+        assert!(cut.is_title_only());
+        assert_eq!(decide(&cut, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        let stored = [candidate(8, 80, headline, headline, true)];
+        let story = analyze(Some(headline), Some(&full));
+        assert_eq!(
+            decide(&story, 1, &stored, &cfg).map(|v| v.story_id),
+            Some(8),
+            "either way round"
+        );
+        // A headline the story only mentions further down is no lede of it.
+        let later = format!("{LEDE}\n{MORE}\n{headline}");
+        let cands = [candidate(9, 90, "Russia, US hold talks", &later, true)];
+        assert_eq!(decide(&cut, 1, &cands, &cfg), None);
+        // Two headlines alone still fold only when identical.
+        let other = analyze(
+            Some("Meet the first baby of the decade at Lewis Gale Hospital"),
+            None,
+        );
+        assert_eq!(decide(&other, 1, &stored, &cfg), None);
     }
 
     #[test]

@@ -607,6 +607,37 @@ pub fn verify_pair(
     facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
 }
 
+/// The verdict on a pair of which one text is only a headline (an item
+/// without a body, or whose body is its headline sentence): a copy when
+/// the other text opens with that headline (the lede test of
+/// [`verify_pair`], the aligned region beginning within `OPENING_TOKENS`
+/// of the other's start, at least `WRAPPED_LEDE_TOKENS` tokens: a
+/// sentence, not a two-word title) and the facts agree where they align.
+/// A headline the other text merely mentions further on, or shares a few
+/// words with, is not its lede.
+pub fn verify_title_lede(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f64, usize)> {
+    let a_is_short = a.tokens <= b.tokens;
+    let (short, long) = if a_is_short { (a, b) } else { (b, a) };
+    if short.tokens < WRAPPED_LEDE_TOKENS.max(cfg.min_tokens) || !is_lede_of(short, long, cfg) {
+        return None;
+    }
+    let alignment = Alignment::new(a, b);
+    let core = alignment.core()?;
+    let long_start = if a_is_short {
+        core.b.start
+    } else {
+        core.a.start
+    };
+    if long_start > OPENING_TOKENS || !facts_agree(&alignment, a, b, cfg) {
+        return None;
+    }
+    let s = scores(&a.shingles, &b.shingles);
+    Some((
+        s.containment,
+        (s.containment * s.smaller as f64).round() as usize,
+    ))
+}
+
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
 /// first [`PREFIX_TOKENS`] tokens: the order constraint that makes a
 /// ten-word lede safe to fold where bag containment of ten words is not.
