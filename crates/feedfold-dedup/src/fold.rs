@@ -68,8 +68,11 @@ pub fn decide(
             // headline) is a lede only where the other text opens with it.
             verify::verify_title_lede(me, &Prepared::new(&c.text, &c.signature), cfg)
         } else {
-            verify::verify_pair(me, &Prepared::new(&c.text, &c.signature), cfg, || {
+            let other = Prepared::new(&c.text, &c.signature);
+            verify::verify_pair(me, &other, cfg, || {
                 verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
+                    || verify::headline_opens(&analysis.title, &other)
+                    || verify::headline_opens(&c.title, me)
             })
         };
         if c.is_canonical {
@@ -329,6 +332,33 @@ mod tests {
             None,
         );
         assert_eq!(decide(&other, 1, &stored, &cfg), None);
+    }
+
+    #[test]
+    fn a_headline_made_of_the_lede_s_first_words_witnesses_it() {
+        let cfg = DedupConfig::default();
+        let lede = "Russian and US officials met in Istanbul on Thursday.";
+        let full = format!("{lede}\n{MORE}\nThe talks ended after almost six and a half hours.");
+        let cands = [candidate(
+            7,
+            70,
+            "Russia and US hold embassy talks",
+            &full,
+            true,
+        )];
+        // The outlet titles its item with its lede's first words: the
+        // headline names the sentence the item is about.
+        let copy = analyze(
+            Some("Russian and US officials met in Istanbul"),
+            Some(&wrapped(lede)),
+        );
+        assert_eq!(decide(&copy, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        // Words from inside the lede are not its opening.
+        let inside = analyze(
+            Some("US officials met in Istanbul on Thursday"),
+            Some(&wrapped(lede)),
+        );
+        assert_eq!(decide(&inside, 1, &cands, &cfg), None);
     }
 
     #[test]

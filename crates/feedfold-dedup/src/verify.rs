@@ -737,6 +737,26 @@ fn sorted(hashes: &[u64]) -> Vec<u64> {
     v
 }
 
+/// The fewest words of a headline [`headline_opens`] reads as a text's
+/// opening.
+const HEADLINE_OPENING_TOKENS: usize = 6;
+
+/// Is `title` the opening words of `text` (a headline an outlet made of
+/// its lede's first words)? Then the headline says which sentence the item
+/// is about, as a headline like the other item's would.
+pub fn headline_opens(title: &str, text: &Prepared) -> bool {
+    let mut n = 0;
+    for (word, &token) in
+        canonical_tokens(title).zip(text.hashes.iter().chain(std::iter::repeat(&0)))
+    {
+        if word.hash != token {
+            return false;
+        }
+        n += 1;
+    }
+    n >= HEADLINE_OPENING_TOKENS
+}
+
 /// Bodies longer than this are taken to be about their headline: a
 /// registration wall or a show's standing blurb is short.
 const SHORT_BODY_TOKENS: usize = 150;
