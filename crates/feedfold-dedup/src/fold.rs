@@ -53,7 +53,10 @@ pub fn decide(
         verify::body_is_about_headline(&analysis.title, &analysis.text, me.tokens);
     for c in candidates {
         let exact = c.exact == analysis.exact;
-        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c) {
+        let prepared = std::cell::OnceCell::new();
+        let other = || prepared.get_or_init(|| Prepared::new(&c.text, &c.signature));
+        let witnessed = || headlines_witness(analysis, c, other());
+        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c, witnessed) {
             None
         } else if exact {
             Some((1.0, me.shingles.len()))
@@ -66,14 +69,9 @@ pub fn decide(
             // A text that is its headline (no body, or a body that is the
             // headline sentence: a summary feed's cut when the lede is the
             // headline) is a lede only where the other text opens with it.
-            verify::verify_title_lede(me, &Prepared::new(&c.text, &c.signature), cfg)
+            verify::verify_title_lede(me, other(), cfg)
         } else {
-            let other = Prepared::new(&c.text, &c.signature);
-            verify::verify_pair(me, &other, cfg, || {
-                verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
-                    || verify::headline_opens(&analysis.title, &other)
-                    || verify::headline_opens(&c.title, me)
-            })
+            verify::verify_pair(me, other(), cfg, witnessed)
         };
         if c.is_canonical {
             *canonical_ok.entry(c.story_id).or_insert(true) &= verdict.is_some();
@@ -145,11 +143,19 @@ pub fn decide(
 ///   notice, a standing blurb: text an outlet puts under any headline) says
 ///   nothing about the story: such items are one story only under the
 ///   same headline.
+///
+/// A short body that names nothing of its headline is such a wall only
+/// when nothing else ties it to a story: when the other item's body is
+/// about its own headline and the two headlines witness each other
+/// ([`headlines_witness`]), the short body is a lede that happens not to
+/// repeat its headline's words (a one-sentence summary under a rewritten
+/// headline), and the texts decide.
 fn may_be_one_story(
     analysis: &Analysis,
     about_my_headline: bool,
     feed: i64,
     c: &Candidate,
+    witnessed: impl FnOnce() -> bool,
 ) -> bool {
     if verify::same_headline(&analysis.title, &c.title) {
         return true;
@@ -163,8 +169,22 @@ fn may_be_one_story(
     if verify::same_headline_signed(&analysis.title, &c.title) {
         return true;
     }
-    about_my_headline
-        && verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize)
+    let about_theirs =
+        verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize);
+    match (about_my_headline, about_theirs) {
+        (true, true) => true,
+        (false, false) => false,
+        _ => witnessed(),
+    }
+}
+
+/// Do the two items' headlines witness one story: alike (word Jaccard ≥
+/// `HEADLINE_WITNESS`), or one made of the other text's opening words
+/// ([`verify::headline_opens`])?
+fn headlines_witness(analysis: &Analysis, c: &Candidate, other: &Prepared) -> bool {
+    verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
+        || verify::headline_opens(&analysis.title, other)
+        || verify::headline_opens(&c.title, &analysis.prepared)
 }
 
 /// What the canonical-copy rule needs to know about one copy of a story.
@@ -502,6 +522,38 @@ mod tests {
             decide(&same, 20, std::slice::from_ref(&a), &cfg).map(|v| v.story_id),
             Some(1)
         );
+    }
+
+    #[test]
+    fn a_lede_naming_nothing_of_its_headline_folds_under_a_like_headline() {
+        let cfg = DedupConfig::default();
+        let lede = "Diplomats from both countries spent six hours behind closed doors at the consul's residence on Thursday.";
+        let full = format!("{lede}\n{MORE}\nThe talks in Istanbul ended without a statement.");
+        let cands = [candidate(
+            7,
+            70,
+            "Russia, US hold embassy talks in Istanbul",
+            &full,
+            true,
+        )];
+        // A one-sentence summary under the story's headline with a kicker:
+        // its lede repeats none of the headline's words, as a wall would not.
+        let cut = analyze(
+            Some("Explained: Russia, US hold embassy talks in Istanbul"),
+            Some(lede),
+        );
+        assert!(!verify::body_is_about_headline(
+            &cut.title,
+            &cut.text,
+            cut.signature.tokens as usize
+        ));
+        assert_eq!(decide(&cut, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        // Under another headline nothing ties it to the story.
+        let other = analyze(
+            Some("Floods cut power across the northern region"),
+            Some(lede),
+        );
+        assert_eq!(decide(&other, 1, &cands, &cfg), None);
     }
 
     #[test]
