@@ -420,8 +420,21 @@ mod tests {
         );
         let other = analyze(Some("Bamboo tableware: beware of it at home"), Some(body));
         assert_eq!(decide(&other, 1, &cands, &cfg), None, "not a signature");
+        // An outlet's kicker before the headline signs it too.
+        let kicker = analyze(Some("Explained: Bamboo tableware: beware"), Some(body));
+        assert_eq!(
+            decide(&kicker, 1, &cands, &cfg).map(|v| v.story_id),
+            Some(7)
+        );
+        let preface = analyze(
+            Some("Health and garden tips for you: Bamboo tableware: beware"),
+            Some(body),
+        );
+        assert_eq!(decide(&preface, 1, &cands, &cfg), None, "not a kicker");
         // Within one feed a suffix marks another item.
         let part = analyze(Some("Bamboo tableware: beware - Part 2"), Some(body));
+        assert_eq!(decide(&part, 70, &cands, &cfg), None);
+        let part = analyze(Some("Part 2: Bamboo tableware: beware"), Some(body));
         assert_eq!(decide(&part, 70, &cands, &cfg), None);
     }
 

@@ -698,15 +698,24 @@ pub fn same_headline(a: &str, b: &str) -> bool {
 /// Daily Tribune", "… - EasternMonitor.com").
 const OUTLET_NAME_TOKENS: usize = 5;
 
+/// Words an outlet's kicker before a headline may have ("Explained:",
+/// "WATCH:", "World News:").
+const KICKER_TOKENS: usize = 2;
+
 /// One headline is the other signed with an outlet's name after a dash
-/// ("Vaisselle en bambou : attention danger ! - EasternMonitor.com"):
+/// ("Vaisselle en bambou : attention danger ! - EasternMonitor.com") or
+/// under an outlet's kicker before a colon ("Explained: …", "WATCH: …"):
 /// the same headline, as another outlet prints it.
 pub fn same_headline_signed(a: &str, b: &str) -> bool {
+    let same = |head: &str, short: &str| {
+        let head = headline_tokens(head);
+        !head.is_empty() && head == headline_tokens(short)
+    };
     let signed = |long: &str, short: &str| {
         long.rsplit_once(" - ").is_some_and(|(head, name)| {
-            canonical_tokens(name).count() <= OUTLET_NAME_TOKENS
-                && !headline_tokens(head).is_empty()
-                && headline_tokens(head) == headline_tokens(short)
+            canonical_tokens(name).count() <= OUTLET_NAME_TOKENS && same(head, short)
+        }) || long.split_once(": ").is_some_and(|(kicker, head)| {
+            canonical_tokens(kicker).count() <= KICKER_TOKENS && same(head, short)
         })
     };
     signed(a, b) || signed(b, a)
