@@ -178,11 +178,19 @@ fn may_be_one_story(
     }
 }
 
-/// Do the two items' headlines witness one story: alike (word Jaccard ≥
-/// `HEADLINE_WITNESS`), or one made of the other text's opening words
-/// ([`verify::headline_opens`])?
+/// Do the two items' headlines witness one story: the same headline as the
+/// headline rules read it (re-issue marks, an outlet's name or kicker),
+/// alike (word Jaccard ≥ `HEADLINE_WITNESS`), or one made of the other
+/// text's opening words ([`verify::headline_opens`])? Two missing
+/// headlines witness nothing.
 fn headlines_witness(analysis: &Analysis, c: &Candidate, other: &Prepared) -> bool {
-    verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
+    let named = |t: &str| t.chars().any(char::is_alphanumeric);
+    if !named(&analysis.title) || !named(&c.title) {
+        return false;
+    }
+    verify::same_headline(&analysis.title, &c.title)
+        || verify::same_headline_signed(&analysis.title, &c.title)
+        || verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
         || verify::headline_opens(&analysis.title, other)
         || verify::headline_opens(&c.title, &analysis.prepared)
 }
@@ -322,6 +330,24 @@ mod tests {
             Some(&wrapped(lede)),
         );
         assert_eq!(decide(&retitled, 1, &cands, &cfg), None);
+        // The same headline signed by an outlet with a long name: alike by
+        // the headline rules, if not by word Jaccard (6 of 11 words).
+        let signed = analyze(
+            Some("Russia and US hold embassy talks - The Daily Tribune of Island"),
+            Some(&wrapped(lede)),
+        );
+        assert!(
+            verify::title_similarity(&signed.title, "russia and us hold embassy talks")
+                < HEADLINE_WITNESS
+        );
+        assert_eq!(
+            decide(&signed, 1, &cands, &cfg).map(|v| v.story_id),
+            Some(7)
+        );
+        // Two items without a headline have no witness.
+        let untitled = [candidate(8, 80, "", &full, true)];
+        let copy = analyze(None, Some(&wrapped(lede)));
+        assert_eq!(decide(&copy, 1, &untitled, &cfg), None);
     }
 
     #[test]
