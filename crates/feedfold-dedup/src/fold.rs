@@ -308,9 +308,9 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_short_lede_in_longer_wrapping_folds_under_its_headline() {
-        let cfg = DedupConfig::default();
+    /// A one-sentence lede, the story opening with it and that story stored
+    /// as story 7's canonical copy (entry 70 of feed 70).
+    fn opening_with_short_lede() -> (&'static str, String, [Candidate; 1]) {
         let lede = "Russian and US officials met in Istanbul on Thursday.";
         let full = format!("{lede}\n{MORE}\nThe talks ended after almost six and a half hours.");
         let cands = [candidate(
@@ -320,6 +320,13 @@ mod tests {
             &full,
             true,
         )];
+        (lede, full, cands)
+    }
+
+    #[test]
+    fn a_short_lede_in_longer_wrapping_folds_under_its_headline() {
+        let cfg = DedupConfig::default();
+        let (lede, full, cands) = opening_with_short_lede();
         let copy = analyze(Some("Russia, US hold embassy talks"), Some(&wrapped(lede)));
         let v = decide(&copy, 1, &cands, &cfg).expect("a wrapped lede folds");
         assert_eq!((v.story_id, v.relation), (7, Relation::Near));
@@ -383,15 +390,7 @@ mod tests {
     #[test]
     fn a_headline_made_of_the_lede_s_first_words_witnesses_it() {
         let cfg = DedupConfig::default();
-        let lede = "Russian and US officials met in Istanbul on Thursday.";
-        let full = format!("{lede}\n{MORE}\nThe talks ended after almost six and a half hours.");
-        let cands = [candidate(
-            7,
-            70,
-            "Russia and US hold embassy talks",
-            &full,
-            true,
-        )];
+        let (lede, _, cands) = opening_with_short_lede();
         // The outlet titles its item with its lede's first words: the
         // headline names the sentence the item is about.
         let copy = analyze(
