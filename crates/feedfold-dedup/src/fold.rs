@@ -56,7 +56,11 @@ pub fn decide(
         let prepared = std::cell::OnceCell::new();
         let other = || prepared.get_or_init(|| Prepared::new(&c.text, &c.signature));
         let witnessed = || headlines_witness(analysis, c, other());
-        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c, witnessed) {
+        let opened = || {
+            verify::headline_opens(&analysis.title, other()) || verify::headline_opens(&c.title, me)
+        };
+        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c, opened, witnessed)
+        {
             None
         } else if exact {
             Some((1.0, me.shingles.len()))
@@ -145,16 +149,21 @@ pub fn decide(
 ///   same headline.
 ///
 /// A short body that names nothing of its headline is such a wall only
-/// when nothing else ties it to a story: when the other item's body is
-/// about its own headline and the two headlines witness each other
-/// ([`headlines_witness`]), the short body is a lede that happens not to
-/// repeat its headline's words (a one-sentence summary under a rewritten
-/// headline), and the texts decide.
+/// when nothing else ties it to a story. When the other item's body is
+/// about its own headline, and either one headline is the other text's
+/// opening words (`opened`, [`verify::headline_opens`]) or the short body
+/// is a cut of the other (at most 80 % of its length) under headlines that
+/// witness each other (`witnessed`, [`headlines_witness`]), the short body
+/// is a lede or a copy that happens not to repeat its headline's words (a
+/// one-sentence summary under a rewritten headline), and the texts decide.
+/// Two bodies of one length under headlines merely alike (two outlets'
+/// "<name> headline about its own news") are not tied so.
 fn may_be_one_story(
     analysis: &Analysis,
     about_my_headline: bool,
     feed: i64,
     c: &Candidate,
+    opened: impl FnOnce() -> bool,
     witnessed: impl FnOnce() -> bool,
 ) -> bool {
     if verify::same_headline(&analysis.title, &c.title) {
@@ -171,10 +180,14 @@ fn may_be_one_story(
     }
     let about_theirs =
         verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize);
+    // A lede is a cut: markedly shorter than the story it opens.
+    let is_cut = |short: u32, long: u32| 5 * short <= 4 * long;
+    let (mine, theirs) = (analysis.signature.tokens, c.signature.tokens);
     match (about_my_headline, about_theirs) {
         (true, true) => true,
+        (false, true) => opened() || is_cut(mine, theirs) && witnessed(),
+        (true, false) => opened() || is_cut(theirs, mine) && witnessed(),
         (false, false) => false,
-        _ => witnessed(),
     }
 }
 
@@ -592,6 +605,21 @@ mod tests {
             Some(lede),
         );
         assert_eq!(decide(&other, 1, &cands, &cfg), None);
+        // Two one-line bodies of one length, one naming nothing of its
+        // headline, under headlines alike but for the outlet: no lede and
+        // its story, but two outlets' own items.
+        let dawn = [candidate(
+            8,
+            80,
+            "dawn headline about its own news",
+            "A story only dawn carried, with words of its own.",
+            true,
+        )];
+        let bbc = analyze(
+            Some("bbc headline about its own news"),
+            Some("A story only bbc carried, with words of its own."),
+        );
+        assert_eq!(decide(&bbc, 1, &dawn, &cfg), None);
     }
 
     #[test]
