@@ -165,9 +165,9 @@ fn grammar_misses(dir: &std::path::Path, seed: u64) -> Vec<String> {
     }
     // GRAMMAR TARGET (issue 18): recall >= 0.95 for every single element,
     // and no hard negative merged. Asserted for every element but
-    // `cut-lede` (docs/DEDUP.md lists what still fails: 0.94 and 0.91 on
-    // two of the three held-out seeds), which is printed when missed and
-    // gated at 0.9.
+    // `cut-lede` (docs/DEDUP.md lists what still fails: 0.929 on 666841786,
+    // 1.000 and 0.994 on the other two held-out seeds), which is printed
+    // when missed and gated at 0.92.
     let names: Vec<String> = Element::ALL.iter().map(ToString::to_string).collect();
     for e in g.elements.iter().filter(|e| !e.combination) {
         assert!(names.contains(&e.element), "unknown element {}", e.element);
@@ -178,7 +178,7 @@ fn grammar_misses(dir: &std::path::Path, seed: u64) -> Vec<String> {
                 e.recall()
             );
         }
-        let floor = if e.element == "cut-lede" { 0.9 } else { 0.95 };
+        let floor = if e.element == "cut-lede" { 0.92 } else { 0.95 };
         if e.recall() < floor {
             failures.push(format!(
                 "recall of {} {:.4} < {floor}",

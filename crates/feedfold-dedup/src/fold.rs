@@ -53,19 +53,29 @@ pub fn decide(
         verify::body_is_about_headline(&analysis.title, &analysis.text, me.tokens);
     for c in candidates {
         let exact = c.exact == analysis.exact;
-        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c) {
+        let prepared = std::cell::OnceCell::new();
+        let other = || prepared.get_or_init(|| Prepared::new(&c.text, &c.signature));
+        let witnessed = || headlines_witness(analysis, c, other());
+        let opened = || {
+            verify::headline_opens(&analysis.title, other()) || verify::headline_opens(&c.title, me)
+        };
+        let verdict = if !may_be_one_story(analysis, about_my_headline, feed, c, opened, witnessed)
+        {
             None
         } else if exact {
             Some((1.0, me.shingles.len()))
-        } else if title_only || c.text == c.title {
+        } else if title_only && c.text == c.title {
             // A headline alone is the part outlets rewrite most, and a
             // rewritten one ("… files for bankruptcy again") may be another
             // day's report: with no body to compare, only identical text folds.
             None
+        } else if title_only || c.text == c.title {
+            // A text that is its headline (no body, or a body that is the
+            // headline sentence: a summary feed's cut when the lede is the
+            // headline) is a lede only where the other text opens with it.
+            verify::verify_title_lede(me, other(), cfg)
         } else {
-            verify::verify_pair(me, &Prepared::new(&c.text, &c.signature), cfg, || {
-                verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
-            })
+            verify::verify_pair(me, other(), cfg, witnessed)
         };
         if c.is_canonical {
             *canonical_ok.entry(c.story_id).or_insert(true) &= verdict.is_some();
@@ -137,11 +147,24 @@ pub fn decide(
 ///   notice, a standing blurb: text an outlet puts under any headline) says
 ///   nothing about the story: such items are one story only under the
 ///   same headline.
+///
+/// A short body that names nothing of its headline is such a wall only
+/// when nothing else ties it to a story. When the other item's body is
+/// about its own headline, and either one headline is the other text's
+/// opening words (`opened`, [`verify::headline_opens`]) or the short body
+/// is a cut of the other (at most 80 % of its length) under headlines that
+/// witness each other (`witnessed`, [`headlines_witness`]), the short body
+/// is a lede or a copy that happens not to repeat its headline's words (a
+/// one-sentence summary under a rewritten headline), and the texts decide.
+/// Two bodies of one length under headlines merely alike (two outlets'
+/// "<name> headline about its own news") are not tied so.
 fn may_be_one_story(
     analysis: &Analysis,
     about_my_headline: bool,
     feed: i64,
     c: &Candidate,
+    opened: impl FnOnce() -> bool,
+    witnessed: impl FnOnce() -> bool,
 ) -> bool {
     if verify::same_headline(&analysis.title, &c.title) {
         return true;
@@ -155,8 +178,34 @@ fn may_be_one_story(
     if verify::same_headline_signed(&analysis.title, &c.title) {
         return true;
     }
-    about_my_headline
-        && verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize)
+    let about_theirs =
+        verify::body_is_about_headline(&c.title, &c.text, c.signature.tokens as usize);
+    // A lede is a cut: markedly shorter than the story it opens.
+    let is_cut = |short: u32, long: u32| 5 * short <= 4 * long;
+    let (mine, theirs) = (analysis.signature.tokens, c.signature.tokens);
+    match (about_my_headline, about_theirs) {
+        (true, true) => true,
+        (false, true) => opened() || is_cut(mine, theirs) && witnessed(),
+        (true, false) => opened() || is_cut(theirs, mine) && witnessed(),
+        (false, false) => false,
+    }
+}
+
+/// Do the two items' headlines witness one story: the same headline as the
+/// headline rules read it (re-issue marks, an outlet's name or kicker),
+/// alike (word Jaccard ≥ `HEADLINE_WITNESS`), or one made of the other
+/// text's opening words ([`verify::headline_opens`])? Two missing
+/// headlines witness nothing.
+fn headlines_witness(analysis: &Analysis, c: &Candidate, other: &Prepared) -> bool {
+    let named = |t: &str| t.chars().any(char::is_alphanumeric);
+    if !named(&analysis.title) || !named(&c.title) {
+        return false;
+    }
+    verify::same_headline(&analysis.title, &c.title)
+        || verify::same_headline_signed(&analysis.title, &c.title)
+        || verify::title_similarity(&analysis.title, &c.title) >= HEADLINE_WITNESS
+        || verify::headline_opens(&analysis.title, other)
+        || verify::headline_opens(&c.title, &analysis.prepared)
 }
 
 /// What the canonical-copy rule needs to know about one copy of a story.
@@ -272,9 +321,9 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_short_lede_in_longer_wrapping_folds_under_its_headline() {
-        let cfg = DedupConfig::default();
+    /// A one-sentence lede, the story opening with it and that story stored
+    /// as story 7's canonical copy (entry 70 of feed 70).
+    fn opening_with_short_lede() -> (&'static str, String, [Candidate; 1]) {
         let lede = "Russian and US officials met in Istanbul on Thursday.";
         let full = format!("{lede}\n{MORE}\nThe talks ended after almost six and a half hours.");
         let cands = [candidate(
@@ -284,6 +333,13 @@ mod tests {
             &full,
             true,
         )];
+        (lede, full, cands)
+    }
+
+    #[test]
+    fn a_short_lede_in_longer_wrapping_folds_under_its_headline() {
+        let cfg = DedupConfig::default();
+        let (lede, full, cands) = opening_with_short_lede();
         let copy = analyze(Some("Russia, US hold embassy talks"), Some(&wrapped(lede)));
         let v = decide(&copy, 1, &cands, &cfg).expect("a wrapped lede folds");
         assert_eq!((v.story_id, v.relation), (7, Relation::Near));
@@ -294,6 +350,73 @@ mod tests {
             Some(&wrapped(lede)),
         );
         assert_eq!(decide(&retitled, 1, &cands, &cfg), None);
+        // The same headline signed by an outlet with a long name: alike by
+        // the headline rules, if not by word Jaccard (6 of 11 words).
+        let signed = analyze(
+            Some("Russia and US hold embassy talks - The Daily Tribune of Island"),
+            Some(&wrapped(lede)),
+        );
+        assert!(
+            verify::title_similarity(&signed.title, "russia and us hold embassy talks")
+                < HEADLINE_WITNESS
+        );
+        assert_eq!(
+            decide(&signed, 1, &cands, &cfg).map(|v| v.story_id),
+            Some(7)
+        );
+        // Two items without a headline have no witness.
+        let untitled = [candidate(8, 80, "", &full, true)];
+        let copy = analyze(None, Some(&wrapped(lede)));
+        assert_eq!(decide(&copy, 1, &untitled, &cfg), None);
+    }
+
+    #[test]
+    fn a_lede_that_is_its_headline_folds_with_the_story_opening_with_it() {
+        let cfg = DedupConfig::default();
+        let headline = "Meet the first baby of the decade at Lewis Gale Hospital Montgomery!";
+        let full = format!("{headline}\n{LEDE}\n{MORE}");
+        let cands = [candidate(7, 70, headline, &full, true)];
+        // A summary feed cut the story to its lede, which is its headline:
+        // the text left is the title, as for an item without a body.
+        let cut = analyze(Some(headline), Some(&format!("<p>{headline}</p>")));
+        assert!(cut.is_title_only());
+        assert_eq!(decide(&cut, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        let stored = [candidate(8, 80, headline, headline, true)];
+        let story = analyze(Some(headline), Some(&full));
+        assert_eq!(
+            decide(&story, 1, &stored, &cfg).map(|v| v.story_id),
+            Some(8),
+            "either way round"
+        );
+        // A headline the story only mentions further down is no lede of it.
+        let later = format!("{LEDE}\n{MORE}\n{headline}");
+        let cands = [candidate(9, 90, "Russia, US hold talks", &later, true)];
+        assert_eq!(decide(&cut, 1, &cands, &cfg), None);
+        // Two headlines alone still fold only when identical.
+        let other = analyze(
+            Some("Meet the first baby of the decade at Lewis Gale Hospital"),
+            None,
+        );
+        assert_eq!(decide(&other, 1, &stored, &cfg), None);
+    }
+
+    #[test]
+    fn a_headline_made_of_the_lede_s_first_words_witnesses_it() {
+        let cfg = DedupConfig::default();
+        let (lede, _, cands) = opening_with_short_lede();
+        // The outlet titles its item with its lede's first words: the
+        // headline names the sentence the item is about.
+        let copy = analyze(
+            Some("Russian and US officials met in Istanbul"),
+            Some(&wrapped(lede)),
+        );
+        assert_eq!(decide(&copy, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        // Words from inside the lede are not its opening.
+        let inside = analyze(
+            Some("US officials met in Istanbul on Thursday"),
+            Some(&wrapped(lede)),
+        );
+        assert_eq!(decide(&inside, 1, &cands, &cfg), None);
     }
 
     #[test]
@@ -335,8 +458,21 @@ mod tests {
         );
         let other = analyze(Some("Bamboo tableware: beware of it at home"), Some(body));
         assert_eq!(decide(&other, 1, &cands, &cfg), None, "not a signature");
+        // An outlet's kicker before the headline signs it too.
+        let kicker = analyze(Some("Explained: Bamboo tableware: beware"), Some(body));
+        assert_eq!(
+            decide(&kicker, 1, &cands, &cfg).map(|v| v.story_id),
+            Some(7)
+        );
+        let preface = analyze(
+            Some("Health and garden tips for you: Bamboo tableware: beware"),
+            Some(body),
+        );
+        assert_eq!(decide(&preface, 1, &cands, &cfg), None, "not a kicker");
         // Within one feed a suffix marks another item.
         let part = analyze(Some("Bamboo tableware: beware - Part 2"), Some(body));
+        assert_eq!(decide(&part, 70, &cands, &cfg), None);
+        let part = analyze(Some("Part 2: Bamboo tableware: beware"), Some(body));
         assert_eq!(decide(&part, 70, &cands, &cfg), None);
     }
 
@@ -437,6 +573,53 @@ mod tests {
             decide(&same, 20, std::slice::from_ref(&a), &cfg).map(|v| v.story_id),
             Some(1)
         );
+    }
+
+    #[test]
+    fn a_lede_naming_nothing_of_its_headline_folds_under_a_like_headline() {
+        let cfg = DedupConfig::default();
+        let lede = "Diplomats from both countries spent six hours behind closed doors at the consul's residence on Thursday.";
+        let full = format!("{lede}\n{MORE}\nThe talks in Istanbul ended without a statement.");
+        let cands = [candidate(
+            7,
+            70,
+            "Russia, US hold embassy talks in Istanbul",
+            &full,
+            true,
+        )];
+        // A one-sentence summary under the story's headline with a kicker:
+        // its lede repeats none of the headline's words, as a wall would not.
+        let cut = analyze(
+            Some("Explained: Russia, US hold embassy talks in Istanbul"),
+            Some(lede),
+        );
+        assert!(!verify::body_is_about_headline(
+            &cut.title,
+            &cut.text,
+            cut.signature.tokens as usize
+        ));
+        assert_eq!(decide(&cut, 1, &cands, &cfg).map(|v| v.story_id), Some(7));
+        // Under another headline nothing ties it to the story.
+        let other = analyze(
+            Some("Floods cut power across the northern region"),
+            Some(lede),
+        );
+        assert_eq!(decide(&other, 1, &cands, &cfg), None);
+        // Two one-line bodies of one length, one naming nothing of its
+        // headline, under headlines alike but for the outlet: no lede and
+        // its story, but two outlets' own items.
+        let dawn = [candidate(
+            8,
+            80,
+            "dawn headline about its own news",
+            "A story only dawn carried, with words of its own.",
+            true,
+        )];
+        let bbc = analyze(
+            Some("bbc headline about its own news"),
+            Some("A story only bbc carried, with words of its own."),
+        );
+        assert_eq!(decide(&bbc, 1, &dawn, &cfg), None);
     }
 
     #[test]

@@ -210,12 +210,112 @@ const WRAPPED_LEDE_TOKENS: usize = 8;
 /// lede: at its start, give or take a stray word.
 const OPENING_TOKENS: usize = 2;
 
+/// Tokens of a text's opening looked for in the other text when their
+/// alignment begins at neither's start (as many as a start key hashes).
+const OPENING_KEY_TOKENS: usize = 8;
+
+/// Where `wrapped` holds the opening of `plain` (its first
+/// `OPENING_KEY_TOKENS` tokens, all of them when it is shorter), after a
+/// wrapping of at most `WRAPPED_EDGE_TOKENS`: the first such place.
+fn opening_in(wrapped: &[u64], plain: &[u64]) -> Option<usize> {
+    let opening = &plain[..plain.len().min(OPENING_KEY_TOKENS)];
+    if opening.len() < ANCHOR_TOKENS {
+        return None;
+    }
+    (1..=WRAPPED_EDGE_TOKENS)
+        .take_while(|&p| p + opening.len() <= wrapped.len())
+        .find(|&p| wrapped[p..p + opening.len()] == *opening)
+}
+
+/// The edit script of `a[da..]` against `b[db..]`, its indexes moved back
+/// to the whole sequences.
+fn diff_from(a: &[u64], b: &[u64], da: usize, db: usize) -> Vec<similar::DiffOp> {
+    use similar::DiffOp::{Delete, Equal, Insert, Replace};
+    similar::capture_diff_slices(similar::Algorithm::Myers, &a[da..], &b[db..])
+        .into_iter()
+        .map(|op| match op {
+            Equal {
+                old_index,
+                new_index,
+                len,
+            } => Equal {
+                old_index: old_index + da,
+                new_index: new_index + db,
+                len,
+            },
+            Delete {
+                old_index,
+                old_len,
+                new_index,
+            } => Delete {
+                old_index: old_index + da,
+                old_len,
+                new_index: new_index + db,
+            },
+            Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => Insert {
+                old_index: old_index + da,
+                new_index: new_index + db,
+                new_len,
+            },
+            Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => Replace {
+                old_index: old_index + da,
+                old_len,
+                new_index: new_index + db,
+                new_len,
+            },
+        })
+        .collect()
+}
+
 impl Alignment {
     /// Aligns `a` with `b`.
+    ///
+    /// A diff finds the longest common subsequence, which is not always
+    /// where two texts correspond: when a wrapped copy holds the other's
+    /// opening after text of its own (a highlights box of later sentences,
+    /// a caption naming what the story repeats) and the story repeats its
+    /// lede further down, the longest match may pair the lede with the
+    /// repetition and the wrapping with scattered words, so that the
+    /// region begins at neither text's start. Then, when one text holds the
+    /// other's opening near its start, the alignment is anchored there:
+    /// what comes before is the wrapping only that text has.
     pub fn new(a: &Prepared, b: &Prepared) -> Self {
-        Alignment {
-            ops: similar::capture_diff_slices(similar::Algorithm::Myers, &a.hashes, &b.hashes),
+        let mut alignment = Alignment {
+            ops: diff_from(&a.hashes, &b.hashes, 0, 0),
+        };
+        let misplaced = alignment
+            .core()
+            .is_some_and(|c| c.a.start > OPENING_TOKENS && c.b.start > OPENING_TOKENS);
+        if !misplaced {
+            return alignment;
         }
+        if let Some(p) = opening_in(&a.hashes, &b.hashes) {
+            alignment.ops = std::iter::once(similar::DiffOp::Delete {
+                old_index: 0,
+                old_len: p,
+                new_index: 0,
+            })
+            .chain(diff_from(&a.hashes, &b.hashes, p, 0))
+            .collect();
+        } else if let Some(p) = opening_in(&b.hashes, &a.hashes) {
+            alignment.ops = std::iter::once(similar::DiffOp::Insert {
+                old_index: 0,
+                new_index: 0,
+                new_len: p,
+            })
+            .chain(diff_from(&a.hashes, &b.hashes, 0, p))
+            .collect();
+        }
+        alignment
     }
 
     fn anchors(&self, anchor: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
@@ -507,6 +607,37 @@ pub fn verify_pair(
     facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
 }
 
+/// The verdict on a pair of which one text is only a headline (an item
+/// without a body, or whose body is its headline sentence): a copy when
+/// the other text opens with that headline (the lede test of
+/// [`verify_pair`], the aligned region beginning within `OPENING_TOKENS`
+/// of the other's start, at least `WRAPPED_LEDE_TOKENS` tokens: a
+/// sentence, not a two-word title) and the facts agree where they align.
+/// A headline the other text merely mentions further on, or shares a few
+/// words with, is not its lede.
+pub fn verify_title_lede(a: &Prepared, b: &Prepared, cfg: &DedupConfig) -> Option<(f64, usize)> {
+    let a_is_short = a.tokens <= b.tokens;
+    let (short, long) = if a_is_short { (a, b) } else { (b, a) };
+    if short.tokens < WRAPPED_LEDE_TOKENS.max(cfg.min_tokens) || !is_lede_of(short, long, cfg) {
+        return None;
+    }
+    let alignment = Alignment::new(a, b);
+    let core = alignment.core()?;
+    let long_start = if a_is_short {
+        core.b.start
+    } else {
+        core.a.start
+    };
+    if long_start > OPENING_TOKENS || !facts_agree(&alignment, a, b, cfg) {
+        return None;
+    }
+    let s = scores(&a.shingles, &b.shingles);
+    Some((
+        s.containment,
+        (s.containment * s.smaller as f64).round() as usize,
+    ))
+}
+
 /// Is `a` (short) a cut of `b`'s opening? Its shingles must lie in `b`'s
 /// first [`PREFIX_TOKENS`] tokens: the order constraint that makes a
 /// ten-word lede safe to fold where bag containment of ten words is not.
@@ -567,15 +698,24 @@ pub fn same_headline(a: &str, b: &str) -> bool {
 /// Daily Tribune", "… - EasternMonitor.com").
 const OUTLET_NAME_TOKENS: usize = 5;
 
+/// Words an outlet's kicker before a headline may have ("Explained:",
+/// "WATCH:", "World News:").
+const KICKER_TOKENS: usize = 2;
+
 /// One headline is the other signed with an outlet's name after a dash
-/// ("Vaisselle en bambou : attention danger ! - EasternMonitor.com"):
+/// ("Vaisselle en bambou : attention danger ! - EasternMonitor.com") or
+/// under an outlet's kicker before a colon ("Explained: …", "WATCH: …"):
 /// the same headline, as another outlet prints it.
 pub fn same_headline_signed(a: &str, b: &str) -> bool {
+    let same = |head: &str, short: &str| {
+        let head = headline_tokens(head);
+        !head.is_empty() && head == headline_tokens(short)
+    };
     let signed = |long: &str, short: &str| {
         long.rsplit_once(" - ").is_some_and(|(head, name)| {
-            canonical_tokens(name).count() <= OUTLET_NAME_TOKENS
-                && !headline_tokens(head).is_empty()
-                && headline_tokens(head) == headline_tokens(short)
+            canonical_tokens(name).count() <= OUTLET_NAME_TOKENS && same(head, short)
+        }) || long.split_once(": ").is_some_and(|(kicker, head)| {
+            canonical_tokens(kicker).count() <= KICKER_TOKENS && same(head, short)
         })
     };
     signed(a, b) || signed(b, a)
@@ -604,6 +744,26 @@ fn sorted(hashes: &[u64]) -> Vec<u64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// The fewest words of a headline [`headline_opens`] reads as a text's
+/// opening.
+const HEADLINE_OPENING_TOKENS: usize = 6;
+
+/// Is `title` the opening words of `text` (a headline an outlet made of
+/// its lede's first words)? Then the headline says which sentence the item
+/// is about, as a headline like the other item's would.
+pub fn headline_opens(title: &str, text: &Prepared) -> bool {
+    let mut n = 0;
+    for (word, &token) in
+        canonical_tokens(title).zip(text.hashes.iter().chain(std::iter::repeat(&0)))
+    {
+        if word.hash != token {
+            return false;
+        }
+        n += 1;
+    }
+    n >= HEADLINE_OPENING_TOKENS
 }
 
 /// Bodies longer than this are taken to be about their headline: a
@@ -734,6 +894,30 @@ mod tests {
         );
         assert_eq!(verify(&a, &b, &cfg), None);
         assert_eq!(verify(&b, &a, &cfg), None);
+    }
+
+    #[test]
+    fn a_wrapped_lede_aligns_at_the_other_text_s_opening() {
+        let cfg = DedupConfig::default();
+        // The story's later sentences, shortened into a highlights box
+        // before the lede, outweigh the lede in a longest-common-subsequence
+        // diff: aligned on them, the region begins at neither text's start.
+        let story = prep(TALKS);
+        let wrapped = prep(
+            "At a glance: the delegations discussed visas, property and the staffing of missions.              Both sides agreed to meet again in Moscow within weeks.
+             Istanbul, 27.02.2025 (Newsdesk): Russian and US officials met in Istanbul on Thursday.",
+        );
+        let core = Alignment::new(&wrapped, &story).core().expect("aligned");
+        assert_eq!(core.b.start, 0, "{core:?}");
+        assert_eq!(
+            &wrapped.hashes[core.a.start..core.a.start + 3],
+            &story.hashes[..3]
+        );
+        let core = Alignment::new(&story, &wrapped).core().expect("aligned");
+        assert_eq!(core.a.start, 0, "{core:?}");
+        // Under headlines that agree, it is the story's lede.
+        assert!(verify_pair(&wrapped, &story, &cfg, || true).is_some());
+        assert!(verify_pair(&story, &wrapped, &cfg, || true).is_some());
     }
 
     #[test]
