@@ -17,7 +17,8 @@ Reported per pass: wall time, CPU seconds of the workers and of the
 PostgreSQL server, entries per worker-CPU-second and per total-CPU-second,
 database transactions per second (pg_stat_database), fetch-log rows per
 second, the largest fold-queue backlog sampled every 0.25 s, and the
-database size. Then one SQLite `feedfold poll --all`, cold and warm, on the
+database size (`BENCH_SIZES=1`: by table, indexes and TOAST included).
+Then one SQLite `feedfold poll --all`, cold and warm, on the
 same corpus. Nothing is cached; everything lives in a temp dir.
 """
 
@@ -204,6 +205,12 @@ def main():
                 print(f"| PostgreSQL | {n} | {name} | {wall:.1f} | {w_cpu:.1f} | {p_cpu:.1f} | {entries} "
                       f"| {per_w:.0f} | {per_t:.0f} | {xact / wall:.0f} | {fetches / wall:.0f} "
                       f"| {backlog[0]} | {size:.0f} |", flush=True)
+                if name == "cold" and os.environ.get("BENCH_SIZES"):
+                    # Where the bytes are, table with its indexes and TOAST.
+                    print(pg.sql(db, "SELECT string_agg(relname || ' ' || round(pg_total_relation_size(oid) / 1e6) "
+                                     "|| ' MB', ', ' ORDER BY pg_total_relation_size(oid) DESC) FROM pg_class "
+                                     "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+                                     "AND pg_total_relation_size(oid) > 1e6"), flush=True)
                 if os.environ.get("BENCH_STATEMENTS"):
                     print(pg.sql(db, "SELECT round(total_exec_time)::text || ' ms ' || calls || ' calls: ' || "
                                      "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements "
