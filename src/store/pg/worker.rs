@@ -241,11 +241,12 @@ impl Ledger for PgLedger {
                 .and_then(|(host, _)| state.hosts.get(host))
                 .cloned()
         };
-        // A host lost while its fetch was in flight refuses the write like
-        // the fence would. So does the server closing the connection of a
-        // transaction that outlived its lease (a paused worker): returned
-        // as errors, both ended the whole pass and left its other claims in
-        // flight for an interval.
+        // One feed's write that fails is that feed's: the pass goes on, and
+        // the feed, still marked in flight, is polled again after its claim
+        // runs out. As errors, a host lost while the fetch was in flight, or
+        // a connection the server closed under a paused worker (its pooled
+        // connections are dead when it wakes up), ended the whole pass and
+        // dropped the pass's other fetches in flight, answered but unwritten.
         let written = match lease {
             Some(lease) => self.store.record_update(&lease, &self.dedup, &update).await,
             None => Err(PgError::Fenced {
@@ -253,19 +254,25 @@ impl Ledger for PgLedger {
                 epoch: 0,
             }),
         };
-        let still_held = self.may_write(update.feed);
         self.held().feeds.remove(&update.feed);
         match written {
-            // One feed's refused write is that feed's: the pass goes on.
+            Ok(report) => Ok(report),
             Err(e @ PgError::Fenced { .. }) => {
                 tracing::warn!(feed = update.feed.0, "write refused, nothing stored: {e}; the feed is polled again after its interval");
                 Ok(IngestReport::default())
             }
-            Err(e) if !still_held => {
-                tracing::warn!(feed = update.feed.0, "write lost with the host lease, nothing stored: {e}; the feed is polled again after its interval");
+            Err(e) => {
+                // tokio-postgres says only "db error"; the server's message
+                // is further down the chain.
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    why = format!("{why}: {s}");
+                    source = s.source();
+                }
+                tracing::warn!(feed = update.feed.0, "write failed, nothing stored: {why}; the feed is polled again after its interval");
                 Ok(IngestReport::default())
             }
-            other => Ok(other?),
         }
     }
 }
