@@ -527,6 +527,37 @@ impl Fleet {
         );
     }
 
+    /// One SQLite `feedfold poll` of the same feeds (with `config`, the
+    /// database overridden) folds them into the same stories, with the same
+    /// canonical copies, as the workers did on PostgreSQL.
+    fn assert_folds_as_sqlite(&self, config: &std::path::Path) {
+        let sqlite_db = self.dir.path().join("alone.db");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(config)
+            .args(["poll"])
+            .env("FEEDFOLD_DATABASE", &sqlite_db)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("feedfold poll");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
+        assert_eq!(
+            pg_groups(&self.url),
+            sqlite_groups(&conn),
+            "same stories as one SQLite process"
+        );
+        assert_eq!(
+            canonical_urls_pg(&self.url),
+            canonical_urls_sqlite(&conn),
+            "same canonical copies"
+        );
+    }
+
     /// Every entry is in exactly one story, every story has one canonical
     /// copy, and no entry waits for the folder.
     fn assert_folded_once(&self) {
@@ -598,32 +629,7 @@ fn several_workers_share_the_feeds_hosts_and_stories() {
     // Copies of one wire story fetched by different workers are one story,
     // grouped exactly as one SQLite process groups the same feeds.
     assert_eq!(fleet.count("SELECT count(*) FROM story"), 3);
-    let postgres = pg_groups(&fleet.url);
-    let sqlite_db = fleet.dir.path().join("alone.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(fleet.config())
-        .args(["poll"])
-        .env("FEEDFOLD_DATABASE", &sqlite_db)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("feedfold poll");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
-    assert_eq!(
-        postgres,
-        sqlite_groups(&conn),
-        "same stories as one SQLite process"
-    );
-    assert_eq!(
-        canonical_urls_pg(&fleet.url),
-        canonical_urls_sqlite(&conn),
-        "same canonical copies"
-    );
+    fleet.assert_folds_as_sqlite(&fleet.config());
 }
 
 #[test]
@@ -1351,30 +1357,10 @@ fn thousands_of_feeds_on_hundreds_of_hosts_through_a_kill_and_a_pause() {
 
     // The same feeds polled by one SQLite process fold into the same
     // stories, with the same canonical copies.
-    let sqlite_db = fleet.dir.path().join("alone.db");
     let text = std::fs::read_to_string(fleet.config()).expect("config");
     let alone = fleet.dir.path().join("alone.toml");
     std::fs::write(&alone, text.replace("concurrency = 8", "concurrency = 64")).expect("config");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(&alone)
-        .args(["poll"])
-        .env("FEEDFOLD_DATABASE", &sqlite_db)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("feedfold poll");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
-    assert_eq!(postgres, sqlite_groups(&conn), "same stories as SQLite");
-    assert_eq!(
-        canonical_urls_pg(&fleet.url),
-        canonical_urls_sqlite(&conn),
-        "same canonical copies"
-    );
+    fleet.assert_folds_as_sqlite(&alone);
     eprintln!(
         "pg_workers at scale: {} feeds on {hosts} hosts, 4 workers: {} requests ({again} \
          repeats), {} fetches written; all fetched after {all_fetched:?} (a fifth after \
