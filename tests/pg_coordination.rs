@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::pg::{require_pg, require_pg_tls, PgServer};
 use feedfold::store::pg::{
-    fence, migrate, Fence, FetchOutcome, FetchRecord, HostLease, PgError, PgStore, Role,
+    fence, migrate, Fence, FetchOutcome, FetchRecord, HostLease, PgError, PgLedger, PgStore, Role,
 };
 
 /// Leases in the timing tests: long enough for a loaded machine to run a
@@ -203,7 +203,7 @@ async fn concurrent_workers_never_hold_the_same_host_and_claim_each_feed_once() 
             let mut feeds = Vec::new();
             loop {
                 let claim = store
-                    .claim_due_feeds(&held, 4, Duration::from_secs(900))
+                    .claim_due_feeds(&held, 4, Duration::from_secs(900), LEASE)
                     .await
                     .expect("claim feeds");
                 assert!(claim.lost.is_empty(), "{:?}", claim.lost);
@@ -269,7 +269,7 @@ async fn an_expired_lease_is_taken_over_at_a_higher_epoch_and_the_old_holder_is_
         .expect("claim")
         .is_empty());
     let a_feeds = store
-        .claim_due_feeds(&a_leases, 10, Duration::from_secs(900))
+        .claim_due_feeds(&a_leases, 10, Duration::from_secs(900), LEASE)
         .await
         .expect("claim feeds");
     assert_eq!(a_feeds.feeds.len(), 2);
@@ -293,7 +293,7 @@ async fn an_expired_lease_is_taken_over_at_a_higher_epoch_and_the_old_holder_is_
         .expect("renew")
         .is_empty());
     let late = store
-        .claim_due_feeds(&a_leases, 10, Duration::from_secs(900))
+        .claim_due_feeds(&a_leases, 10, Duration::from_secs(900), LEASE)
         .await
         .expect("claim feeds");
     assert!(late.feeds.is_empty());
@@ -326,7 +326,7 @@ async fn an_expired_lease_is_taken_over_at_a_higher_epoch_and_the_old_holder_is_
     // A's in-flight feed is not handed to B before its interval: one poll
     // late, never twice.
     let b_feeds = store
-        .claim_due_feeds(&b_leases, 10, Duration::from_secs(900))
+        .claim_due_feeds(&b_leases, 10, Duration::from_secs(900), LEASE)
         .await
         .expect("claim feeds");
     assert!(b_feeds.feeds.is_empty(), "{:?}", b_feeds.feeds);
@@ -364,6 +364,46 @@ async fn renewal_keeps_a_lease_past_its_first_expiry() {
             .expect("claim")
             .is_empty());
     }
+}
+
+/// A feed claimed early in a long pass and fetched late must not be
+/// claimed again less than an interval after that fetch when its worker
+/// dies: the in-flight mark outlasts the claim by an interval plus a start
+/// window, and past the window the worker no longer starts the fetch.
+#[tokio::test]
+async fn a_claim_outlasts_the_latest_fetch_it_allows_by_an_interval() {
+    use feedfold::store::Ledger;
+    let Some(server) = require_pg() else { return };
+    let store = store(&server).await;
+    add_feeds(&store, 1, 1).await;
+    let worker = store.register_worker("a").await.expect("register");
+    let interval = Duration::from_secs(1);
+    // A lease far longer than the interval: the window is the interval.
+    let ledger = PgLedger::new(
+        store.clone(),
+        worker,
+        feedfold::dedup::DedupConfig::default(),
+        Duration::from_secs(30),
+        interval,
+    );
+    let (due, _) = ledger.due(false).await.expect("due");
+    assert_eq!(due.len(), 1);
+    let feed = due[0].id;
+    assert!(ledger.may_fetch(feed));
+    let left = count(
+        &store,
+        "SELECT (extract(epoch FROM in_flight_until - clock_timestamp()) * 1000)::bigint FROM feed",
+    )
+    .await;
+    assert!(
+        left > 1_500,
+        "in flight for {left} ms: not a window and an interval"
+    );
+    tokio::time::sleep(interval + Duration::from_millis(100)).await;
+    assert!(
+        !ledger.may_fetch(feed),
+        "a fetch started now could end less than an interval before the mark"
+    );
 }
 
 #[tokio::test]

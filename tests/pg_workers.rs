@@ -247,73 +247,152 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     );
 }
 
-/// A request log shared by the loopback servers of the multi-worker test.
+/// One request as the loopback servers saw it.
+struct Request {
+    /// The host name of the URL (the server's address).
+    host: String,
+    path: String,
+    /// The connection: the client's address, then the server's.
+    conn: (SocketAddr, SocketAddr),
+    at: Instant,
+}
+
+/// A request log shared by the loopback servers of the multi-worker tests.
 #[derive(Default)]
 struct Log {
-    /// (host, path, when it arrived).
-    requests: Vec<(String, String, Instant)>,
+    requests: Vec<Request>,
     in_flight: HashMap<String, usize>,
     max_in_flight: HashMap<String, usize>,
 }
 
-/// Serves `feeds_per_host` RSS feeds on each of `hosts` loopback addresses
-/// (127.0.0.2, 127.0.0.3, …: different hosts to the scheduler), each answer
-/// after `delay`. Item `i` of every feed of every host carries wire story
-/// `i`, so copies of one story are fetched by several workers.
+/// One request being answered: counted in flight for its host until it is
+/// dropped, which also happens when its client vanishes mid-answer.
+struct Flight {
+    log: Arc<Mutex<Log>>,
+    host: String,
+}
+
+impl Flight {
+    fn enter(log: &Arc<Mutex<Log>>, request: Request) -> Flight {
+        let mut l = log.lock().expect("lock");
+        let host = request.host.clone();
+        let n = l.in_flight.entry(host.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        let m = l.max_in_flight.entry(host.clone()).or_default();
+        *m = (*m).max(n);
+        l.requests.push(request);
+        Flight {
+            log: log.clone(),
+            host,
+        }
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        let mut l = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = l.in_flight.get_mut(&self.host) {
+            *n -= 1;
+        }
+    }
+}
+
+/// The document of feed `path` on host number `h` (named `host`).
+type Documents = Arc<dyn Fn(usize, &str, &str) -> String + Send + Sync>;
+
+/// The address of host number `h`: 127.0.0.2, 127.0.0.3, … (all loopback,
+/// and different hosts to the scheduler, which keys on the URL's host name).
+fn host_ip(h: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, (h / 250) as u8, (h % 250 + 2) as u8)
+}
+
+/// Serves `hosts` loopback addresses, one listener each, on one runtime:
+/// every answer comes after `delay`, carries an ETag, and is a 304 when the
+/// client sends that ETag back.
 fn serve_hosts(
     hosts: usize,
-    feeds_per_host: usize,
     delay: Duration,
     log: Arc<Mutex<Log>>,
+    documents: Documents,
 ) -> Vec<SocketAddr> {
-    (0..hosts)
-        .map(|h| {
-            let ip = Ipv4Addr::new(127, 0, (h / 250) as u8, (h % 250 + 2) as u8);
-            let log = log.clone();
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
-                    tx.send(listener.local_addr().expect("addr")).expect("send");
-                    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-                        let log = log.clone();
+    use axum::extract::ConnectInfo;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut addrs = Vec::new();
+            for h in 0..hosts {
+                let ip = host_ip(h);
+                let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+                let local = listener.local_addr().expect("addr");
+                addrs.push(local);
+                let (log, documents) = (log.clone(), documents.clone());
+                let app = axum::Router::new().fallback(
+                    move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                          headers: HeaderMap,
+                          uri: Uri| {
+                        let (log, documents) = (log.clone(), documents.clone());
                         async move {
                             let host = ip.to_string();
-                            {
-                                let mut l = log.lock().expect("lock");
-                                l.requests.push((
-                                    host.clone(),
-                                    uri.path().to_string(),
-                                    Instant::now(),
-                                ));
-                                let n = l.in_flight.entry(host.clone()).or_default();
-                                *n += 1;
-                                let n = *n;
-                                let m = l.max_in_flight.entry(host.clone()).or_default();
-                                *m = (*m).max(n);
-                            }
+                            let _flight = Flight::enter(
+                                &log,
+                                Request {
+                                    host: host.clone(),
+                                    path: uri.path().to_string(),
+                                    conn: (peer, local),
+                                    at: Instant::now(),
+                                },
+                            );
                             tokio::time::sleep(delay).await;
-                            *log.lock()
-                                .expect("lock")
-                                .in_flight
-                                .entry(host.clone())
-                                .or_default() -= 1;
-                            let feed = uri.path().trim_start_matches('/').to_string();
-                            ([("content-type", "application/rss+xml")], rss(&host, &feed))
+                            let feed = uri.path().trim_start_matches('/');
+                            let body = documents(h, &host, feed);
+                            let etag = format!("\"{:x}\"", fnv(body.as_bytes()));
+                            if headers
+                                .get("if-none-match")
+                                .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+                            {
+                                return (StatusCode::NOT_MODIFIED, [("etag", etag)])
+                                    .into_response();
+                            }
+                            (
+                                [
+                                    ("content-type", "application/rss+xml".to_string()),
+                                    ("etag", etag),
+                                ],
+                                body,
+                            )
+                                .into_response()
                         }
-                    });
-                    axum::serve(listener, app).await.expect("serve");
+                    },
+                );
+                tokio::spawn(async move {
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .await
+                    .expect("serve")
                 });
-            });
-            let addr = rx.recv().expect("address");
-            let _ = feeds_per_host;
-            addr
-        })
-        .collect()
+            }
+            tx.send(addrs).expect("send");
+            std::future::pending::<()>().await
+        });
+    });
+    rx.recv().expect("addresses")
+}
+
+/// FNV-1a: a stable hash for ETags.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One time for every document of a test process: a copy's published
@@ -355,6 +434,7 @@ struct Fleet {
 }
 
 impl Fleet {
+    /// A fleet whose every feed carries the same three wire stories.
     fn start(
         url: String,
         hosts: usize,
@@ -362,8 +442,20 @@ impl Fleet {
         delay: Duration,
         extra: &str,
     ) -> Fleet {
+        let documents: Documents = Arc::new(|_, host, feed| rss(host, feed));
+        Fleet::serve(url, hosts, feeds_per_host, delay, extra, documents)
+    }
+
+    fn serve(
+        url: String,
+        hosts: usize,
+        feeds_per_host: usize,
+        delay: Duration,
+        extra: &str,
+        documents: Documents,
+    ) -> Fleet {
         let log = Arc::new(Mutex::new(Log::default()));
-        let addrs = serve_hosts(hosts, feeds_per_host, delay, log.clone());
+        let addrs = serve_hosts(hosts, delay, log.clone(), documents);
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text =
             format!("database = \"{url}\"\n[fetch]\nallow_private_networks = true\n{extra}\n");
@@ -418,8 +510,10 @@ impl Fleet {
     /// Requests per feed seen by the servers.
     fn fetches_per_feed(&self) -> HashMap<(String, String), usize> {
         let mut per_feed = HashMap::new();
-        for (host, path, _) in &self.log.lock().expect("lock").requests {
-            *per_feed.entry((host.clone(), path.clone())).or_default() += 1;
+        for r in &self.log.lock().expect("lock").requests {
+            *per_feed
+                .entry((r.host.clone(), r.path.clone()))
+                .or_default() += 1;
         }
         per_feed
     }
@@ -430,6 +524,37 @@ impl Fleet {
         assert!(
             twice.is_empty(),
             "fetched twice within the interval: {twice:?}"
+        );
+    }
+
+    /// One SQLite `feedfold poll` of the same feeds (with `config`, the
+    /// database overridden) folds them into the same stories, with the same
+    /// canonical copies, as the workers did on PostgreSQL.
+    fn assert_folds_as_sqlite(&self, config: &std::path::Path) {
+        let sqlite_db = self.dir.path().join("alone.db");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
+            .arg("-c")
+            .arg(config)
+            .args(["poll"])
+            .env("FEEDFOLD_DATABASE", &sqlite_db)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("feedfold poll");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
+        assert_eq!(
+            pg_groups(&self.url),
+            sqlite_groups(&conn),
+            "same stories as one SQLite process"
+        );
+        assert_eq!(
+            canonical_urls_pg(&self.url),
+            canonical_urls_sqlite(&conn),
+            "same canonical copies"
         );
     }
 
@@ -504,43 +629,7 @@ fn several_workers_share_the_feeds_hosts_and_stories() {
     // Copies of one wire story fetched by different workers are one story,
     // grouped exactly as one SQLite process groups the same feeds.
     assert_eq!(fleet.count("SELECT count(*) FROM story"), 3);
-    let postgres = pg_groups(&fleet.url);
-    let sqlite_db = fleet.dir.path().join("alone.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedfold"))
-        .arg("-c")
-        .arg(fleet.config())
-        .args(["poll"])
-        .env("FEEDFOLD_DATABASE", &sqlite_db)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("feedfold poll");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let conn = rusqlite::Connection::open(&sqlite_db).expect("sqlite");
-    assert_eq!(
-        postgres,
-        sqlite_groups(&conn),
-        "same stories as one SQLite process"
-    );
-    let canonical_pg: BTreeSet<String> = pg(&fleet.url, async |c| {
-        c.query("SELECT url FROM stories", &[])
-            .await
-            .expect("stories")
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    });
-    let canonical_sqlite: BTreeSet<String> = conn
-        .prepare("SELECT url FROM stories")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("stories")
-        .map(|r| r.expect("row"))
-        .collect();
-    assert_eq!(canonical_pg, canonical_sqlite, "same canonical copies");
+    fleet.assert_folds_as_sqlite(&fleet.config());
 }
 
 #[test]
@@ -669,4 +758,690 @@ fn sighup_makes_the_leader_sync_the_edited_feed_list() {
     );
     assert_eq!(fleet.count("SELECT count(*) FROM feed"), 3);
     workers[0].stop();
+}
+
+/// Lets this process and the workers it starts (who inherit the limit) hold
+/// a socket per connection of a fleet of hundreds of hosts: the soft limit
+/// on open files is often 1024.
+fn raise_open_files() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_cur.max(limit.rlim_max.min(65_536));
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Which worker each TCP connection to the fleet came from. The servers
+/// see only addresses, so a thread matches the workers' open sockets
+/// (`/proc/PID/fd`) with the kernel's connection table (`/proc/net/tcp`)
+/// every 50 ms while they run; a pooled connection lives far longer.
+struct Owners {
+    seen: Arc<Mutex<HashMap<(SocketAddr, SocketAddr), usize>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Owners {
+    /// Starts sampling the sockets of `pids` (worker `i` is `pids[i]`).
+    fn watch(pids: Vec<u32>) -> Owners {
+        let seen = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (into, halt) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                let found = connections_of(&pids);
+                into.lock().expect("lock").extend(found);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Owners { seen, stop }
+    }
+
+    /// The worker that made connection (client, server), if it was seen.
+    fn of(&self, conn: &(SocketAddr, SocketAddr)) -> Option<usize> {
+        self.seen.lock().expect("lock").get(conn).copied()
+    }
+}
+
+impl Drop for Owners {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The IPv4 TCP connections (local, remote) whose socket one of `pids`
+/// holds open, with the index of that pid.
+fn connections_of(pids: &[u32]) -> Vec<((SocketAddr, SocketAddr), usize)> {
+    let mut inodes: HashMap<u64, usize> = HashMap::new();
+    for (i, pid) in pids.iter().enumerate() {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            if let Some(inode) = target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse().ok())
+            {
+                inodes.insert(inode, i);
+            }
+        }
+    }
+    // "sl local remote st tx:rx tr:when retrnsmt uid timeout inode …",
+    // addresses as the hex of the in-memory (network order) IPv4 word.
+    let addr = |s: &str| -> Option<SocketAddr> {
+        let (ip, port) = s.split_once(':')?;
+        let ip = u32::from_str_radix(ip, 16).ok()?.to_le_bytes();
+        Some(SocketAddr::from((ip, u16::from_str_radix(port, 16).ok()?)))
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let owner = inodes.get(&cols.get(9)?.parse().ok()?)?;
+            Some(((addr(cols.get(1)?)?, addr(cols.get(2)?)?), *owner))
+        })
+        .collect()
+}
+
+/// splitmix64's finaliser: every bit of the output depends on every bit
+/// of the input (FNV's low bits do not, and made texts alike).
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Made-up words (from a hash of `seed`): every story of the scale fleet
+/// reads unlike every other, so its grouping cannot depend on the order
+/// in which the folder meets the copies.
+fn words(seed: u64, n: usize) -> String {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "nu", "re", "sa", "ti", "vo", "ba", "de", "fu", "go", "ha", "je", "pi",
+        "zu",
+    ];
+    (0..n)
+        .map(|i| {
+            let h = mix(seed.wrapping_mul(1_000).wrapping_add(i as u64));
+            (0..2 + (h >> 60) as usize % 2)
+                .map(|k| SYLLABLES[(h >> (4 * k)) as usize % 16])
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Copies of one wire story in the scale fleet.
+const COPIES: usize = 5;
+
+/// The wire story item `f` of host `h` carries, and which copy it is: host
+/// `h` is in row `h % (hosts / COPIES)` and column `h / (hosts / COPIES)`,
+/// and the feeds of one row and number carry one story, on hosts far apart.
+fn wire_of(hosts: usize, h: usize, f: usize) -> (usize, usize) {
+    let rows = hosts / COPIES;
+    (f * rows + h % rows, h / rows)
+}
+
+/// The scale fleet's documents: each feed has two items, a wire story
+/// carried by [`COPIES`] feeds on as many hosts (each copy published a
+/// minute apart, so one copy is canonical) and a story of its own.
+fn scale_documents(hosts: usize) -> Documents {
+    Arc::new(move |h, host, feed| {
+        let f: usize = feed
+            .trim_start_matches("feed")
+            .trim_end_matches(".xml")
+            .parse()
+            .unwrap_or(0);
+        let (story, copy) = wire_of(hosts, h, f);
+        let own = 1_000_000 + (h * 1_000 + f) as u64;
+        let item = |id: &str, title: String, seed: u64, minutes: i64| {
+            let body: String = (0..3)
+                .map(|p| format!("<p>{}.</p>", words(seed * 10 + p, 22)))
+                .collect();
+            format!(
+                "<item><title>{}</title><link>http://{host}/{feed}/{id}</link>\
+                 <guid>http://{host}/{feed}/{id}</guid><pubDate>{}</pubDate>\
+                 <description>{}</description></item>",
+                common::xml_escape(&title),
+                (*STARTED - chrono::Duration::minutes(minutes)).to_rfc2822(),
+                common::xml_escape(&body)
+            )
+        };
+        let wire = item(
+            &format!("w{story}"),
+            format!("Wire {story}: {}", words(story as u64, 4)),
+            story as u64,
+            60 - ((copy + story) % COPIES) as i64,
+        );
+        let mine = item("own", format!("{host} {feed}: {}", words(own, 4)), own, 30);
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{host} {feed}</title>\
+             <link>http://{host}/</link>{wire}{mine}</channel></rss>"
+        )
+    })
+}
+
+/// The id of the worker row of process `pid`.
+fn worker_id(fleet: &Fleet, pid: u32) -> i64 {
+    fleet.count(&format!(
+        "SELECT COALESCE(max(id), 0) FROM worker WHERE pid = {pid}"
+    ))
+}
+
+/// One committed fetch: feed (host, path), worker id, when it started.
+type Fetch = ((String, String), i64, chrono::DateTime<chrono::Utc>);
+
+fn fetch_log(url: &str) -> Vec<Fetch> {
+    pg(url, async |c| {
+        c.query(
+            "SELECT f.url, l.worker_id, l.fetched_at FROM fetch_log l JOIN feed f ON f.id = l.feed_id",
+            &[],
+        )
+        .await
+        .expect("fetch_log")
+        .iter()
+        .map(|r| {
+            let url = url::Url::parse(r.get(0)).expect("feed URL");
+            let key = (
+                url.host_str().unwrap_or_default().to_string(),
+                url.path().to_string(),
+            );
+            (key, r.get(1), r.get(2))
+        })
+        .collect()
+    })
+}
+
+/// Issue 20's multi-worker test at scale: 2,000 feeds on 250 loopback
+/// hosts, four `feedfold run` processes on one database. The folder (a
+/// poller too) is SIGKILLed mid-pass and another worker SIGSTOPped past its
+/// lease; the servers' log must still show every feed fetched at most once
+/// per interval and never more than `per_host` requests at once to a host,
+/// and the database every feed's items stored once and folded into the
+/// stories one SQLite process makes of the same feeds.
+#[test]
+fn thousands_of_feeds_on_hundreds_of_hosts_through_a_kill_and_a_pause() {
+    let Some(server) = require_pg() else { return };
+    raise_open_files();
+    let began = Instant::now();
+    let began_utc = chrono::Utc::now();
+    let (hosts, feeds_per_host, per_host) = (250, 8, 2);
+    let interval = Duration::from_secs(30);
+    let fleet = Fleet::serve(
+        server.fresh_db(),
+        hosts,
+        feeds_per_host,
+        Duration::from_millis(100),
+        &format!(
+            "[daemon]\nlease = \"5s\"\n[poll]\ninterval = \"30s\"\nmin_interval = \"30s\"\n\
+             max_interval = \"30s\"\nconcurrency = 8\nper_host = {per_host}"
+        ),
+        scale_documents(hosts),
+    );
+    let feeds = fleet.feeds as i64;
+    let mut workers = fleet.start_workers(4);
+    let owners = Owners::watch(workers.iter().map(Daemon::pid).collect());
+    let logs = |w: &[Daemon]| {
+        w.iter()
+            .map(|d| {
+                d.lines()
+                    .into_iter()
+                    .rev()
+                    .take(40)
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n-----\n")
+    };
+    fleet.wait_count(
+        "SELECT count(*) FROM fetch_log",
+        feeds / 5,
+        Duration::from_secs(120),
+        || logs(&workers),
+    );
+    let first_fifth = began.elapsed();
+
+    // SIGKILL the folder mid-pass (a poller like the others).
+    let folder =
+        role_pid(&fleet, "folder").unwrap_or_else(|| panic!("no folder: {}", logs(&workers)));
+    let leader = role_pid(&fleet, "leader");
+    let killed = workers
+        .iter()
+        .position(|w| w.pid() == folder)
+        .expect("the folder is ours");
+    let killed_id = worker_id(&fleet, folder);
+    let killed_hosts: BTreeSet<String> = pg(&fleet.url, async |c| {
+        c.query(
+            "SELECT host FROM host_lease WHERE owner = $1",
+            &[&killed_id],
+        )
+        .await
+        .expect("host_lease")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    });
+    let kill_utc = chrono::Utc::now();
+    workers[killed].kill();
+
+    // SIGSTOP another past its lease (5 s), then SIGCONT: one with a
+    // request that has just arrived, so with a fetch in flight (the
+    // servers answer after 100 ms).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let paused = loop {
+        let recent = {
+            let l = fleet.log.lock().expect("lock");
+            l.requests
+                .iter()
+                .rev()
+                .take_while(|r| r.at.elapsed() < Duration::from_millis(30))
+                .filter_map(|r| owners.of(&r.conn))
+                .find(|&w| w != killed)
+        };
+        if let Some(w) = recent {
+            break w;
+        }
+        assert!(Instant::now() < deadline, "no worker is fetching");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let paused_id = worker_id(&fleet, workers[paused].pid());
+    let stop_utc = chrono::Utc::now();
+    workers[paused].signal("STOP");
+    let stopped_at = Instant::now();
+    let claimed_at_stop = fleet.count(&format!(
+        "SELECT count(*) FROM feed WHERE claimed_by = {paused_id}"
+    ));
+    std::thread::sleep(Duration::from_secs(8));
+    let paused_rows = fleet.count(&format!(
+        "SELECT count(*) FROM fetch_log WHERE worker_id = {paused_id}"
+    ));
+    let cont_utc = chrono::Utc::now();
+    let cont_at = Instant::now();
+    workers[paused].signal("CONT");
+
+    // Nothing lost: every feed ends up fetched and stored, the killed
+    // worker's claims one interval late; every entry folded.
+    fleet.wait_count(
+        "SELECT count(DISTINCT feed_id) FROM fetch_log WHERE outcome = 'ok'",
+        feeds,
+        Duration::from_secs(240),
+        || logs(&workers),
+    );
+    let all_fetched = began.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while fleet.count("SELECT count(*) FROM fold_queue") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the fold queue did not drain ({} left): {}",
+            fleet.count("SELECT count(*) FROM fold_queue"),
+            workers
+                .iter()
+                .flat_map(|w| w.lines())
+                .filter(|l| l.contains("fold") || l.contains("role") || l.contains("failed"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let new_folder = role_pid(&fleet, "folder").expect("a folder again");
+    let new_leader = role_pid(&fleet, "leader").expect("a leader again");
+    let paused_log = workers[paused].log();
+    for (i, w) in workers.iter_mut().enumerate() {
+        if i != killed {
+            assert!(w.stop().success(), "worker {i}: {}", w.log());
+        }
+    }
+    owners
+        .stop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let wall = began.elapsed();
+
+    // The servers' view.
+    let requests: Vec<(String, String, (SocketAddr, SocketAddr), Instant)> = fleet
+        .log
+        .lock()
+        .expect("lock")
+        .requests
+        .iter()
+        .map(|r| (r.host.clone(), r.path.clone(), r.conn, r.at))
+        .collect();
+    let worst = {
+        let l = fleet.log.lock().expect("lock");
+        l.max_in_flight.values().copied().max().unwrap_or(0)
+    };
+    assert!(worst <= per_host, "{worst} requests at once to one host");
+    let mut arrivals: HashMap<(String, String), Vec<Instant>> = HashMap::new();
+    for (host, path, _, at) in &requests {
+        arrivals
+            .entry((host.clone(), path.clone()))
+            .or_default()
+            .push(*at);
+    }
+    assert_eq!(arrivals.len(), fleet.feeds, "every feed was requested");
+    let mut again = 0;
+    let mut early = Vec::new();
+    for (feed, times) in &mut arrivals {
+        times.sort();
+        for pair in times.windows(2) {
+            again += 1;
+            let gap = pair[1] - pair[0];
+            // A claim waits for the feed's next due time, set after its
+            // previous answer arrived: the gap exceeds the interval (less a
+            // margin for the wall clock against the monotonic one).
+            if gap + Duration::from_millis(500) < interval {
+                early.push(feed.clone());
+            }
+        }
+    }
+    if !early.is_empty() {
+        // Who asked when, for the first few.
+        let mut why = String::new();
+        for feed in early.iter().take(5) {
+            for (h, p, conn, at) in requests
+                .iter()
+                .filter(|r| (&r.0, &r.1) == (&feed.0, &feed.1))
+            {
+                let by = owners.of(conn);
+                why.push_str(&format!("{h}{p} at {:?} by worker {by:?}\n", *at - began));
+            }
+        }
+        panic!(
+            "{} feeds fetched twice within {interval:?} (worker {killed} killed, worker \
+             {paused} paused {:?}..{:?}):\n{why}",
+            early.len(),
+            stopped_at - began,
+            cont_at - began
+        );
+    }
+    assert!(
+        again > 0,
+        "no feed came due twice: the gap check checked nothing"
+    );
+
+    // Per worker: what the servers answered against what the database kept.
+    let fetches = fetch_log(&fleet.url);
+    let by = |w: usize| -> Vec<&(String, String, (SocketAddr, SocketAddr), Instant)> {
+        requests
+            .iter()
+            .filter(|(_, _, conn, _)| owners.of(conn) == Some(w))
+            .collect()
+    };
+    // The paused worker: nothing it started before the pause was written
+    // after it (its leases had run out), and it fetched after SIGCONT only
+    // what it then claimed afresh and wrote.
+    let paused_before = by(paused)
+        .iter()
+        .filter(|(_, _, _, at)| *at < stopped_at)
+        .count();
+    let kept_before = fetches
+        .iter()
+        .filter(|(_, w, at)| *w == paused_id && *at < stop_utc)
+        .count();
+    assert_eq!(
+        kept_before as i64,
+        paused_rows,
+        "a fetch started before the pause ({stop_utc}, cont {cont_utc}) was written after it: {:?}\n{}",
+        pg(&fleet.url, async |c| {
+            c.query(
+                "SELECT f.url, l.fetched_at::text, l.id FROM fetch_log l JOIN feed f ON f.id = l.feed_id
+                 WHERE l.worker_id = $1 AND l.fetched_at < $2 ORDER BY l.id DESC LIMIT 4",
+                &[&paused_id, &stop_utc],
+            )
+            .await
+            .expect("fetch_log")
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>()
+        }),
+        paused_log
+            .lines()
+            .filter(|l| !l.contains("host lease lost"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // A refused write is that feed's: the pass goes on (and gives back the
+    // feeds it no longer may fetch).
+    assert!(
+        !paused_log.contains("poll pass failed"),
+        "the paused worker: {paused_log}"
+    );
+    // Paused mid-pass with fetches in flight: those were refused.
+    let refused = paused_before.saturating_sub(kept_before);
+    assert!(refused > 0, "the paused worker had no fetch in flight");
+    let mut after: HashMap<(String, String), i64> = HashMap::new();
+    for (host, path, _, at) in by(paused) {
+        if *at > cont_at {
+            *after.entry((host.clone(), path.clone())).or_default() += 1;
+        }
+    }
+    let paused_after: i64 = after.values().sum();
+    // A connection opened and dropped between two samples has no owner:
+    // its feeds are left out of the accounting.
+    let unknown: BTreeSet<(String, String)> = requests
+        .iter()
+        .filter(|(_, _, conn, _)| owners.of(conn).is_none())
+        .map(|(host, path, _, _)| (host.clone(), path.clone()))
+        .collect();
+    after.retain(|feed, _| !unknown.contains(feed));
+    for (feed, _, at) in fetches.iter().filter(|(_, w, _)| *w == paused_id) {
+        if *at >= cont_utc {
+            *after.entry(feed.clone()).or_default() -= 1;
+        }
+    }
+    // Every fetch it made after SIGCONT was written, or its write failed
+    // visibly (a lease run out under load refuses it): none vanished.
+    let unwritten_after: i64 = after.values().sum();
+    assert!(
+        after.values().all(|&n| n >= 0) && unwritten_after <= write_failures(&paused_log, cont_utc),
+        "the paused worker fetched after SIGCONT without writing: {:?}\n{}",
+        after.iter().filter(|(_, &n)| n != 0).collect::<Vec<_>>(),
+        paused_log
+            .lines()
+            .filter(|l| !l.contains("host lease lost") && !l.contains("not modified"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        paused_log.contains("host lease lost"),
+        "the paused worker noticed: {paused_log}"
+    );
+    // Every other request by a worker that was neither killed nor paused
+    // was written, once.
+    let mut unwritten: HashMap<(usize, (String, String)), i64> = HashMap::new();
+    for w in (0..workers.len()).filter(|&w| w != killed && w != paused) {
+        for (host, path, _, _) in by(w) {
+            *unwritten
+                .entry((w, (host.clone(), path.clone())))
+                .or_default() += 1;
+        }
+    }
+    let ids: Vec<i64> = workers.iter().map(|d| worker_id(&fleet, d.pid())).collect();
+    for (feed, id, _) in &fetches {
+        if let Some(w) = ids
+            .iter()
+            .position(|i| i == id)
+            .filter(|&w| w != killed && w != paused)
+        {
+            *unwritten.entry((w, feed.clone())).or_default() -= 1;
+        }
+    }
+    unwritten.retain(|(_, feed), _| !unknown.contains(feed));
+    for (w, worker) in workers.iter().enumerate() {
+        let n: i64 = unwritten
+            .iter()
+            .filter(|((v, _), _)| *v == w)
+            .map(|(_, n)| n)
+            .sum();
+        assert!(
+            n <= write_failures(&worker.log(), began_utc),
+            "worker {w}: {n} fetches unwritten"
+        );
+    }
+    assert!(
+        unwritten.values().all(|&n| n >= 0),
+        "written and not fetched: {:?}",
+        unwritten
+            .iter()
+            .filter(|(_, &n)| n != 0)
+            .collect::<Vec<_>>()
+    );
+
+    // The killed worker's hosts and roles were taken over: each of its
+    // hosts was fetched from by another worker after the kill.
+    assert!(!killed_hosts.is_empty());
+    assert_eq!(
+        fleet.count(&format!(
+            "SELECT count(*) FROM host_lease WHERE owner = {killed_id}"
+        )),
+        0
+    );
+    let resumed: BTreeSet<&String> = fetches
+        .iter()
+        .filter(|((host, _), w, at)| {
+            *w != killed_id && *at > kill_utc && killed_hosts.contains(host)
+        })
+        .map(|((host, _), _, _)| host)
+        .collect();
+    assert_eq!(
+        resumed.len(),
+        killed_hosts.len(),
+        "hosts of the killed worker left alone"
+    );
+    assert_ne!(new_folder, folder, "the folder role moved");
+    if leader == Some(folder) {
+        assert_ne!(new_leader, folder, "the leader role moved");
+    }
+
+    // Every feed's two items stored once and folded once: each wire story
+    // into one story of its COPIES copies, each feed's own story alone.
+    assert_eq!(fleet.count("SELECT count(*) FROM entry"), 2 * feeds);
+    fleet.assert_folded_once();
+    assert_eq!(
+        fleet.count(
+            "SELECT count(*) FROM (SELECT entry_id FROM story_entry GROUP BY entry_id
+               HAVING count(*) > 1) twice"
+        ),
+        0
+    );
+    let postgres = pg_groups(&fleet.url);
+    let wires = fleet.feeds / COPIES;
+    assert_eq!(
+        postgres.len(),
+        wires + fleet.feeds,
+        "{:?}",
+        postgres
+            .iter()
+            .filter(|g| g.len() != 1 && g.len() != COPIES)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        postgres.iter().filter(|g| g.len() == COPIES).count(),
+        wires,
+        "every wire story is one story"
+    );
+
+    // The same feeds polled by one SQLite process fold into the same
+    // stories, with the same canonical copies.
+    let text = std::fs::read_to_string(fleet.config()).expect("config");
+    let alone = fleet.dir.path().join("alone.toml");
+    std::fs::write(&alone, text.replace("concurrency = 8", "concurrency = 64")).expect("config");
+    fleet.assert_folds_as_sqlite(&alone);
+    eprintln!(
+        "pg_workers at scale: {} feeds on {hosts} hosts, 4 workers: {} requests ({again} \
+         repeats), {} fetches written; all fetched after {all_fetched:?} (a fifth after \
+         {first_fifth:?}); the killed worker held {} hosts; the paused one \
+         held {claimed_at_stop} claims, had {refused} writes refused, fetched {paused_after} \
+         after SIGCONT; {} feeds with a request of unknown origin; wall {wall:?} + SQLite {:?}",
+        fleet.feeds,
+        requests.len(),
+        fetches.len(),
+        killed_hosts.len(),
+        unknown.len(),
+        began.elapsed() - wall
+    );
+}
+
+/// Writes a worker logged as refused or failed since `since` (its log
+/// lines start with their RFC 3339 time).
+fn write_failures(log: &str, since: chrono::DateTime<chrono::Utc>) -> i64 {
+    log.lines()
+        .filter(|l| l.contains("write refused") || l.contains("write failed"))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t >= since)
+        })
+        .count() as i64
+}
+
+fn canonical_urls_pg(url: &str) -> BTreeSet<String> {
+    pg(url, async |c| {
+        c.query("SELECT url FROM stories", &[])
+            .await
+            .expect("stories")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    })
+}
+
+fn canonical_urls_sqlite(conn: &rusqlite::Connection) -> BTreeSet<String> {
+    conn.prepare("SELECT url FROM stories")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("stories")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[test]
+fn a_one_shot_poll_longer_than_the_lease_still_folds_everything() {
+    let Some(server) = require_pg() else { return };
+    let url = server.fresh_db();
+    let room = Newsroom::start(6, "[daemon]\nlease = \"5s\"\n");
+    // Slow answers on one host (per_host 2): the pass outlasts the lease of
+    // the roles it took before polling.
+    for outlet in common::newsroom::OUTLETS {
+        room.server.delay(outlet.path, Duration::from_secs(3));
+    }
+    let started = Instant::now();
+    let out = feedfold_env(&room, &[("FEEDFOLD_DATABASE", &url)], &["poll"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        started.elapsed() > Duration::from_secs(6),
+        "the pass was not slow"
+    );
+    assert!(pg_count(&url, "SELECT count(*) FROM entry") > 0, "{stderr}");
+    assert_eq!(
+        pg_count(&url, "SELECT count(*) FROM fold_queue"),
+        0,
+        "everything fetched is folded: {stderr}"
+    );
+    assert_eq!(
+        pg_count(
+            &url,
+            "SELECT count(*) FROM entry e
+             WHERE NOT EXISTS (SELECT 1 FROM story_entry se WHERE se.entry_id = e.id)"
+        ),
+        0,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("folding failed"), "{stderr}");
 }

@@ -138,24 +138,16 @@ impl Roles {
     }
 
     /// One tick of the roles: sync (leader, once per config), fold and
-    /// index (folder) until the queue is empty or `budget` is spent.
-    /// Returns whether the database answered the host-lease renewal.
+    /// index (folder) until the queue is empty or `budget` is spent. Host
+    /// leases are renewed elsewhere ([`keep_hosts`]): this work can outlast
+    /// a lease.
     async fn tick(
         &mut self,
         store: &PgStore,
         poller: &Poller<PgLedger>,
         config: &Config,
         budget: Duration,
-    ) -> bool {
-        // Host leases are renewed here too, so a pass longer than a lease
-        // keeps its hosts.
-        let answered = match poller.store().renew_leases().await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!("renewing host leases failed: {e}");
-                false
-            }
-        };
+    ) {
         if Self::hold(
             store,
             poller,
@@ -198,11 +190,14 @@ impl Roles {
         )
         .await
         {
-            if let Some(lease) = &self.folder {
-                fold_for(store, lease, config, budget).await;
+            let held = match self.folder.as_mut() {
+                Some(lease) => fold_for(store, lease, config, budget).await,
+                None => true,
+            };
+            if !held && self.folder.take().is_some() {
+                tracing::warn!(role = Role::Folder.as_str(), "role lost to another process");
             }
         }
-        answered
     }
 
     /// Starts the leader's prune when `retention.schedule` says so, on its
@@ -249,29 +244,27 @@ impl Roles {
     }
 }
 
-/// Folds and indexes until the queue is empty or `budget` is spent.
-async fn fold_for(store: &PgStore, lease: &RoleLease, config: &Config, budget: Duration) {
+/// Folds and indexes until the queue is empty or `budget` is spent,
+/// renewing the folder's `lease` before each batch: a backlog drained
+/// batch after batch must not outlast the lease it is fenced on. Returns
+/// whether the role is still held.
+async fn fold_for(
+    store: &PgStore,
+    lease: &mut RoleLease,
+    config: &Config,
+    budget: Duration,
+) -> bool {
     let started = std::time::Instant::now();
-    let mut lease = lease.clone();
-    let mut renewed = std::time::Instant::now();
     loop {
-        // A long run (a one-shot `poll` folding a cold pass) outlasts the
-        // lease: renew it as the daemon's tick would.
-        if renewed.elapsed() >= TICK {
-            match store.renew_role(&lease, config.daemon.lease).await {
-                Ok(Some(l)) => lease = l,
-                Ok(None) => {
-                    tracing::warn!("the folder role was lost; folding stops");
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!("renewing the folder role failed: {e}");
-                    break;
-                }
+        match store.renew_role(lease, config.daemon.lease).await {
+            Ok(Some(renewed)) => *lease = renewed,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(role = Role::Folder.as_str(), "cannot renew the role: {e}");
+                return true;
             }
-            renewed = std::time::Instant::now();
         }
-        match store.fold_queued(&lease, &config.dedup, FOLD_BATCH).await {
+        match store.fold_queued(lease, &config.dedup, FOLD_BATCH).await {
             Ok(r) if r.entries > 0 => {
                 tracing::debug!(
                     entries = r.entries,
@@ -300,6 +293,34 @@ async fn fold_for(store: &PgStore, lease: &RoleLease, config: &Config, budget: D
             }
         }
     }
+    true
+}
+
+/// Renews this process's host leases every [`TICK`] until `stop`, on a
+/// task of its own: when renewals waited for the roles' work (the first
+/// sync of thousands of feeds, a folder draining a backlog), a worker lost
+/// every host mid-pass and its fetches in flight were refused. Feeds the
+/// watchdog while the database answers.
+async fn keep_hosts(
+    poller: Arc<Poller<PgLedger>>,
+    mut stop: watch::Receiver<bool>,
+    liveness: Option<Arc<Liveness>>,
+) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match poller.store().renew_leases().await {
+                Ok(_) => {
+                    if let Some(liveness) = &liveness {
+                        liveness.beat();
+                    }
+                }
+                Err(e) => tracing::warn!("renewing host leases failed: {e}"),
+            },
+            _ = stopped(&mut stop) => break,
+        }
+    }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
@@ -320,13 +341,13 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
     let (stop_tx, stop) = watch::channel(false);
     // SIGHUP re-reads the config; the leader syncs its feed list again.
     let (reload_tx, mut reloaded) = watch::channel(config.clone());
+    let keeper = tokio::spawn(keep_hosts(
+        poller.clone(),
+        stop.clone(),
+        Some(liveness.clone()),
+    ));
     let roles_task = {
-        let (store, poller, mut stop, liveness) = (
-            store.clone(),
-            poller.clone(),
-            stop.clone(),
-            liveness.clone(),
-        );
+        let (store, poller, mut stop) = (store.clone(), poller.clone(), stop.clone());
         tokio::spawn(async move {
             let mut roles = Roles::new();
             let mut tick = tokio::time::interval(TICK);
@@ -338,10 +359,7 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
                             roles.synced = false;
                         }
                         let config = reloaded.borrow_and_update().clone();
-                        // The watchdog is fed only while the database answers.
-                        if roles.tick(&store, &poller, &config, TICK).await {
-                            liveness.beat();
-                        }
+                        roles.tick(&store, &poller, &config, TICK).await;
                     }
                     _ = stopped(&mut stop) => break,
                 }
@@ -413,6 +431,7 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), DaemonError
         passes_abort.abort();
     }
     let _ = roles_task.await;
+    let _ = keeper.await;
     if let Err(e) = poller.store().release_all().await {
         tracing::warn!("releasing host leases failed: {e}");
     }
@@ -457,11 +476,16 @@ pub async fn poll_once(
     let mut roles = Roles::new();
     // Sync before polling so that a first poll has feeds to poll.
     roles.tick(&store, &poller, config, Duration::ZERO).await;
+    // A pass longer than a lease keeps its hosts.
+    let (done_tx, done) = watch::channel(false);
+    let keeper = tokio::spawn(keep_hosts(poller.clone(), done, None));
     let summary = poller.poll_once(false, stop).await;
+    let _ = done_tx.send(true);
+    let _ = keeper.await;
     // The pass may have outlasted the roles' leases: renew (or retake) them.
     roles.tick(&store, &poller, config, Duration::ZERO).await;
-    if let Some(lease) = roles.folder.clone() {
-        fold_for(&store, &lease, config, Duration::from_secs(600)).await;
+    if let Some(lease) = roles.folder.as_mut() {
+        fold_for(&store, lease, config, Duration::from_secs(600)).await;
     }
     roles.release(&store).await;
     if let Err(e) = poller.store().release_all().await {
@@ -510,7 +534,7 @@ pub async fn refold(
     while store.fold_backlog().await?.0 > 0 {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    if let Some(lease) = &folder {
+    if let Some(lease) = folder.as_mut() {
         fold_for(&store, lease, config, Duration::from_secs(600)).await;
         store.release_role(lease).await?;
     }

@@ -44,7 +44,10 @@ pub struct FoldReport {
 impl PgStore {
     /// Folds up to `max` queued entries in one transaction fenced on the
     /// folder's `lease`; refused ([`PgError::Fenced`], nothing written) once
-    /// another process holds the role.
+    /// another process holds the role. The batch ends early, with what is
+    /// folded so far, once half of what was left of the lease is spent: a
+    /// batch that outlasted the lease was cancelled by the fence's timeout
+    /// and retried whole, and a slow folder never drained its queue.
     pub async fn fold_queued(
         &self,
         lease: &RoleLease,
@@ -53,7 +56,8 @@ impl PgStore {
     ) -> Result<FoldReport, PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        fence(&tx, Fence::Role(lease)).await?;
+        let left = fence(&tx, Fence::Role(lease)).await?;
+        let stop_at = std::time::Instant::now() + left / 2;
         let rows = tx
             .query(
                 &format!(
@@ -67,8 +71,13 @@ impl PgStore {
             .await?;
         let now = Utc::now();
         let mut report = FoldReport::default();
+        let mut taken = Vec::new();
         for row in &rows {
+            if !taken.is_empty() && std::time::Instant::now() >= stop_at {
+                break;
+            }
             let entry: i64 = row.get(0);
+            taken.push(entry);
             let bands: Vec<i64> = row.get(2);
             let window_at: i64 = row.get(6);
             let signature = Signature::from_bytes(&row.get::<_, Vec<u8>>(5)).ok();
@@ -111,7 +120,6 @@ impl PgStore {
             }
             report.entries += 1;
         }
-        let taken: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         tx.execute(
             &tx.prepare_cached("DELETE FROM fold_queue WHERE entry_id = ANY($1)")
                 .await?,

@@ -107,7 +107,7 @@ macro_rules! fence_sql {
     ($table:literal, $key:literal) => {
         concat!(
             "SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
-                    set_config('statement_timeout', t.ms, true)
+                    set_config('statement_timeout', t.ms, true), t.ms
              FROM (SELECT greatest(1, ceil(extract(epoch FROM l.expires_at - clock_timestamp()) * 1000))::bigint::text AS ms
                    FROM ", $table, " l
                    WHERE l.", $key, " = $1 AND l.owner = $2 AND l.epoch = $3
@@ -121,6 +121,8 @@ const FENCE_ROLE: &str = fence_sql!("role_lease", "role");
 
 /// Checks, inside `tx` and before its writes, that the lease in `fence` is
 /// still held at its epoch, and share-locks the lease row until `tx` ends.
+/// Returns what is left of the lease, by the database's clock (at least
+/// 1 ms), for a writer that sizes its transaction to it.
 ///
 /// A takeover locks the row `FOR UPDATE SKIP LOCKED`, so it skips a lease
 /// whose holder is mid-write; a renewal or release waits for the commit.
@@ -128,7 +130,7 @@ const FENCE_ROLE: &str = fence_sql!("role_lease", "role");
 /// the lease, so a worker paused mid-transaction is disconnected by the
 /// server (its transaction rolled back, the lock freed) rather than holding
 /// the host past its lease.
-pub async fn fence(tx: &Transaction<'_>, fence: Fence<'_>) -> Result<(), PgError> {
+pub async fn fence(tx: &Transaction<'_>, fence: Fence<'_>) -> Result<Duration, PgError> {
     let (sql, key, owner, epoch, what) = match fence {
         Fence::Host(l) => (
             FENCE_HOST,
@@ -147,10 +149,15 @@ pub async fn fence(tx: &Transaction<'_>, fence: Fence<'_>) -> Result<(), PgError
     };
     let stmt = tx.prepare_cached(sql).await?;
     let rows = tx.query(&stmt, &[&key, &owner.0, &epoch]).await?;
-    if rows.is_empty() {
+    let Some(row) = rows.first() else {
         return Err(PgError::Fenced { what, epoch });
-    }
-    Ok(())
+    };
+    // Column 2: set_config answers in display units ("5s").
+    let ms = row
+        .get::<_, Option<String>>(2)
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(1);
+    Ok(Duration::from_millis(ms))
 }
 
 impl PgStore {

@@ -25,6 +25,9 @@ pub struct ClaimedFeed {
     pub last_modified: Option<String>,
     /// Not claimed again before this, whatever happens to this worker.
     pub in_flight_until: DateTime<Utc>,
+    /// The fetch must start within this of the claim, or the feed is given
+    /// back ([`PgStore::claim_due_feeds`]).
+    pub start_within: Duration,
 }
 
 /// What [`PgStore::claim_due_feeds`] gave.
@@ -83,9 +86,15 @@ pub struct FetchRecord {
 impl PgStore {
     /// Claims up to `limit` due feeds among the hosts of `leases` (all of
     /// one worker) and marks them in flight for one poll interval (the
-    /// feed's own, else `default_interval`), so no worker, this one after a
-    /// restart included, claims them again before then: a worker that dies
-    /// mid-fetch leaves its feeds one interval late, never fetched twice.
+    /// feed's own, else `default_interval`) plus a start window (`window`,
+    /// at most the interval), so no worker, this one after a restart
+    /// included, claims them again before then. The claimer starts a fetch
+    /// within the window or gives the feed back (`PgLedger::may_fetch`), so
+    /// the mark outlasts every fetch start by an interval: a worker that
+    /// dies mid-fetch leaves its feed one interval late, never fetched twice
+    /// within an interval. (A mark of one interval from the claim let a feed
+    /// whose fetch started late in a long pass be fetched again seconds
+    /// after its worker died.)
     ///
     /// Due: active, not disabled, `next_due_at` passed (or never set), not
     /// in flight, no Retry-After or host throttle in force. The leases are
@@ -96,11 +105,13 @@ impl PgStore {
         leases: &[HostLease],
         limit: i64,
         default_interval: Duration,
+        window: Duration,
     ) -> Result<DueClaim, PgError> {
         let Some((owner, hosts, epochs)) = lease_arrays(leases) else {
             return Ok(DueClaim::default());
         };
         let default_secs = i32::try_from(default_interval.as_secs()).unwrap_or(i32::MAX);
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // The fence of many leases at once: the held ones, share-locked.
@@ -128,7 +139,9 @@ impl PgStore {
             .prepare_cached(
                 "UPDATE feed f
                  SET in_flight_until = clock_timestamp()
-                         + COALESCE(f.poll_interval_secs, f.interval_secs, $3) * interval '1 second',
+                         + COALESCE(f.poll_interval_secs, f.interval_secs, $3) * interval '1 second'
+                         + LEAST(COALESCE(f.poll_interval_secs, f.interval_secs, $3)::bigint * 1000, $5)
+                           * interval '1 millisecond',
                      claimed_by = $2
                  FROM (SELECT d.id FROM feed d
                        WHERE d.host = ANY($1) AND d.active AND d.disabled_at IS NULL
@@ -142,11 +155,15 @@ impl PgStore {
                        FOR UPDATE SKIP LOCKED) due
                  WHERE f.id = due.id
                  RETURNING f.id, f.url, f.fetch_url, f.host, f.etag, f.last_modified,
-                           f.in_flight_until",
+                           f.in_flight_until,
+                           LEAST(COALESCE(f.poll_interval_secs, f.interval_secs, $3)::bigint * 1000, $5)",
             )
             .await?;
         let rows = tx
-            .query(&claim, &[&held, &owner.0, &default_secs, &limit])
+            .query(
+                &claim,
+                &[&held, &owner.0, &default_secs, &limit, &window_ms],
+            )
             .await?;
         tx.commit().await?;
         let feeds = rows
@@ -159,6 +176,7 @@ impl PgStore {
                 etag: r.get(4),
                 last_modified: r.get(5),
                 in_flight_until: r.get(6),
+                start_within: Duration::from_millis(u64::try_from(r.get::<_, i64>(7)).unwrap_or(0)),
             })
             .collect();
         Ok(DueClaim { feeds, lost })

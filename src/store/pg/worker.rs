@@ -37,8 +37,9 @@ pub struct PgLedger {
 struct Held {
     /// Held host leases, by host.
     hosts: HashMap<String, HostLease>,
-    /// The host each claimed feed was claimed under.
-    feeds: HashMap<FeedId, String>,
+    /// The claimed feeds: the host each was claimed under, and when its
+    /// fetch must have started (`ClaimedFeed::start_within` of the claim).
+    feeds: HashMap<FeedId, (String, Instant)>,
     /// When the leases last renewed expire, by this process's clock (not
     /// the database's: no clock is compared with another's), less a margin
     /// for a fetch to be written.
@@ -120,7 +121,7 @@ impl PgLedger {
             valid_until,
         } = &mut *state;
         *hosts = leases.into_iter().map(|l| (l.host.clone(), l)).collect();
-        feeds.retain(|_, host| hosts.contains_key(host));
+        feeds.retain(|_, (host, _)| hosts.contains_key(host));
         *valid_until = asked + self.lease_ttl.mul_f64(0.8);
     }
 
@@ -149,6 +150,17 @@ impl PgLedger {
         Ok(held)
     }
 
+    /// Whether the lease a claimed feed's write is fenced on is still held,
+    /// by this process's reckoning.
+    fn may_write(&self, feed: FeedId) -> bool {
+        let state = self.held();
+        Instant::now() < state.valid_until
+            && state
+                .feeds
+                .get(&feed)
+                .is_some_and(|(host, _)| state.hosts.contains_key(host))
+    }
+
     /// Gives every lease back (at a clean exit), so other workers take the
     /// hosts at once instead of after the expiry.
     pub async fn release_all(&self) -> Result<(), PgError> {
@@ -170,9 +182,10 @@ impl Ledger for PgLedger {
     ) -> Result<(Vec<DueFeed>, HashMap<String, HostState>), StoreError> {
         self.refresh_leases().await?;
         let leases = self.leases();
+        let claimed = Instant::now();
         let claim = self
             .store
-            .claim_due_feeds(&leases, CLAIM_LIMIT, self.default_interval)
+            .claim_due_feeds(&leases, CLAIM_LIMIT, self.default_interval, self.lease_ttl)
             .await?;
         let ids: Vec<i64> = claim.feeds.iter().map(|f| f.id).collect();
         let due = self.store.due_details(&ids).await?;
@@ -182,18 +195,23 @@ impl Ledger for PgLedger {
             state.hosts.remove(host);
         }
         for f in &claim.feeds {
-            state.feeds.insert(FeedId(f.id), f.host.clone());
+            state
+                .feeds
+                .insert(FeedId(f.id), (f.host.clone(), claimed + f.start_within));
         }
         Ok((due, throttled))
     }
 
+    /// Whether a claimed feed may be fetched now: its host still held, and
+    /// its claim young enough that its in-flight mark outlasts the fetch by
+    /// an interval (else the pass gives it back and a later one claims it).
     fn may_fetch(&self, feed: FeedId) -> bool {
-        let state = self.held();
-        Instant::now() < state.valid_until
-            && state
+        self.may_write(feed)
+            && self
+                .held()
                 .feeds
                 .get(&feed)
-                .is_some_and(|host| state.hosts.contains_key(host))
+                .is_some_and(|(_, start_by)| Instant::now() < *start_by)
     }
 
     async fn release_claim(&self, feed: FeedId) {
@@ -220,25 +238,41 @@ impl Ledger for PgLedger {
             state
                 .feeds
                 .get(&update.feed)
-                .and_then(|host| state.hosts.get(host))
+                .and_then(|(host, _)| state.hosts.get(host))
                 .cloned()
         };
-        let Some(lease) = lease else {
-            return Err(PgError::Fenced {
+        // One feed's write that fails is that feed's: the pass goes on, and
+        // the feed, still marked in flight, is polled again after its claim
+        // runs out. As errors, a host lost while the fetch was in flight, or
+        // a connection the server closed under a paused worker (its pooled
+        // connections are dead when it wakes up), ended the whole pass and
+        // dropped the pass's other fetches in flight, answered but unwritten.
+        let written = match lease {
+            Some(lease) => self.store.record_update(&lease, &self.dedup, &update).await,
+            None => Err(PgError::Fenced {
                 what: format!("feed {} (its host is no longer held)", update.feed.0),
                 epoch: 0,
-            }
-            .into());
+            }),
         };
-        let written = self.store.record_update(&lease, &self.dedup, &update).await;
         self.held().feeds.remove(&update.feed);
         match written {
-            // One feed's refused write is that feed's: the pass goes on.
+            Ok(report) => Ok(report),
             Err(e @ PgError::Fenced { .. }) => {
                 tracing::warn!(feed = update.feed.0, "write refused, nothing stored: {e}; the feed is polled again after its interval");
                 Ok(IngestReport::default())
             }
-            other => Ok(other?),
+            Err(e) => {
+                // tokio-postgres says only "db error"; the server's message
+                // is further down the chain.
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    why = format!("{why}: {s}");
+                    source = s.source();
+                }
+                tracing::warn!(feed = update.feed.0, "write failed, nothing stored: {why}; the feed is polled again after its interval");
+                Ok(IngestReport::default())
+            }
         }
     }
 }
