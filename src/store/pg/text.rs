@@ -5,7 +5,7 @@
 //! Rows written before migration 0003 hold the full texts in `content`,
 //! `summary` and `norm_text` instead; [`PgStore::convert_old_text`] turns
 //! them into frames when a worker opens the database, and until it has,
-//! readers decode either form ([`html`], [`norm_text`]).
+//! readers decode either form (`html`, `norm_text`).
 
 use tokio_postgres::Row;
 
