@@ -270,11 +270,12 @@ async fn refold(config_path: &Path, since: Option<DateTime<Utc>>, logging: &Logg
         .await?;
         eprintln!();
         println!(
-            "refolded {} entries in {:.1}s: {} stories before, {} after",
+            "refolded {} entries in {:.1}s: {} stories before, {} after, {} of them new groupings with new ids",
             report.entries,
             started.elapsed().as_secs_f64(),
             report.stories_before,
-            report.stories_after
+            report.stories_after,
+            report.new_ids
         );
         return Ok(());
     }

@@ -222,7 +222,19 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     let pruned = lines(&pg_env, &["prune", "--json"]).remove(0);
     assert_eq!(pruned["entries"], 0, "nothing is old enough: {pruned}");
 
-    // A refold re-analyses and re-folds every entry into the same stories.
+    // A refold re-analyses and re-folds every entry into the same stories,
+    // under the same ids (docs/SCHEMA.md, "Story ids and refold").
+    let ids = || {
+        pg(&url, async |c| {
+            c.query("SELECT entry_url, story_id FROM story_sources", &[])
+                .await
+                .expect("story ids")
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+    };
+    let ids_before = ids();
     pg(&url, async |c| {
         c.execute(
             "UPDATE entry SET norm_text = 'stale', signature = NULL",
@@ -240,6 +252,17 @@ fn poll_on_postgres_folds_the_newsroom_as_sqlite_does() {
     );
     assert!(stdout.starts_with("refolded "), "{stdout}");
     assert_eq!(pg_groups(&url), sqlite, "same stories after a refold");
+    assert_eq!(ids(), ids_before, "the same story ids after a refold");
+    assert!(stdout.contains("0 of them new groupings"), "{stdout}");
+    // Ids handed back are never handed out again.
+    assert_eq!(
+        pg_count(
+            &url,
+            "SELECT count(*) FROM story WHERE id > (SELECT last_value FROM story_id_seq)"
+        ),
+        0
+    );
+    assert_eq!(pg_count(&url, "SELECT count(*) FROM refold_origin"), 0);
     assert_eq!(pg_count(&url, "SELECT count(*) FROM fold_queue"), 0);
     assert_eq!(
         pg_count(&url, "SELECT count(*) FROM entry WHERE signature IS NULL"),

@@ -1,5 +1,5 @@
--- Each text once, as in SQLite's schema 13 (and the band index's trim
--- index, at the end): `entry.body` (the plain text)
+-- Each text once, as in SQLite's schema 13 (and, at the end, the band
+-- index's trim index and story ids across a refold): `entry.body` (the plain text)
 -- stays the one full copy; the feed's HTML and dedup's normalised text are
 -- kept as zstd frames against it (src/store/text.rs), a few percent of
 -- their size. Until now PostgreSQL stored four full texts per entry
@@ -41,3 +41,15 @@ $$;
 -- index of its own, on the hour, which no lookup can use.
 DROP INDEX band_key_window;
 CREATE INDEX band_key_hour ON band_key ((window_at / 3600));
+
+-- Story ids across a refold, as on SQLite (docs/SCHEMA.md, "Story ids and
+-- refold"): where each refolded entry was before, kept until the refold's
+-- last transaction gives the rebuilt stories their ids back (an
+-- interrupted refold's rows stay for the next). Renumbering a story moves
+-- its lineage with it, so the reference is checked at commit.
+CREATE TABLE refold_origin (
+    entry_id  bigint PRIMARY KEY REFERENCES entry(id) ON DELETE CASCADE,
+    story_id  bigint NOT NULL,
+    canonical boolean NOT NULL
+);
+ALTER TABLE story_entry ALTER CONSTRAINT story_entry_story_id_fkey DEFERRABLE INITIALLY IMMEDIATE;

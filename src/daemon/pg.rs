@@ -538,13 +538,14 @@ pub async fn refold(
         fold_for(&store, lease, config, Duration::from_secs(600)).await;
         store.release_role(lease).await?;
     }
+    let new_ids = store.restore_story_ids().await?;
     let stories_after = store.story_count().await?;
     let count = |n: i64| usize::try_from(n).unwrap_or(0);
     Ok(crate::store::fold::RefoldReport {
         entries: ids.len(),
         stories_before: count(stories_before),
         stories_after: count(stories_after),
-        new_ids: 0,
+        new_ids,
     })
 }
 

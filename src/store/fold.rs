@@ -488,68 +488,111 @@ impl Store {
 }
 
 /// Gives the stories a refold rebuilt the ids of the stories they continue
-/// (the rule of docs/SCHEMA.md, "Story ids and refold"); returns how many
-/// are new groupings. Runs in one transaction at the end of the refold.
-///
-/// A story continues the old story whose canonical copy it holds; one that
-/// holds several takes the one with most copies in it (then the lowest id),
-/// and an old story whose canonical copy went to a story that took another
-/// id passes to the story holding most (more than half) of its copies. An
-/// id still held by a story the refold did not touch stays with it. A
-/// story that continues none keeps the id it was built under, or gets a
-/// fresh one if that id goes to another.
+/// ([`plan_story_ids`]); returns how many are new groupings. Runs in one
+/// transaction at the end of the refold.
 fn restore_story_ids(tx: &Transaction) -> rusqlite::Result<usize> {
-    use std::collections::{BTreeSet, HashMap, HashSet};
-    // (story now, story before, copies from it, holds its canonical copy)
-    let pieces: Vec<(i64, i64, i64, bool)> = tx
+    let pieces: Vec<RefoldPiece> = tx
         .prepare(
             "SELECT se.story_id, o.story_id, COUNT(*), MAX(o.canonical)
              FROM refold_origin o JOIN story_entry se ON se.entry_id = o.entry_id
              GROUP BY se.story_id, o.story_id",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([], |r| {
+            Ok(RefoldPiece {
+                now: r.get(0)?,
+                before: r.get(1)?,
+                copies: r.get(2)?,
+                canonical: r.get(3)?,
+            })
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut old_size: HashMap<i64, i64> = HashMap::new();
-    for &(_, old, copies, _) in &pieces {
-        *old_size.entry(old).or_default() += copies;
+    let existing: std::collections::HashSet<i64> = tx
+        .prepare("SELECT id FROM story WHERE id IN (SELECT DISTINCT story_id FROM refold_origin)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let next: i64 = tx.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM story), 0),
+                    COALESCE((SELECT MAX(story_id) FROM refold_origin), 0)) + 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let (moves, new_ids) = plan_story_ids(&pieces, &existing, next);
+    // Two passes through negative ids, so that swapped ids never collide;
+    // the lineage follows its story, checked at commit.
+    tx.pragma_update(None, "defer_foreign_keys", true)?;
+    for pass in [0, 1] {
+        for &(now, id) in &moves {
+            let (from, to) = if pass == 0 { (now, -now) } else { (-now, id) };
+            tx.prepare_cached("UPDATE story SET id = ?2 WHERE id = ?1")?
+                .execute([from, to])?;
+            tx.prepare_cached("UPDATE story_entry SET story_id = ?2 WHERE story_id = ?1")?
+                .execute([from, to])?;
+        }
     }
-    let rebuilt: BTreeSet<i64> = pieces.iter().map(|p| p.0).collect();
-    let held_elsewhere = |id: i64| -> rusqlite::Result<bool> {
-        Ok(!rebuilt.contains(&id)
-            && tx
-                .prepare_cached("SELECT 1 FROM story WHERE id = ?1")?
-                .exists([id])?)
-    };
+    Ok(new_ids)
+}
+
+/// Copies of one story after a refold that came from one story before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RefoldPiece {
+    /// The story they are in now.
+    pub now: i64,
+    /// The story they were in before the refold.
+    pub before: i64,
+    /// How many copies.
+    pub copies: i64,
+    /// Whether one of them was that story's canonical copy.
+    pub canonical: bool,
+}
+
+/// The ids the stories a refold rebuilt take back (the rule of
+/// docs/SCHEMA.md, "Story ids and refold"), shared by both stores: the
+/// moves `(id now, id to take)` and how many stories are new groupings.
+///
+/// A story continues the old story whose canonical copy it holds; one that
+/// holds several takes the one with most copies in it (then the lowest id),
+/// and an old story whose canonical copy went to a story that took another
+/// id passes to the story holding most (more than half) of its copies. An
+/// id still held by a story the refold did not touch stays with it
+/// (`existing`: the old ids some story holds now). A story that continues
+/// none keeps the id it was built under, or gets a fresh one from `next` on
+/// if that id goes to another.
+pub(crate) fn plan_story_ids(
+    pieces: &[RefoldPiece],
+    existing: &std::collections::HashSet<i64>,
+    mut next: i64,
+) -> (Vec<(i64, i64)>, usize) {
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    let mut old_size: HashMap<i64, i64> = HashMap::new();
+    for p in pieces {
+        *old_size.entry(p.before).or_default() += p.copies;
+    }
+    let rebuilt: BTreeSet<i64> = pieces.iter().map(|p| p.now).collect();
+    let held_elsewhere = |id: i64| !rebuilt.contains(&id) && existing.contains(&id);
     // Canonical claims first, then majorities; more copies first.
     let mut claims: Vec<(u8, i64, i64, i64)> = pieces
         .iter()
-        .filter_map(|&(now, old, copies, canonical)| {
-            let rank = if canonical {
+        .filter_map(|p| {
+            let rank = if p.canonical {
                 0
-            } else if copies * 2 > old_size[&old] {
+            } else if p.copies * 2 > old_size[&p.before] {
                 1
             } else {
                 return None;
             };
-            Some((rank, -copies, old, now))
+            Some((rank, -p.copies, p.before, p.now))
         })
         .collect();
     claims.sort_unstable();
     let mut continues: HashMap<i64, i64> = HashMap::new();
     let mut taken: HashSet<i64> = HashSet::new();
     for (_, _, old, now) in claims {
-        if continues.contains_key(&now) || taken.contains(&old) || held_elsewhere(old)? {
+        if continues.contains_key(&now) || taken.contains(&old) || held_elsewhere(old) {
             continue;
         }
         continues.insert(now, old);
         taken.insert(old);
     }
-    let mut next: i64 = tx.query_row(
-        "SELECT MAX(COALESCE((SELECT MAX(id) FROM story), 0),
-                    COALESCE((SELECT MAX(story_id) FROM refold_origin), 0)) + 1",
-        [],
-        |r| r.get(0),
-    )?;
     let mut moves: Vec<(i64, i64)> = Vec::new();
     let mut new_ids = 0;
     for &now in &rebuilt {
@@ -569,19 +612,7 @@ fn restore_story_ids(tx: &Transaction) -> rusqlite::Result<usize> {
             moves.push((now, id));
         }
     }
-    // Two passes through negative ids, so that swapped ids never collide;
-    // the lineage follows its story, checked at commit.
-    tx.pragma_update(None, "defer_foreign_keys", true)?;
-    for pass in [0, 1] {
-        for &(now, id) in &moves {
-            let (from, to) = if pass == 0 { (now, -now) } else { (-now, id) };
-            tx.prepare_cached("UPDATE story SET id = ?2 WHERE id = ?1")?
-                .execute([from, to])?;
-            tx.prepare_cached("UPDATE story_entry SET story_id = ?2 WHERE story_id = ?1")?
-                .execute([from, to])?;
-        }
-    }
-    Ok(new_ids)
+    (moves, new_ids)
 }
 
 /// Refolds a batch of (entry, feed) pairs inside `tx`; each feed's

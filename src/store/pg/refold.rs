@@ -15,6 +15,7 @@ use super::fold::recompute_story;
 use super::text::{html, HTML_COLUMNS};
 use super::{PgError, PgStore};
 use crate::dedup::{self, BoilerplateModel, DedupConfig};
+use crate::store::fold::{plan_story_ids, RefoldPiece};
 
 /// An entry as analysis reads it: id, title, body HTML, its feed's model.
 type Unanalysed = (i64, Option<String>, Option<String>, Option<String>);
@@ -42,6 +43,17 @@ impl PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
+        // Where each entry was before, for the ids at the end; an
+        // interrupted refold's rows stay, so its ids from before come back.
+        tx.execute(
+            "INSERT INTO refold_origin (entry_id, story_id, canonical)
+             SELECT se.entry_id, se.story_id, se.relation = 'canonical'
+             FROM story_entry se JOIN entry e ON e.id = se.entry_id
+             WHERE COALESCE(e.window_at, 0) >= $1
+             ON CONFLICT (entry_id) DO NOTHING",
+            &[&from],
+        )
+        .await?;
         tx.execute(
             &tx.prepare_cached(
                 "UPDATE entry SET fingerprint_version = 0 WHERE COALESCE(window_at, 0) >= $1",
@@ -157,6 +169,82 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Gives the stories a refold rebuilt the ids of the stories they
+    /// continue (the SQLite store's rule, [`crate::store::fold`]'s
+    /// `plan_story_ids`); returns how many are new groupings. Call once the
+    /// refolded entries are folded. Holds the story table against the
+    /// folder meanwhile: a batch that read a renumbered story fails its
+    /// commit and is folded again.
+    pub async fn restore_story_ids(&self) -> Result<usize, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(
+            "SET CONSTRAINTS story_entry_story_id_fkey DEFERRED;
+             LOCK TABLE story IN SHARE ROW EXCLUSIVE MODE",
+        )
+        .await?;
+        let pieces: Vec<RefoldPiece> = tx
+            .query(
+                "SELECT se.story_id, o.story_id, count(*), bool_or(o.canonical)
+                 FROM refold_origin o JOIN story_entry se ON se.entry_id = o.entry_id
+                 GROUP BY se.story_id, o.story_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RefoldPiece {
+                    now: r.try_get(0)?,
+                    before: r.try_get(1)?,
+                    copies: r.try_get(2)?,
+                    canonical: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, PgError>>()?;
+        let existing: std::collections::HashSet<i64> = tx
+            .query(
+                "SELECT id FROM story WHERE id IN (SELECT story_id FROM refold_origin)",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let next: i64 = tx
+            .query_one(
+                "SELECT greatest(COALESCE((SELECT max(id) FROM story), 0),
+                                 COALESCE((SELECT max(story_id) FROM refold_origin), 0)) + 1",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let (moves, new_ids) = plan_story_ids(&pieces, &existing, next);
+        // Two passes through negative ids, so that swapped ids never collide.
+        for pass in [0, 1] {
+            for &(now, id) in &moves {
+                let (from, to) = if pass == 0 { (now, -now) } else { (-now, id) };
+                tx.execute("UPDATE story SET id = $2 WHERE id = $1", &[&from, &to])
+                    .await?;
+                tx.execute(
+                    "UPDATE story_entry SET story_id = $2 WHERE story_id = $1",
+                    &[&from, &to],
+                )
+                .await?;
+            }
+        }
+        // A fresh id handed out here must never come from the sequence again.
+        tx.execute(
+            "SELECT setval(pg_get_serial_sequence('story', 'id'),
+                           greatest(nextval(pg_get_serial_sequence('story', 'id')),
+                                    (SELECT max(id) FROM story)))",
+            &[],
+        )
+        .await?;
+        tx.execute("DELETE FROM refold_origin", &[]).await?;
+        tx.commit().await?;
+        Ok(new_ids)
     }
 
     /// Stories in the database.
