@@ -213,9 +213,30 @@ fn strict(
         .build();
     // feed-rs (through quick-xml) has panicked on hostile input; one feed must
     // never take the daemon down.
-    catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())))
-        .map_err(|_| ParseError::Panicked)
+    let parse = |doc: &str| catch_unwind(AssertUnwindSafe(|| parser.parse(doc.as_bytes())));
+    match parse(&text) {
+        Ok(parsed) => Ok(parsed),
+        // feed-rs 3.0 cuts a contact (`managingEditor`, `webMaster`, an
+        // item's `author`) one byte before or after its e-mail address and
+        // panics when a non-ASCII character stands there: the document is
+        // read without its contacts rather than not at all.
+        Err(_) => {
+            let bare = CONTACTS.replace_all(&text, "");
+            if bare.len() == text.len() {
+                return Err(ParseError::Panicked);
+            }
+            parse(&bare).map_err(|_| ParseError::Panicked)
+        }
+    }
 }
+
+/// The RSS elements feed-rs reads as "name <e-mail>" contacts.
+static CONTACTS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?is)<managingEditor\b[^>]*>.*?</managingEditor\s*>|<webMaster\b[^>]*>.*?</webMaster\s*>|<author\b[^>]*>.*?</author\s*>",
+    )
+    .expect("a constant pattern")
+});
 
 fn classify(e: feed_rs::parser::ParseFeedError) -> ParseError {
     match e {
@@ -603,5 +624,18 @@ mod tests {
             charset::utf8_declarations("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_contact_feed_rs_cannot_cut_loses_the_contact_not_the_feed() {
+        // A non-ASCII character right before the e-mail address: feed-rs
+        // 3.0 slices inside it and panics.
+        let doc = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>\
+                   <webMaster>webmas\u{2026}er@example.com</webMaster>\
+                   <item><title>One</title><link>https://example.com/1</link></item>\
+                   </channel></rss>";
+        let parsed = parse(doc.as_bytes(), None, "https://example.com/rss").expect("parses");
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("One"));
     }
 }
