@@ -202,11 +202,12 @@ pub fn record_ingest(report: &IngestReport) {
     }
 }
 
-/// Records how long entries waited, from their commit to their search
-/// index step, in milliseconds.
-pub fn record_search_lags(waits_ms: &[i64]) {
+/// Observes how long the entries indexed since the last scrape waited,
+/// from their commit to their search index step (read from the store at
+/// scrape time: the store does not call back into `metrics`).
+fn record_search_lags() {
     let m = &*METRICS;
-    for &ms in waits_ms {
+    for ms in crate::store::search::take_recent_lags() {
         m.search_lag.observe(ms.max(0) as f64 / 1000.0);
     }
 }
@@ -329,6 +330,7 @@ async fn metrics(State(ep): State<Endpoint>) -> Response {
         ),
     }
     set_liveness(&ep.liveness);
+    record_search_lags();
     match tokio::time::timeout(DATABASE_TIMEOUT, ep.database.size()).await {
         Ok(Ok(bytes)) => {
             METRICS

@@ -192,7 +192,12 @@ impl Store {
         for &ms in &waits {
             self.index_lags.observe(ms);
         }
-        crate::metrics::record_search_lags(&waits);
+        let mut recent = RECENT_LAGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() + waits.len() <= RECENT_LAGS_MAX {
+            recent.extend_from_slice(&waits);
+        }
         Ok(n)
     }
 
@@ -229,6 +234,22 @@ impl Store {
             .map(drop)
             .map_err(|e| super::feeds::err(&self.path, e))
     }
+}
+
+/// Waits (ms, commit to searchable) not yet taken by `/metrics`
+/// ([`take_recent_lags`]); the store never calls the metrics module.
+static RECENT_LAGS: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+/// Waits kept for the next scrape at most: without scrapes, the rest are
+/// not kept (the writer's own histogram still counts them).
+const RECENT_LAGS_MAX: usize = 100_000;
+
+/// Takes the waits (ms) of the entries indexed since the last call.
+pub fn take_recent_lags() -> Vec<i64> {
+    std::mem::take(
+        &mut *RECENT_LAGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 /// Pages of merge output per idle step of the writer.
