@@ -290,14 +290,40 @@ fn join_story(tx: &Transaction, entry: EntryId, v: &Verdict, now: &str) -> rusql
 }
 
 /// One copy of a story as [`recompute_story`] reads it.
-struct Copy {
-    entry_id: i64,
-    feed: i64,
-    window_at: Option<i64>,
-    feed_agency: Option<String>,
-    origin: Option<String>,
-    relation: String,
-    similarity: f64,
+pub(crate) struct Copy {
+    pub entry_id: i64,
+    pub feed: i64,
+    pub window_at: Option<i64>,
+    pub feed_agency: Option<String>,
+    /// The agency the copy's text credits last (its credit chain's end).
+    pub origin: Option<String>,
+    pub relation: String,
+    pub similarity: f64,
+}
+
+impl Copy {
+    /// The agency a `credited_agency` chain ("AFP>APP") ends with.
+    pub(crate) fn origin_of(credited: Option<String>) -> Option<String> {
+        credited.and_then(|c| c.rsplit('>').next().map(str::to_string))
+    }
+}
+
+/// Which of a story's `copies` (not empty) is canonical, and the story's
+/// origin agency: the fold engine's rule, for both stores.
+pub(crate) fn canonical_of(copies: &[Copy]) -> (usize, Option<String>) {
+    let origin =
+        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
+    let infos: Vec<CopyInfo<'_>> = copies
+        .iter()
+        .map(|c| CopyInfo {
+            entry_id: c.entry_id,
+            published: c.window_at,
+            feed_agency: c.feed_agency.as_deref(),
+            feed: c.feed,
+        })
+        .collect();
+    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
+    (chosen, origin)
 }
 
 /// Re-derives a story's canonical copy, origin agency, published time and
@@ -321,7 +347,7 @@ pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> ru
                 feed: r.get(6)?,
                 window_at: r.get(1)?,
                 feed_agency: r.get(2)?,
-                origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
+                origin: Copy::origin_of(credited),
                 relation: r.get(4)?,
                 similarity: r.get(5)?,
             })
@@ -333,18 +359,7 @@ pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> ru
             .execute([story.0])?;
         return Ok(());
     }
-    let origin =
-        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
-    let infos: Vec<CopyInfo<'_>> = copies
-        .iter()
-        .map(|c| CopyInfo {
-            entry_id: c.entry_id,
-            published: c.window_at,
-            feed_agency: c.feed_agency.as_deref(),
-            feed: c.feed,
-        })
-        .collect();
-    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
+    let (chosen, origin) = canonical_of(&copies);
     let new = &copies[chosen];
     if new.relation != "canonical" {
         if let Some(old) = copies.iter().find(|c| c.relation == "canonical") {

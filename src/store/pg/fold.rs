@@ -22,8 +22,9 @@ use super::search::SEARCH_VECTOR_SQL;
 use super::text::{norm_text, NORM_COLUMNS};
 use super::{PgError, PgStore};
 use crate::dedup::{
-    self, Analysis, Candidate, CopyInfo, DedupConfig, Fingerprint, Relation, Signature, Verdict,
+    self, Analysis, Candidate, DedupConfig, Fingerprint, Relation, Signature, Verdict,
 };
+use crate::store::fold::{canonical_of, Copy};
 
 /// Most entries read per band key (a key shared by hundreds is a template).
 const PER_KEY_LIMIT: i64 = 16;
@@ -360,17 +361,6 @@ pub(super) enum Repair {
     Recounted,
 }
 
-/// A copy of a story, as the fold engine weighs it for canonical.
-struct Copy {
-    entry_id: i64,
-    feed: i64,
-    window_at: Option<i64>,
-    feed_agency: Option<String>,
-    origin: Option<String>,
-    relation: String,
-    similarity: f64,
-}
-
 /// Re-derives a story's canonical copy, origin agency, published time and
 /// source count from its copies (the SQLite store's rule, same engine
 /// functions), or deletes it when none are left. `seen` is news of the
@@ -411,7 +401,7 @@ pub(super) async fn recompute_story(
                 feed: r.try_get(6)?,
                 window_at: r.try_get(1)?,
                 feed_agency: r.try_get(2)?,
-                origin: credited.and_then(|c| c.rsplit('>').next().map(str::to_string)),
+                origin: Copy::origin_of(credited),
                 relation: r.try_get(4)?,
                 similarity: r.try_get(5)?,
             })
@@ -425,18 +415,7 @@ pub(super) async fn recompute_story(
         .await?;
         return Ok(Repair::Deleted);
     }
-    let origin =
-        dedup::story_origin(copies.iter().map(|c| c.origin.as_deref())).map(str::to_string);
-    let infos: Vec<CopyInfo<'_>> = copies
-        .iter()
-        .map(|c| CopyInfo {
-            entry_id: c.entry_id,
-            published: c.window_at,
-            feed_agency: c.feed_agency.as_deref(),
-            feed: c.feed,
-        })
-        .collect();
-    let chosen = dedup::choose_canonical(&infos, origin.as_deref()).unwrap_or(0);
+    let (chosen, origin) = canonical_of(&copies);
     let new = &copies[chosen];
     if new.relation != "canonical" {
         // The old canonical copy takes the promoted copy's relation; the
