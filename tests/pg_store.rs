@@ -829,3 +829,56 @@ async fn a_leader_that_lost_its_lease_prunes_nothing() {
     assert_eq!(report.entries, 2);
     assert_eq!(entries().await, 3);
 }
+
+#[tokio::test]
+async fn the_leader_trims_band_keys_older_than_twice_the_window() {
+    let Some(server) = require_pg() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sqlite, pg) = both(&server, dir.path()).await;
+    let client = pg.client().await.expect("client");
+    let keys = || async {
+        let rows = client
+            .query("SELECT window_at FROM band_key ORDER BY window_at", &[])
+            .await
+            .expect("keys");
+        rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>()
+    };
+    let entry: i64 = client
+        .query_one("SELECT min(id) FROM entry", &[])
+        .await
+        .expect("entry")
+        .get(0);
+    let now = Utc::now().timestamp();
+    let day = 86_400;
+    client
+        .execute("DELETE FROM band_key", &[])
+        .await
+        .expect("clear");
+    for (key, at) in [(1_i64, now - 30 * day), (2, now - 3 * day), (3, now)] {
+        client
+            .execute(
+                "INSERT INTO band_key (key, window_at, entry_id) VALUES ($1, $2, $3)",
+                &[&key, &at, &entry],
+            )
+            .await
+            .expect("key");
+    }
+    let ttl = std::time::Duration::from_secs(60);
+    let worker = pg.register_worker("leader").await.expect("worker");
+    let leader = pg
+        .elect(worker, Role::Leader, ttl)
+        .await
+        .expect("elect")
+        .expect("leader");
+    // A window of two days keeps four days of keys.
+    let window = std::time::Duration::from_secs(2 * 86_400);
+    let removed = pg.trim_band_keys(&leader, window).await.expect("trim");
+    assert_eq!(removed, 1);
+    assert_eq!(keys().await, [now - 3 * day, now]);
+    assert!(pg.release_role(&leader).await.expect("release"));
+    let e = pg
+        .trim_band_keys(&leader, window)
+        .await
+        .expect_err("fenced");
+    assert!(matches!(e, PgError::Fenced { .. }), "{e}");
+}

@@ -703,14 +703,25 @@ fn a_killed_folder_and_a_paused_worker_lose_nothing_and_double_nothing() {
     fleet.wait_count(done, fleet.feeds as i64, Duration::from_secs(120), || {
         logs(&workers)
     });
+    // Fetches still in flight in the live workers are written after that:
+    // wait until nothing has been written for a while and the folder has
+    // caught up, so the workers are not stopped with entries unfolded.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while fleet.count("SELECT count(*) FROM fold_queue") > 0 {
+    let written = "SELECT (SELECT count(*) FROM fetch_log) + (SELECT count(*) FROM entry)";
+    let (mut last, mut quiet_since) = (fleet.count(written), Instant::now());
+    while fleet.count("SELECT count(*) FROM fold_queue") > 0
+        || quiet_since.elapsed() < Duration::from_secs(3)
+    {
         assert!(
             Instant::now() < deadline,
             "the fold queue did not drain: {}",
             logs(&workers)
         );
         std::thread::sleep(Duration::from_millis(200));
+        let now = fleet.count(written);
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        }
     }
     let new_folder = role_pid(&fleet, "folder").expect("a folder again");
     assert_ne!(new_folder, folder, "the role moved");
@@ -1182,12 +1193,23 @@ fn thousands_of_feeds_on_hundreds_of_hosts_through_a_kill_and_a_pause() {
                 why.push_str(&format!("{h}{p} at {:?} by worker {by:?}\n", *at - began));
             }
         }
+        let unwritten: Vec<String> = workers
+            .iter()
+            .flat_map(|w| {
+                w.log()
+                    .lines()
+                    .filter(|l| l.contains("nothing stored") || l.contains("unwritten"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         panic!(
             "{} feeds fetched twice within {interval:?} (worker {killed} killed, worker \
-             {paused} paused {:?}..{:?}):\n{why}",
+             {paused} paused {:?}..{:?}):\n{why}\nunwritten fetches:\n{}",
             early.len(),
             stopped_at - began,
-            cont_at - began
+            cont_at - began,
+            unwritten.join("\n")
         );
     }
     assert!(
@@ -1259,12 +1281,12 @@ fn thousands_of_feeds_on_hundreds_of_hosts_through_a_kill_and_a_pause() {
         .filter(|(_, _, conn, _)| owners.of(conn).is_none())
         .map(|(host, path, _, _)| (host.clone(), path.clone()))
         .collect();
-    after.retain(|feed, _| !unknown.contains(feed));
     for (feed, _, at) in fetches.iter().filter(|(_, w, _)| *w == paused_id) {
         if *at >= cont_utc {
             *after.entry(feed.clone()).or_default() -= 1;
         }
     }
+    after.retain(|feed, _| !unknown.contains(feed));
     // Every fetch it made after SIGCONT was written, or its write failed
     // visibly (a lease run out under load refuses it): none vanished.
     let unwritten_after: i64 = after.values().sum();

@@ -171,9 +171,10 @@ impl PgStore {
             .timestamp()
             .saturating_sub(window.saturating_mul(2));
         let n = tx
-            // By the hour, the index the trim has (migration 0003).
+            // By the hour, the index the trim has (migration 0003). The cast:
+            // `$1 / 3600` alone makes PostgreSQL infer an `integer` parameter.
             .execute(
-                "DELETE FROM band_key WHERE window_at / 3600 < $1 / 3600",
+                "DELETE FROM band_key WHERE window_at / 3600 < $1::bigint / 3600",
                 &[&horizon],
             )
             .await?;

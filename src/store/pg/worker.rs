@@ -37,13 +37,36 @@ pub struct PgLedger {
 struct Held {
     /// Held host leases, by host.
     hosts: HashMap<String, HostLease>,
-    /// The claimed feeds: the host each was claimed under, and when its
-    /// fetch must have started (`ClaimedFeed::start_within` of the claim).
-    feeds: HashMap<FeedId, (String, Instant)>,
+    /// The claimed feeds, each with the lease it was claimed under.
+    feeds: HashMap<FeedId, Claimed>,
     /// When the leases last renewed expire, by this process's clock (not
     /// the database's: no clock is compared with another's), less a margin
     /// for a fetch to be written.
     valid_until: Instant,
+}
+
+/// A feed this worker claimed: its write is fenced on the lease it was
+/// claimed under, never on a later lease of the same host. A worker paused
+/// past its lease may take the host again at a new epoch when it wakes up;
+/// a fetch it started under the old epoch is then another worker's to
+/// repeat, so writing it would be a second copy of that feed's pass.
+#[derive(Debug)]
+struct Claimed {
+    host: String,
+    epoch: i64,
+    /// When its fetch must have started (`ClaimedFeed::start_within`).
+    start_by: Instant,
+}
+
+impl Held {
+    /// The lease `feed` was claimed under, if this worker still holds it at
+    /// the same epoch.
+    fn lease_of(&self, feed: FeedId) -> Option<&HostLease> {
+        let claimed = self.feeds.get(&feed)?;
+        self.hosts
+            .get(&claimed.host)
+            .filter(|l| l.epoch == claimed.epoch)
+    }
 }
 
 impl PgLedger {
@@ -121,7 +144,7 @@ impl PgLedger {
             valid_until,
         } = &mut *state;
         *hosts = leases.into_iter().map(|l| (l.host.clone(), l)).collect();
-        feeds.retain(|_, (host, _)| hosts.contains_key(host));
+        feeds.retain(|_, c| hosts.get(&c.host).is_some_and(|l| l.epoch == c.epoch));
         *valid_until = asked + self.lease_ttl.mul_f64(0.8);
     }
 
@@ -154,11 +177,7 @@ impl PgLedger {
     /// by this process's reckoning.
     fn may_write(&self, feed: FeedId) -> bool {
         let state = self.held();
-        Instant::now() < state.valid_until
-            && state
-                .feeds
-                .get(&feed)
-                .is_some_and(|(host, _)| state.hosts.contains_key(host))
+        Instant::now() < state.valid_until && state.lease_of(feed).is_some()
     }
 
     /// Gives every lease back (at a clean exit), so other workers take the
@@ -195,9 +214,17 @@ impl Ledger for PgLedger {
             state.hosts.remove(host);
         }
         for f in &claim.feeds {
-            state
-                .feeds
-                .insert(FeedId(f.id), (f.host.clone(), claimed + f.start_within));
+            let Some(lease) = leases.iter().find(|l| l.host == f.host) else {
+                continue;
+            };
+            state.feeds.insert(
+                FeedId(f.id),
+                Claimed {
+                    host: f.host.clone(),
+                    epoch: lease.epoch,
+                    start_by: claimed + f.start_within,
+                },
+            );
         }
         Ok((due, throttled))
     }
@@ -211,7 +238,7 @@ impl Ledger for PgLedger {
                 .held()
                 .feeds
                 .get(&feed)
-                .is_some_and(|(_, start_by)| Instant::now() < *start_by)
+                .is_some_and(|c| Instant::now() < c.start_by)
     }
 
     async fn release_claim(&self, feed: FeedId) {
@@ -233,14 +260,7 @@ impl Ledger for PgLedger {
     }
 
     async fn record(&self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
-        let lease = {
-            let state = self.held();
-            state
-                .feeds
-                .get(&update.feed)
-                .and_then(|(host, _)| state.hosts.get(host))
-                .cloned()
-        };
+        let lease = self.held().lease_of(update.feed).cloned();
         // One feed's write that fails is that feed's: the pass goes on, and
         // the feed, still marked in flight, is polled again after its claim
         // runs out. As errors, a host lost while the fetch was in flight, or
@@ -250,18 +270,25 @@ impl Ledger for PgLedger {
         let written = match lease {
             Some(lease) => self.store.record_update(&lease, &self.dedup, &update).await,
             None => Err(PgError::Fenced {
-                what: format!("feed {} (its host is no longer held)", update.feed.0),
+                what: format!(
+                    "feed {} (the host lease it was claimed under is no longer held)",
+                    update.feed.0
+                ),
                 epoch: 0,
             }),
         };
         self.held().feeds.remove(&update.feed);
-        match written {
-            Ok(report) => Ok(report),
-            Err(e @ PgError::Fenced { .. }) => {
+        let e = match written {
+            Ok(report) => return Ok(report),
+            Err(e) => e,
+        };
+        self.hold_off(&update).await;
+        match e {
+            PgError::Fenced { .. } => {
                 tracing::warn!(feed = update.feed.0, "write refused, nothing stored: {e}; the feed is polled again after its interval");
                 Ok(IngestReport::default())
             }
-            Err(e) => {
+            e => {
                 // tokio-postgres says only "db error"; the server's message
                 // is further down the chain.
                 let mut why = e.to_string();
@@ -277,7 +304,55 @@ impl Ledger for PgLedger {
     }
 }
 
+impl PgLedger {
+    /// After a fetch whose write was refused or failed: keeps the feed from
+    /// being fetched again within its interval of that fetch, by anyone.
+    ///
+    /// A worker frozen between checking its claim and sending the request
+    /// (SIGSTOP, a stalled VM) fetches after its claim's window; the claim's
+    /// in-flight mark, counted from the claim, then runs out less than an
+    /// interval after the request the server saw. The interval is counted
+    /// from now, not from `update.fetched_at`: the freeze may also have
+    /// come between taking that time and sending the request. Only the mark
+    /// moves: it never writes data, so it needs no lease, and it can only
+    /// delay.
+    async fn hold_off(&self, update: &FeedUpdate) {
+        if let Err(e) = self
+            .store
+            .hold_off(update.feed, self.default_interval)
+            .await
+        {
+            tracing::warn!(
+                feed = update.feed.0,
+                "marking an unwritten fetch failed: {e}; the feed may be fetched again within its interval"
+            );
+        }
+    }
+}
+
 impl PgStore {
+    /// Keeps `feed` from being claimed for its interval (or `default`)
+    /// from now: after a fetch that was not written.
+    pub async fn hold_off(&self, feed: FeedId, default: Duration) -> Result<(), PgError> {
+        let default_secs = i32::try_from(default.as_secs()).unwrap_or(i32::MAX);
+        let client = self.client().await?;
+        client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "UPDATE feed SET in_flight_until = greatest(
+                             in_flight_until,
+                             clock_timestamp()
+                                 + COALESCE(poll_interval_secs, interval_secs, $2) * interval '1 second')
+                         WHERE id = $1",
+                    )
+                    .await?,
+                &[&feed.0, &default_secs],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Clears `worker`'s claim on `feed` (a no-op once another worker
     /// claimed it): only for a feed this worker never started to fetch.
     pub async fn release_claim(&self, worker: WorkerId, feed: FeedId) -> Result<(), PgError> {
