@@ -406,6 +406,64 @@ async fn a_claim_outlasts_the_latest_fetch_it_allows_by_an_interval() {
     );
 }
 
+/// A write in flight holds its host against takeovers, but not against
+/// its own worker's renewals or its other writes: under FOR SHARE a renewal
+/// waited for every write in flight, the writes after it queued behind it,
+/// and under load the lease ran out in that queue.
+#[tokio::test]
+async fn a_write_in_flight_blocks_a_takeover_but_not_a_renewal() {
+    let Some(server) = require_pg() else { return };
+    let store = store(&server).await;
+    add_feeds(&store, 1, 1).await;
+    let a = store.register_worker("a").await.expect("register");
+    let b = store.register_worker("b").await.expect("register");
+    // Long: the open write must outlive the steps below on a loaded
+    // machine (the fence ends it once the lease runs out).
+    let ttl = Duration::from_secs(20);
+    let leases = store.claim_hosts(a, 1, ttl).await.expect("claim");
+    assert_eq!(leases.len(), 1);
+    let soon = Duration::from_secs(2);
+
+    let mut first = store.client().await.expect("client");
+    let in_flight = first.transaction().await.expect("begin");
+    fence(&in_flight, Fence::Host(&leases[0]))
+        .await
+        .expect("held");
+    let renewed = tokio::time::timeout(soon, store.renew_hosts(&leases, ttl))
+        .await
+        .expect("the renewal does not wait for the write in flight")
+        .expect("renew");
+    assert_eq!(renewed.len(), 1);
+    assert_eq!(renewed[0].epoch, leases[0].epoch);
+    let mut second = store.client().await.expect("client");
+    let next = second.transaction().await.expect("begin");
+    tokio::time::timeout(soon, fence(&next, Fence::Host(&renewed[0])))
+        .await
+        .expect("the next write does not queue behind anything")
+        .expect("held");
+    next.commit().await.expect("commit");
+
+    // Let the lease run out while the first write is still open: a
+    // takeover skips the locked row, and takes it once the write ends.
+    store
+        .client()
+        .await
+        .expect("client")
+        .execute(
+            "UPDATE host_lease SET expires_at = clock_timestamp() - interval '1 second'",
+            &[],
+        )
+        .await
+        .expect("expire");
+    let taken = tokio::time::timeout(soon, store.claim_hosts(b, 1, ttl))
+        .await
+        .expect("a takeover never waits")
+        .expect("claim");
+    assert!(taken.is_empty(), "taken over mid-write: {taken:?}");
+    in_flight.commit().await.expect("commit");
+    assert_eq!(store.claim_hosts(b, 1, ttl).await.expect("claim").len(), 1);
+}
+
 #[tokio::test]
 async fn a_worker_paused_inside_a_fenced_transaction_cannot_commit_or_keep_the_host() {
     let Some(server) = require_pg() else { return };

@@ -6,8 +6,10 @@
 //! the epoch and moves the expiry. Every write a worker makes for a host or
 //! a role first passes [`fence`] inside its transaction: the lease row must
 //! still name this owner at this epoch and not have expired, and it stays
-//! share-locked until the commit, so no takeover can slip in between the
-//! check and the commit. All times are the database's `clock_timestamp()`.
+//! locked until the commit, so no takeover can slip in between the check
+//! and the commit (a host's row `FOR KEY SHARE`, which the holder's own
+//! renewals do not wait for). All times are the database's
+//! `clock_timestamp()`.
 
 use std::time::Duration;
 
@@ -100,11 +102,11 @@ pub(super) fn lease_arrays(leases: &[HostLease]) -> Option<(WorkerId, Vec<&str>,
     Some((owner, hosts, epochs))
 }
 
-/// The fence of a lease in `$table` keyed by `$key`: locks the row if
-/// still held, and bounds the transaction by what is left of the lease (at
-/// least 1 ms: 0 would mean no timeout).
+/// The fence of a lease in `$table` keyed by `$key`: locks the row in
+/// `$lock` mode if still held, and bounds the transaction by what is left
+/// of the lease (at least 1 ms: 0 would mean no timeout).
 macro_rules! fence_sql {
-    ($table:literal, $key:literal) => {
+    ($table:literal, $key:literal, $lock:literal) => {
         concat!(
             "SELECT set_config('idle_in_transaction_session_timeout', t.ms, true),
                     set_config('statement_timeout', t.ms, true), t.ms
@@ -112,20 +114,30 @@ macro_rules! fence_sql {
                    FROM ", $table, " l
                    WHERE l.", $key, " = $1 AND l.owner = $2 AND l.epoch = $3
                      AND l.expires_at > clock_timestamp()
-                   FOR SHARE) t"
+                   ", $lock, ") t"
         )
     };
 }
-const FENCE_HOST: &str = fence_sql!("host_lease", "host");
-const FENCE_ROLE: &str = fence_sql!("role_lease", "role");
+// A host's writes take the weakest row lock, FOR KEY SHARE: it conflicts
+// with the takeover's FOR UPDATE (so a takeover skips a host mid-write) but
+// not with the renewal's or the release's plain UPDATE of non-key columns.
+// Under FOR SHARE, a renewal waited for every write in flight on its hosts,
+// and the writes that came after queued behind the waiting renewal: under
+// load the lease ran out in that queue and the writes were refused.
+const FENCE_HOST: &str = fence_sql!("host_lease", "host", "FOR KEY SHARE");
+// A role's writes keep FOR SHARE: an election is a plain UPDATE (no
+// SKIP LOCKED), which must wait for the old holder's last write to end
+// rather than let two folders decide at once.
+const FENCE_ROLE: &str = fence_sql!("role_lease", "role", "FOR SHARE");
 
 /// Checks, inside `tx` and before its writes, that the lease in `fence` is
-/// still held at its epoch, and share-locks the lease row until `tx` ends.
+/// still held at its epoch, and locks the lease row until `tx` ends.
 /// Returns what is left of the lease, by the database's clock (at least
 /// 1 ms), for a writer that sizes its transaction to it.
 ///
-/// A takeover locks the row `FOR UPDATE SKIP LOCKED`, so it skips a lease
-/// whose holder is mid-write; a renewal or release waits for the commit.
+/// A host takeover locks the row `FOR UPDATE SKIP LOCKED`, so it skips a
+/// lease whose holder is mid-write, while the holder's renewals go on; a
+/// role's election waits for the commit.
 /// The transaction's idle and statement timeouts are set to what is left of
 /// the lease, so a worker paused mid-transaction is disconnected by the
 /// server (its transaction rolled back, the lock freed) rather than holding

@@ -114,14 +114,15 @@ impl PgStore {
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // The fence of many leases at once: the held ones, share-locked.
+        // The fence of many leases at once: the held ones, locked as
+        // `lease::fence` locks one host.
         let fence_all = tx
             .prepare_cached(
                 "SELECT l.host FROM host_lease l
                  JOIN unnest($1::text[], $2::bigint[]) AS h(host, epoch)
                    ON l.host = h.host AND l.epoch = h.epoch
                  WHERE l.owner = $3 AND l.expires_at > clock_timestamp()
-                 FOR SHARE OF l",
+                 FOR KEY SHARE OF l",
             )
             .await?;
         let held: Vec<String> = tx
