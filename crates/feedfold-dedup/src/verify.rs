@@ -679,11 +679,16 @@ fn headline_tokens(title: &str) -> Vec<u64> {
     let tokens: Vec<_> = canonical_tokens(title).collect();
     let mut start = 0;
     while let Some(t) = tokens.get(start) {
-        // "UPDATE 1": the word, then perhaps its number.
-        if !(REISSUE.contains(&t.hash) || t.number && start > 0) {
+        if !REISSUE.contains(&t.hash) {
             break;
         }
         start += 1;
+        // "UPDATE 1": the word, then perhaps its number; only one, for a
+        // headline may begin with a number of its own ("UPDATE 1-2
+        // officers injured …").
+        if tokens.get(start).is_some_and(|t| t.number) {
+            start += 1;
+        }
     }
     tokens[start..].iter().map(|t| t.hash).collect()
 }
@@ -960,6 +965,25 @@ mod tests {
         let cfg = DedupConfig::default();
         let other = prep("Moscow and Washington held a second round of embassy talks in Istanbul, Russia's foreign ministry said, describing the six-hour meeting as constructive and businesslike. Diplomats discussed staffing, visas and bank accounts.");
         assert_eq!(verify(&prep(FULL), &other, &cfg), None);
+    }
+
+    #[test]
+    fn a_reissue_mark_takes_one_number_with_it() {
+        // Headlines as analysed (normalised, lower case): the agency's
+        // update of a headline that begins with a number.
+        assert!(same_headline(
+            "update 1-2 officers injured when police suv rolls over",
+            "2 officers injured when police suv rolls over"
+        ));
+        assert!(same_headline(
+            "update 2-187 titel im rennen",
+            "update 1-187 titel im rennen"
+        ));
+        // Two updates of two days' reports are two headlines.
+        assert!(!same_headline(
+            "update 1-3 killed in blast",
+            "update 1-5 killed in blast"
+        ));
     }
 
     #[test]
