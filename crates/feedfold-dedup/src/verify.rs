@@ -218,14 +218,26 @@ const OPENING_KEY_TOKENS: usize = 8;
 /// `OPENING_KEY_TOKENS` tokens, all of them when it is shorter), after a
 /// wrapping of at most `WRAPPED_EDGE_TOKENS`: the first such place.
 fn opening_in(wrapped: &[u64], plain: &[u64]) -> Option<usize> {
-    let opening = &plain[..plain.len().min(OPENING_KEY_TOKENS)];
-    if opening.len() < ANCHOR_TOKENS {
-        return None;
-    }
-    (1..=WRAPPED_EDGE_TOKENS)
-        .take_while(|&p| p + opening.len() <= wrapped.len())
-        .find(|&p| wrapped[p..p + opening.len()] == *opening)
+    openings_in(wrapped, plain).next()
 }
+
+/// Every place where `wrapped` holds the opening of `plain` after a
+/// wrapping of at most `WRAPPED_EDGE_TOKENS` ([`opening_in`] is the first).
+fn openings_in<'t>(wrapped: &'t [u64], plain: &'t [u64]) -> impl Iterator<Item = usize> + 't {
+    let opening = &plain[..plain.len().min(OPENING_KEY_TOKENS)];
+    let n = if opening.len() < ANCHOR_TOKENS {
+        0
+    } else {
+        WRAPPED_EDGE_TOKENS
+    };
+    (1..=n)
+        .take_while(move |&p| p + opening.len() <= wrapped.len())
+        .filter(move |&p| wrapped[p..p + opening.len()] == *opening)
+}
+
+/// At most this many other alignments ([`Alignment::alternatives`]) are
+/// judged per pair: each is a diff.
+const MAX_ALTERNATIVES: usize = 2;
 
 /// The edit script of `a[da..]` against `b[db..]`, its indexes moved back
 /// to the whole sequences.
@@ -299,23 +311,57 @@ impl Alignment {
             return alignment;
         }
         if let Some(p) = opening_in(&a.hashes, &b.hashes) {
-            alignment.ops = std::iter::once(similar::DiffOp::Delete {
-                old_index: 0,
-                old_len: p,
-                new_index: 0,
-            })
-            .chain(diff_from(&a.hashes, &b.hashes, p, 0))
-            .collect();
+            alignment = Self::anchored(a, b, p, 0);
         } else if let Some(p) = opening_in(&b.hashes, &a.hashes) {
-            alignment.ops = std::iter::once(similar::DiffOp::Insert {
-                old_index: 0,
-                new_index: 0,
-                new_len: p,
-            })
-            .chain(diff_from(&a.hashes, &b.hashes, 0, p))
-            .collect();
+            alignment = Self::anchored(a, b, 0, p);
         }
         alignment
+    }
+
+    /// `a` aligned with `b` from `a[pa]` and `b[pb]` on (one of them 0):
+    /// what comes before is that text's own.
+    fn anchored(a: &Prepared, b: &Prepared, pa: usize, pb: usize) -> Self {
+        let wrapping = if pa > 0 {
+            similar::DiffOp::Delete {
+                old_index: 0,
+                old_len: pa,
+                new_index: 0,
+            }
+        } else {
+            similar::DiffOp::Insert {
+                old_index: 0,
+                new_index: 0,
+                new_len: pb,
+            }
+        };
+        Alignment {
+            ops: std::iter::once(wrapping)
+                .chain(diff_from(&a.hashes, &b.hashes, pa, pb))
+                .collect(),
+        }
+    }
+
+    /// Other places the two texts may correspond, to judge when this
+    /// alignment shows no copy: one text holds the other's opening (its
+    /// first `OPENING_KEY_TOKENS` tokens) within `WRAPPED_EDGE_TOKENS` of
+    /// its start, somewhere this alignment does not pair with that opening.
+    ///
+    /// A highlights box of shortened sentences before a lede (or a story
+    /// that repeats its lede further down) gives a diff two ways to pair
+    /// the same words; the longest common subsequence may take the box,
+    /// and then the lede after it lies outside the aligned region, as the
+    /// outlet's own text. Anchored at the opening, the lede is aligned and
+    /// the box is the wrapping. Whatever alignment is judged, the copy
+    /// tests and the facts test are the same.
+    pub fn alternatives(&self, a: &Prepared, b: &Prepared) -> Vec<Alignment> {
+        let start = self.core().map(|c| (c.a.start, c.b.start));
+        openings_in(&a.hashes, &b.hashes)
+            .map(|p| (p, 0))
+            .chain(openings_in(&b.hashes, &a.hashes).map(|p| (0, p)))
+            .filter(|&at| Some(at) != start)
+            .take(MAX_ALTERNATIVES)
+            .map(|(pa, pb)| Self::anchored(a, b, pa, pb))
+            .collect()
     }
 
     fn anchors(&self, anchor: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
@@ -585,26 +631,37 @@ pub fn verify_pair(
     // opening where a lede begins; only then are the headlines asked.
     let wrapped = !aligns && (a.opens_inside(b) || b.opens_inside(a));
     let mut headlines_agree = Some(headlines_agree);
-    let mut witnessed = || headlines_agree.take().is_some_and(|f| f());
+    let mut answer = None;
+    let mut witnessed =
+        || *answer.get_or_insert_with(|| headlines_agree.take().is_some_and(|f| f()));
     if !(aligns || wrapped && witnessed()) {
         return None;
     }
-    let alignment = Alignment::new(a, b);
-    let similarity = match on_shingles {
-        Some(sim) => sim,
-        // A cut of the other's opening inside text of its own (a byline and
-        // dateline before it, an editor's note and trailer after it).
-        None if aligns => match alignment.cut_core(a, b, cfg.containment_min_shingles) {
-            Some(share) => share,
-            None if witnessed() => alignment.wrapped_lede(a, b, false)?,
-            None => return None,
-        },
-        // Too little shared text to align on its own: the lede must begin
-        // where a lede may (not in the middle of running text, as the tail
-        // of one text that is the other's head does).
-        None => alignment.wrapped_lede(a, b, true)?,
+    let judge = |alignment: &Alignment, witnessed: &mut dyn FnMut() -> bool| {
+        let similarity = match on_shingles {
+            Some(sim) => sim,
+            // A cut of the other's opening inside text of its own (a byline
+            // and dateline before it, an editor's note and trailer after it).
+            None if aligns => match alignment.cut_core(a, b, cfg.containment_min_shingles) {
+                Some(share) => share,
+                None if witnessed() => alignment.wrapped_lede(a, b, false)?,
+                None => return None,
+            },
+            // Too little shared text to align on its own: the lede must
+            // begin where a lede may (not in the middle of running text, as
+            // the tail of one text that is the other's head does).
+            None => alignment.wrapped_lede(a, b, true)?,
+        };
+        facts_agree(alignment, a, b, cfg).then_some(similarity)
     };
-    facts_agree(&alignment, a, b, cfg).then_some((similarity, shared))
+    let alignment = Alignment::new(a, b);
+    let similarity = judge(&alignment, &mut witnessed).or_else(|| {
+        alignment
+            .alternatives(a, b)
+            .iter()
+            .find_map(|other| judge(other, &mut witnessed))
+    })?;
+    Some((similarity, shared))
 }
 
 /// The verdict on a pair of which one text is only a headline (an item
@@ -923,6 +980,40 @@ mod tests {
         // Under headlines that agree, it is the story's lede.
         assert!(verify_pair(&wrapped, &story, &cfg, || true).is_some());
         assert!(verify_pair(&story, &wrapped, &cfg, || true).is_some());
+    }
+
+    #[test]
+    fn a_lede_after_a_box_of_the_story_s_sentence_openings_is_aligned() {
+        let cfg = DedupConfig::default();
+        // A highlights box of the story's sentences cut short, the first
+        // of them the lede's own opening, then a byline, a caption and a
+        // dateline before the lede. The diff may pair the box with the
+        // story (the same words, in the same order) and leave the lede
+        // outside the aligned region.
+        let story = prep(TALKS);
+        let wrapped = prep(
+            "Story highlights\n\
+             • Russian and US officials met in Istanbul on Thursday for\n\
+             • The delegations discussed visas, property and the staffing\n\
+             • Washington expelled dozens of Russian diplomats in 2016\n\
+             BY JOHN WANG\n\
+             File photo\n\
+             ISTANBUL, Feb 27 (Newsdesk) - Russian and US officials met in Istanbul on Thursday for six hours of talks on the work of their embassies.",
+        );
+        let primary = Alignment::new(&wrapped, &story);
+        assert!(
+            primary.wrapped_lede(&wrapped, &story, false).is_none()
+                && primary
+                    .cut_core(&wrapped, &story, cfg.containment_min_shingles)
+                    .is_none(),
+            "the diff pairs the box: {:?}",
+            primary.core()
+        );
+        // Anchored at the story's opening, it is the story's lede (under
+        // headlines that agree, as any wrapped lede).
+        assert!(verify_pair(&wrapped, &story, &cfg, || true).is_some());
+        assert!(verify_pair(&story, &wrapped, &cfg, || true).is_some());
+        assert_eq!(verify_pair(&wrapped, &story, &cfg, || false), None);
     }
 
     #[test]
