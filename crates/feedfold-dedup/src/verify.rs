@@ -400,28 +400,54 @@ impl Alignment {
     /// text; and the shorter text must be a cut (at most 80 % of the
     /// other's length) or the region must cover 80 % of the longer text
     /// too. Returns the share of the region that is shared.
+    ///
+    /// Lengths and shares leave out the long stretches only one text has
+    /// inside the region ([`Alignment::own_stretches`]): a cut of three
+    /// paragraphs with two cross-links between them is as much a cut as
+    /// one without, however long the linked headlines.
     pub fn cut_core(&self, a: &Prepared, b: &Prepared, min_shared: usize) -> Option<f64> {
         let core = self.core()?;
-        let (short, short_len, long) = if a.tokens <= b.tokens {
-            (&core.a, a.tokens, &core.b)
-        } else {
-            (&core.b, b.tokens, &core.a)
-        };
+        let (own_a, own_b) = self.own_stretches();
+        let (short, short_len, short_own, long, long_len, long_own) =
+            if a.tokens - own_a <= b.tokens - own_b {
+                (&core.a, a.tokens, own_a, &core.b, b.tokens, own_b)
+            } else {
+                (&core.b, b.tokens, own_b, &core.a, a.tokens, own_a)
+            };
+        let (short_text, long_text) = (short_len - short_own, long_len - long_own);
         // What comes before the shared text is a byline or a dateline:
         // shorter than the text it introduces.
         let fits = short.start <= EDGE_TOKENS
             && short_len - short.end <= EDGE_TOKENS
             && long.start <= EDGE_TOKENS
             && core.matched >= min_shared
-            && 10 * core.matched >= 4 * short_len;
-        let share = core.matched as f64 / short.len().max(1) as f64;
+            && 10 * core.matched >= 4 * short_text;
+        let share = core.matched as f64 / (short.len() - short_own).max(1) as f64;
         // Either a cut (markedly shorter than the text it cuts) or a whole
         // copy (aligned over most of the longer text too); two texts of one
         // length sharing a passage in their middles are neither: one outlet
         // quoting another's report.
-        let long_len = a.tokens.max(b.tokens);
-        let is_cut = 5 * short_len <= 4 * long_len || 5 * long.len() >= 4 * long_len;
+        let is_cut =
+            5 * short_text <= 4 * long_text || 5 * (long.len() - long_own) >= 4 * long_text;
         (fits && is_cut && share >= 0.6).then_some(share)
+    }
+
+    /// Tokens of the long stretches (more than `MAX_EDIT_TOKENS`) that only
+    /// one text has inside the aligned region, where the other goes on with
+    /// at most an edit: `(in a, in b)`. What an outlet inserts between
+    /// paragraphs (a cross-link, a caption, a highlights box) or a
+    /// paragraph the other dropped; never a stretch both texts replace
+    /// with text of their own, which is where two different texts differ.
+    pub fn own_stretches(&self) -> (usize, usize) {
+        let mut own = (0, 0);
+        for (ga, gb) in self.gaps(ANCHOR_TOKENS) {
+            if ga.len() > MAX_EDIT_TOKENS && gb.len() <= MAX_EDIT_TOKENS {
+                own.0 += ga.len();
+            } else if gb.len() > MAX_EDIT_TOKENS && ga.len() <= MAX_EDIT_TOKENS {
+                own.1 += gb.len();
+            }
+        }
+        own
     }
 
     /// Is one text a short lede inside wrapping of its own that is longer
@@ -448,7 +474,9 @@ impl Alignment {
                     && wrapped.start <= WRAPPED_EDGE_TOKENS
                     && len - wrapped.end <= EDGE_TOKENS
             };
-        let share = core.matched as f64 / core.a.len().max(core.b.len()).max(1) as f64;
+        let (own_a, own_b) = self.own_stretches();
+        let share =
+            core.matched as f64 / (core.a.len() - own_a).max(core.b.len() - own_b).max(1) as f64;
         let wrapped = fits(&core.a, a.tokens, &core.b) && (!at_start || a.opens_inside(b))
             || fits(&core.b, b.tokens, &core.a) && (!at_start || b.opens_inside(a));
         (wrapped && core.matched >= WRAPPED_LEDE_TOKENS && share >= 0.6).then_some(share)
@@ -983,22 +1011,25 @@ mod tests {
     }
 
     #[test]
-    fn a_lede_after_a_box_of_the_story_s_sentence_openings_is_aligned() {
+    fn a_lede_after_a_box_of_the_story_s_later_sentences_is_aligned() {
         let cfg = DedupConfig::default();
-        // A highlights box of the story's sentences cut short, the first
-        // of them the lede's own opening, then a byline, a caption and a
-        // dateline before the lede. The diff may pair the box with the
-        // story (the same words, in the same order) and leave the lede
-        // outside the aligned region.
-        let story = prep(TALKS);
+        // A highlights box of the story's second and third sentences, then
+        // a byline, a caption and a dateline before the lede. The box
+        // outweighs the lede in the diff, which pairs it with the story's
+        // middle: the region begins at the copy's start but not at the
+        // story's, and the lede after the box lies outside it.
+        let story = prep(&format!(
+            "{TALKS} The Russian side proposed a third round in the spring. \
+             The State Department declined to comment on the talks on Friday. \
+             Relations between the two countries have been at their lowest since the Cold War."
+        ));
         let wrapped = prep(
-            "Story highlights\n\
-             • Russian and US officials met in Istanbul on Thursday for\n\
-             • The delegations discussed visas, property and the staffing\n\
-             • Washington expelled dozens of Russian diplomats in 2016\n\
+            "Highlights\n\
+             • The delegations discussed visas, property and the staffing of missions\n\
+             • Washington expelled dozens of Russian diplomats in 2016 and 2018\n\
              BY JOHN WANG\n\
-             File photo\n\
-             ISTANBUL, Feb 27 (Newsdesk) - Russian and US officials met in Istanbul on Thursday for six hours of talks on the work of their embassies.",
+             File photo: Sergei Lavrov speaks in Riyadh on Tuesday. (Reuters)\n\
+             ISTANBUL (Newsdesk) - Russian and US officials met in Istanbul on Thursday for six hours of talks on the work of their embassies.",
         );
         let primary = Alignment::new(&wrapped, &story);
         assert!(
@@ -1014,6 +1045,43 @@ mod tests {
         assert!(verify_pair(&wrapped, &story, &cfg, || true).is_some());
         assert!(verify_pair(&story, &wrapped, &cfg, || true).is_some());
         assert_eq!(verify_pair(&wrapped, &story, &cfg, || false), None);
+    }
+
+    #[test]
+    fn what_a_cut_inserts_between_its_paragraphs_is_its_own() {
+        let cfg = DedupConfig::default();
+        const P2: &str = "Russia's ambassador said the talks had been useful but that much remained to be done before the embassies could work normally again.";
+        const P3: &str = "The United States has cut its staff in Moscow to a minimum since 2021, when Russia barred the embassy from hiring local employees.";
+        let story = prep(&format!(
+            "{TALKS}\n{P2}\n{P3}\n\
+             Analysts said a deal on embassy property could come before the summer, though neither side has set a date for the next round.\n\
+             The European Union said it was following the talks closely and would not change its own sanctions before a peace agreement.\n\
+             Ukraine's foreign minister warned Washington against any step that would ease pressure on Moscow while the fighting continued."
+        ));
+        // A summary feed's cut of the first three paragraphs with a
+        // cross-link between each two, the linked headlines long: as long
+        // as a cut may be, and sharing less than a copy would.
+        let cut = prep(&format!(
+            "By Jane Doe\n{TALKS}\n\
+             ALSO READ | Farmers across the region say the spring floods destroyed most of the early harvest and ask for emergency loans\n\
+             {P2}\n\
+             ALSO READ | Central bank keeps its main rate unchanged for a third month as inflation slows less than economists had expected\n\
+             {P3}"
+        ));
+        let s = scores(&cut.shingles, &story.shingles);
+        assert!(
+            s.jaccard < cfg.jaccard_min
+                && s.containment < cfg.containment_min
+                && 5 * cut.tokens > 4 * story.tokens,
+            "neither a copy by its shingles nor a cut by its length: {s:?}, {} / {}",
+            cut.tokens,
+            story.tokens
+        );
+        assert!(verify(&cut, &story, &cfg).is_some());
+        assert!(verify(&story, &cut, &cfg).is_some());
+        let alignment = Alignment::new(&cut, &story);
+        let (own_cut, own_story) = alignment.own_stretches();
+        assert!(own_cut > 2 * MAX_EDIT_TOKENS && own_story == 0);
     }
 
     #[test]
