@@ -58,14 +58,18 @@ struct Claimed {
     start_by: Instant,
 }
 
+impl Claimed {
+    /// The lease it was claimed under, if it is among `hosts` at the same
+    /// epoch.
+    fn lease_in<'h>(&self, hosts: &'h HashMap<String, HostLease>) -> Option<&'h HostLease> {
+        hosts.get(&self.host).filter(|l| l.epoch == self.epoch)
+    }
+}
+
 impl Held {
-    /// The lease `feed` was claimed under, if this worker still holds it at
-    /// the same epoch.
+    /// The lease `feed` was claimed under, if this worker still holds it.
     fn lease_of(&self, feed: FeedId) -> Option<&HostLease> {
-        let claimed = self.feeds.get(&feed)?;
-        self.hosts
-            .get(&claimed.host)
-            .filter(|l| l.epoch == claimed.epoch)
+        self.feeds.get(&feed)?.lease_in(&self.hosts)
     }
 }
 
@@ -144,7 +148,7 @@ impl PgLedger {
             valid_until,
         } = &mut *state;
         *hosts = leases.into_iter().map(|l| (l.host.clone(), l)).collect();
-        feeds.retain(|_, c| hosts.get(&c.host).is_some_and(|l| l.epoch == c.epoch));
+        feeds.retain(|_, c| c.lease_in(hosts).is_some());
         *valid_until = asked + self.lease_ttl.mul_f64(0.8);
     }
 
@@ -262,8 +266,7 @@ impl Ledger for PgLedger {
     async fn record(&self, update: FeedUpdate) -> Result<IngestReport, StoreError> {
         let lease = self.held().lease_of(update.feed).cloned();
         // One feed's write that fails is that feed's: the pass goes on, and
-        // the feed, still marked in flight, is polled again after its claim
-        // runs out. As errors, a host lost while the fetch was in flight, or
+        // the feed is held off for an interval (`hold_off`). As errors, a host lost while the fetch was in flight, or
         // a connection the server closed under a paused worker (its pooled
         // connections are dead when it wakes up), ended the whole pass and
         // dropped the pass's other fetches in flight, answered but unwritten.
