@@ -5,6 +5,8 @@
 #   bench/solo.sh [FEEDS] [ITEMS]        (default 2000 × 50)
 # Set PERF=1 (or PERF=warm) to record the cold (warm) pass with `perf
 # record -g` into solo.perf; PERF_FREQ and PERF_CG override rate and call graph.
+# SOLO_LOG sets RUST_LOG for both passes (default error), e.g.
+# SOLO_LOG=feedfold::store=debug for the writer's flush and index steps.
 # KEEP_COLD=PATH copies the database as the cold pass left it (bench/floor.sh
 # reads it); KEEP=PATH copies it after the warm pass.
 set -euo pipefail
@@ -29,7 +31,7 @@ perf=()
 cold_perf=() warm_perf=()
 [ "${PERF:-}" = 1 ] && cold_perf=("${perf[@]}")
 [ "${PERF:-}" = warm ] && warm_perf=("${perf[@]}")
-timed() { RUST_LOG=error /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
+timed() { RUST_LOG="${SOLO_LOG:-error}" /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB peak RSS" "$@"; }
 echo "== cold: $feeds feeds × $items items"
 timed "${cold_perf[@]}" "$bin/feedfold" -c "$work/feedfold.toml" poll --all
 [ -n "${KEEP_COLD:-}" ] && cp "$work/ff.db" "$KEEP_COLD"

@@ -159,6 +159,7 @@ impl Store {
     /// indexed. Large batches are what make this cheap: FTS5 writes one
     /// segment per transaction, so the index grows by few, large segments.
     pub fn index_queued(&mut self, max: usize) -> Result<usize, StoreError> {
+        let started = Instant::now();
         let path = self.path.clone();
         let e = |source| super::feeds::err(&path, source);
         let tx = super::write_transaction(&mut self.conn).map_err(e)?;
@@ -187,6 +188,11 @@ impl Store {
             .execute("DELETE FROM search_queue WHERE entry_id <= ?1", [last])
             .map_err(e)?;
         tx.commit().map_err(e)?;
+        tracing::debug!(
+            entries = n,
+            ms = started.elapsed().as_millis() as u64,
+            "entries indexed for search"
+        );
         let now = chrono::Utc::now().timestamp_millis();
         let waits: Vec<i64> = queued.iter().map(|at| now.saturating_sub(*at)).collect();
         for &ms in &waits {

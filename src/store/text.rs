@@ -152,6 +152,14 @@ pub(crate) fn read_html(conn: &rusqlite::Connection, id: super::EntryId) -> rusq
 /// Entries converted per transaction by [`convert_batch`].
 const CONVERT_BATCH: usize = 2_000;
 
+/// The next entries still in the old form, after id `?1`, at most `?2`.
+/// Its condition is the one of the partial index `entry_unconverted`
+/// (migration 0014), word for word: SQLite reads that index only for a
+/// query whose condition holds the index's own.
+pub(crate) const UNCONVERTED_QUERY: &str = "SELECT id, summary, content, norm_text FROM entry
+     WHERE id > ?1 AND (summary IS NOT NULL OR content IS NOT NULL OR norm_text IS NOT NULL)
+     ORDER BY id LIMIT ?2";
+
 /// Converts up to [`CONVERT_BATCH`] entries stored before migration 0013
 /// (HTML in `summary`/`content`, `norm_text` in full) to the stored form of
 /// this module, in `tx`; returns how many it converted. An entry is
@@ -165,11 +173,7 @@ pub(crate) fn convert_batch(
 ) -> rusqlite::Result<usize> {
     type Old = (i64, Option<String>, Option<String>, Option<String>);
     let rows: Vec<Old> = tx
-        .prepare_cached(
-            "SELECT id, summary, content, norm_text FROM entry
-             WHERE id > ?1 AND (summary IS NOT NULL OR content IS NOT NULL OR norm_text IS NOT NULL)
-             ORDER BY id LIMIT ?2",
-        )?
+        .prepare_cached(UNCONVERTED_QUERY)?
         .query_map(rusqlite::params![*after, CONVERT_BATCH as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?

@@ -27,6 +27,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_text_once.sql",
         include_str!("../../../migrations/postgres/0003_text_once.sql"),
     ),
+    (
+        "0004_unconverted_text_index.sql",
+        include_str!("../../../migrations/postgres/0004_unconverted_text_index.sql"),
+    ),
 ];
 
 /// The advisory lock key the runner holds: `feedfold` as ASCII, a constant
