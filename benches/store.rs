@@ -138,7 +138,11 @@ fn start_part(path: &Path, runs: usize) {
     }
     let conn = rusqlite::Connection::open(path).expect("open");
     let keys: i64 = conn
-        .query_row("SELECT COUNT(*) FROM entry_band", [], |r| r.get(0))
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM entry_band) + (SELECT COUNT(*) FROM entry_band_recent)",
+            [],
+            |r| r.get(0),
+        )
         .expect("keys");
     let saved_bytes: i64 = conn
         .query_row(

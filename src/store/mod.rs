@@ -118,6 +118,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_unconverted_text_index.sql",
         include_str!("../../migrations/0014_unconverted_text_index.sql"),
     ),
+    (
+        "0015_band_index_levels.sql",
+        include_str!("../../migrations/0015_band_index_levels.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of the last migration.

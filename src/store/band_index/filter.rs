@@ -285,7 +285,9 @@ fn build(tx: &Connection) -> rusqlite::Result<Filter> {
             .unwrap_or(0)
             .saturating_mul(KEYS_PER_ENTRY),
     );
-    let mut stmt = tx.prepare("SELECT band_key FROM entry_band")?;
+    let mut stmt = tx.prepare(
+        "SELECT band_key FROM entry_band UNION ALL SELECT band_key FROM entry_band_recent",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         filter.insert(row.get::<_, i64>(0)? as u64);
@@ -328,7 +330,10 @@ fn load(tx: &Connection) -> rusqlite::Result<Option<Filter>> {
     };
     // A copy that misses a key it must hold (a damaged row, or bits laid out
     // by another version of the crate) is not trusted.
-    let mut sample = tx.prepare("SELECT band_key FROM entry_band LIMIT ?1")?;
+    let mut sample = tx.prepare(
+        "SELECT band_key FROM (SELECT band_key FROM entry_band LIMIT ?1)
+         UNION ALL SELECT band_key FROM (SELECT band_key FROM entry_band_recent LIMIT ?1)",
+    )?;
     let mut rows = sample.query([LOAD_CHECK_KEYS])?;
     while let Some(row) = rows.next()? {
         if !filter.bloom.contains_hash(row.get::<_, i64>(0)? as u64) {

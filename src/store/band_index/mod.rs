@@ -10,6 +10,16 @@
 //! buffer together, and writes the buffer in one sorted pass when it is
 //! large or when the writer is idle.
 //!
+//! The table is two tables, two levels of one index (migration 0015): a
+//! flush writes into the small `entry_band_recent`, and when that has grown
+//! to an eighth of `entry_band` ([`MERGE_RATIO`]) the flush moves it over in
+//! one sorted pass. Written straight into the large table, a flush touched
+//! most of its pages, so each cost in proportion to all keys before it and
+//! a cold pass grew with the square of its entries; now each key is
+//! rewritten a bounded number of times. Lookups read both tables; every
+//! statement on them is in this module, which keeps their key counts in
+//! `band_index_state` for the merge rule.
+//!
 //! Keys added inside a write transaction are staged through a [`Staged`]
 //! guard: they become pending for good only when [`Staged::commit`] commits
 //! the transaction, and any other end (an error, a panic unwinding) drops
@@ -44,6 +54,17 @@ use filter::KeyFilter;
 /// entries. Larger means fewer passes over the index; each pass
 /// costs about one write of the pages the keys fall on.
 const FLUSH_KEYS: usize = 24 * 8192;
+
+/// The recent level is moved into the settled one once it holds this
+/// fraction of the settled level's keys (1/8): each move rewrites the
+/// settled level, and the settled level grows by at least an eighth
+/// between moves, so a key is rewritten at most ~9 times over the index's
+/// life, while a flush touches the pages of a table an eighth the size.
+const MERGE_RATIO: i64 = 8;
+
+/// Nor is the recent level moved before it holds this many keys: while the
+/// index is small, moving it every few flushes costs less than it saves.
+const MERGE_MIN_KEYS: i64 = 4 * FLUSH_KEYS as i64;
 
 /// How long keys may wait in memory once the writer is idle. Only the cost
 /// of the next writer's first transaction depends on it (it rebuilds them).
@@ -172,7 +193,7 @@ impl BandIndex {
         }
         if entry <= self.flushed_through {
             self.filter.forget_saved(tx)?;
-            return insert(tx, keys.iter().map(|&k| (k as i64, window_at, entry)));
+            return insert(tx, keys.iter().map(|&k| (k as i64, window_at, entry))).map(drop);
         }
         for &k in keys {
             let key = (k as i64, window_at, entry);
@@ -197,26 +218,31 @@ impl BandIndex {
             return Ok(Vec::new());
         }
         let key = key as i64;
-        let mut hits: Vec<(i64, i64)> = tx
-            .prepare_cached(
-                "SELECT window_at, entry_id FROM entry_band
-                 WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
-            )?
-            .query_map(params![key, from, to, limit as i64], |r| {
+        // Each level gives its earliest `limit`; together with the buffer's
+        // they hold the earliest `limit` of the whole index.
+        let mut hits: Vec<(i64, i64)> = Vec::new();
+        for sql in [
+            "SELECT window_at, entry_id FROM entry_band
+             WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
+            "SELECT window_at, entry_id FROM entry_band_recent
+             WHERE band_key = ?1 AND window_at BETWEEN ?2 AND ?3 LIMIT ?4",
+        ] {
+            let mut stmt = tx.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![key, from, to, limit as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let stored = hits.len();
+            })?;
+            for row in rows {
+                hits.push(row?);
+            }
+        }
         let buffered = self
             .pending
             .range((key, from, i64::MIN)..=(key, to, i64::MAX));
         hits.extend(buffered.take(limit).map(|&(_, at, id)| (at, id)));
-        if hits.len() > stored {
-            // The same order and cut as a lookup in the table alone.
-            hits.sort_unstable();
-            hits.dedup();
-            hits.truncate(limit);
-        }
+        // The order and cut of a lookup in one table: earliest first.
+        hits.sort_unstable();
+        hits.dedup();
+        hits.truncate(limit);
         Ok(hits.into_iter().map(|(_, id)| id).collect())
     }
 
@@ -226,9 +252,12 @@ impl BandIndex {
     /// signatures, so call it before deleting the rows. Buffered keys of
     /// these entries go when the transaction commits.
     fn remove_entries(&mut self, tx: &Transaction, entries: &[i64]) -> rusqlite::Result<usize> {
-        let mut deleted = 0;
-        let mut stmt = tx.prepare_cached(
+        let (mut settled, mut recent) = (0, 0);
+        let mut from_settled = tx.prepare_cached(
             "DELETE FROM entry_band WHERE band_key = ?1 AND window_at = ?2 AND entry_id = ?3",
+        )?;
+        let mut from_recent = tx.prepare_cached(
+            "DELETE FROM entry_band_recent WHERE band_key = ?1 AND window_at = ?2 AND entry_id = ?3",
         )?;
         for &id in entries {
             self.removed.insert(id);
@@ -236,10 +265,12 @@ impl BandIndex {
                 continue;
             };
             for key in keys {
-                deleted += stmt.execute(params![key as i64, at, id])?;
+                settled += from_settled.execute(params![key as i64, at, id])?;
+                recent += from_recent.execute(params![key as i64, at, id])?;
             }
         }
-        Ok(deleted)
+        count_keys(tx, -(settled as i64), -(recent as i64))?;
+        Ok(settled + recent)
     }
 
     /// The open transaction committed: its keys are pending for good, and
@@ -267,14 +298,17 @@ impl BandIndex {
     /// keys deleted.
     pub(crate) fn trim(&mut self, conn: &mut Connection, cutoff: i64) -> rusqlite::Result<usize> {
         self.flush(conn)?;
-        conn.execute("DELETE FROM entry_band WHERE window_at < ?1", [cutoff])
+        let tx = super::write_transaction(conn)?;
+        let deleted = delete_where(&tx, "window_at < ?1", cutoff)?;
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// Deletes the keys with a window time from `from` on, in `tx`, for a
     /// refold that rebuilds them as its entries replay. Write the buffer
     /// first ([`BandIndex::flush`]), so that no key of the range waits in it.
     pub(crate) fn clear_from(&mut self, tx: &Transaction, from: i64) -> rusqlite::Result<usize> {
-        tx.execute("DELETE FROM entry_band WHERE window_at >= ?1", [from])
+        delete_where(tx, "window_at >= ?1", from)
     }
 
     /// True once the buffer is worth writing out.
@@ -313,6 +347,7 @@ impl BandIndex {
             self.filter
                 .drop_filter("another writer's keys reached the index");
         }
+        merge_if_due(&tx)?;
         self.flushed_through = raise_mark(&tx, newest)?;
         if self.flushed_through != mark {
             // The saved copy no longer covers the index; its space is freed.
@@ -474,14 +509,81 @@ fn stored_keys(
     Ok(Some((at.unwrap_or(0), signature.band_keys())))
 }
 
-fn insert(tx: &Transaction, keys: impl Iterator<Item = Key>) -> rusqlite::Result<()> {
+/// Writes `keys` into the recent level; returns how many were new there.
+fn insert(tx: &Transaction, keys: impl Iterator<Item = Key>) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO entry_band (band_key, window_at, entry_id) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO entry_band_recent (band_key, window_at, entry_id) VALUES (?1, ?2, ?3)",
     )?;
+    let mut added = 0;
     for (key, at, id) in keys {
-        stmt.execute(params![key, at, id])?;
+        added += stmt.execute(params![key, at, id])?;
     }
+    count_keys(tx, 0, added as i64)?;
+    Ok(added)
+}
+
+/// Deletes the keys of both levels matching `condition` on `value` (one
+/// parameter); returns how many.
+fn delete_where(tx: &Transaction, condition: &str, value: i64) -> rusqlite::Result<usize> {
+    let settled = tx.execute(
+        &format!("DELETE FROM entry_band WHERE {condition}"),
+        [value],
+    )?;
+    let recent = tx.execute(
+        &format!("DELETE FROM entry_band_recent WHERE {condition}"),
+        [value],
+    )?;
+    count_keys(tx, -(settled as i64), -(recent as i64))?;
+    Ok(settled + recent)
+}
+
+/// Adds to the key counts of the two levels in `band_index_state`.
+fn count_keys(tx: &Transaction, settled: i64, recent: i64) -> rusqlite::Result<()> {
+    if settled == 0 && recent == 0 {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE band_index_state SET settled_keys = MAX(settled_keys + ?1, 0),
+                                     recent_keys = MAX(recent_keys + ?2, 0)",
+    )?
+    .execute([settled, recent])?;
     Ok(())
+}
+
+/// Moves the recent level into the settled one, in index order, once it
+/// has grown to [`MERGE_RATIO`] of it (see the module doc). Returns whether
+/// it did.
+fn merge_if_due(tx: &Transaction) -> rusqlite::Result<bool> {
+    merge_past(tx, MERGE_MIN_KEYS)
+}
+
+/// [`merge_if_due`] with the least size of the recent level given.
+fn merge_past(tx: &Transaction, min_keys: i64) -> rusqlite::Result<bool> {
+    let (settled, recent): (i64, i64) = tx
+        .prepare_cached("SELECT settled_keys, recent_keys FROM band_index_state")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if recent == 0 || recent < min_keys.max(settled / MERGE_RATIO) {
+        return Ok(false);
+    }
+    let moved = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO entry_band (band_key, window_at, entry_id)
+             SELECT band_key, window_at, entry_id FROM entry_band_recent
+             ORDER BY band_key, window_at, entry_id",
+        )?
+        .execute([])?;
+    tx.prepare_cached("DELETE FROM entry_band_recent")?
+        .execute([])?;
+    tx.prepare_cached(
+        "UPDATE band_index_state SET settled_keys = settled_keys + ?1, recent_keys = 0",
+    )?
+    .execute([moved as i64])?;
+    tracing::debug!(
+        moved,
+        settled,
+        "recent band keys moved into the settled level"
+    );
+    Ok(true)
 }
 
 fn read_mark(tx: &Transaction) -> rusqlite::Result<i64> {
@@ -503,6 +605,10 @@ mod tests {
     use crate::parse::ParsedEntry;
     use crate::store::ingest::FeedUpdate;
     use crate::store::{write_transaction, FeedId, Store};
+
+    /// Keys in both levels of the index.
+    const ALL_KEYS: &str =
+        "SELECT (SELECT COUNT(*) FROM entry_band) + (SELECT COUNT(*) FROM entry_band_recent)";
 
     const WIRE: &str = "Russian and US officials met in Istanbul on Thursday for talks on \
         resolving embassy issues, as the two countries aimed to restore ties after years of \
@@ -562,7 +668,7 @@ mod tests {
 
     /// The table holds `keys` band keys and the mark is at `flushed_through`.
     fn assert_index(store: &Store, keys: i64, flushed_through: i64) {
-        assert_eq!(count(store, "SELECT COUNT(*) FROM entry_band"), keys);
+        assert_eq!(count(store, ALL_KEYS), keys);
         assert_eq!(
             count(store, "SELECT flushed_through FROM band_index_state"),
             flushed_through
@@ -590,11 +696,7 @@ mod tests {
             "Moscow and Washington meet in Istanbul",
             &copy,
         );
-        assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM entry_band"),
-            0,
-            "keys wait in memory"
-        );
+        assert_eq!(count(&store, ALL_KEYS), 0, "keys wait in memory");
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM story"),
             1,
@@ -604,6 +706,73 @@ mod tests {
         let keys = keys_of(WIRE) + keys_of(&copy);
         assert_eq!(written as i64, keys);
         assert_index(&store, keys, 2);
+    }
+
+    /// The counts in `band_index_state` are those of the tables.
+    fn assert_levels(store: &Store, settled: i64, recent: i64) {
+        assert_eq!(count(store, "SELECT COUNT(*) FROM entry_band"), settled);
+        assert_eq!(
+            count(store, "SELECT COUNT(*) FROM entry_band_recent"),
+            recent
+        );
+        assert_eq!(
+            count(store, "SELECT settled_keys FROM band_index_state"),
+            settled
+        );
+        assert_eq!(
+            count(store, "SELECT recent_keys FROM band_index_state"),
+            recent
+        );
+    }
+
+    /// Issue 19: a flush writes the small recent level; a merge moves it
+    /// into the settled level; copies find their originals in either level,
+    /// and deletes reach both.
+    #[test]
+    fn flushed_keys_reach_the_recent_level_and_a_merge_settles_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = with_wire_story(dir.path());
+        let wire = keys_of(WIRE);
+        store.flush_band_keys().expect("flush");
+        assert_levels(&store, 0, wire);
+        // Far below the merge size: the flush left the level where it was.
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        assert!(!merge_if_due(&tx).expect("no merge"));
+        assert!(merge_past(&tx, 0).expect("merge"));
+        tx.commit().expect("commit");
+        assert_levels(&store, wire, 0);
+        // A copy finds the original in the settled level...
+        record_copy(&mut store, 2, "b");
+        store.flush_band_keys().expect("flush");
+        let copy = keys_of(&WIRE.replace("Thursday", "Thursday afternoon"));
+        assert_levels(&store, wire, copy);
+        // ...and another, from a third feed, finds both, one in each level.
+        let feeds: Vec<FeedConfig> = ["a", "b", "c"]
+            .iter()
+            .map(|h| FeedConfig {
+                url: format!("https://{h}.example/rss"),
+                ..Default::default()
+            })
+            .collect();
+        store
+            .sync_feeds(&feeds, chrono::Utc::now())
+            .expect("third feed");
+        record_copy(&mut store, 3, "c");
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM story"),
+            1,
+            "the copies folded"
+        );
+        store.flush_band_keys().expect("flush");
+        assert_levels(&store, wire, 2 * copy);
+        // Deleting entries deletes their keys from both levels.
+        let tx = write_transaction(&mut store.conn).expect("tx");
+        let mut staged = store.bands.begin(&tx).expect("begin");
+        let deleted = staged.remove_entries(&tx, &[1, 2]).expect("remove");
+        drop(staged);
+        tx.commit().expect("commit");
+        assert_eq!(deleted as i64, wire + copy);
+        assert_levels(&store, 0, copy);
     }
 
     #[test]
@@ -632,7 +801,7 @@ mod tests {
             1,
             "the copy folded"
         );
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 0);
+        assert_eq!(count(&store, ALL_KEYS), 0);
         let copy = WIRE.replace("Thursday", "Thursday afternoon");
         assert_eq!(
             store.flush_band_keys().expect("flush") as i64,
@@ -690,7 +859,7 @@ mod tests {
         );
         assert_eq!(bands.lookup(&tx, 5, (0, 200), 1).expect("lookup"), [10]);
         bands.commit(tx).expect("commit");
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 1);
+        assert_eq!(count(&store, ALL_KEYS), 1);
     }
 
     #[test]
@@ -731,11 +900,7 @@ mod tests {
             1,
             "saved, covering the index"
         );
-        assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM entry_band"),
-            0,
-            "keys not written at the stop"
-        );
+        assert_eq!(count(&store, ALL_KEYS), 0, "keys not written at the stop");
         drop(store);
         // The next writer finds the copy through the saved filter.
         let mut store = open(dir.path());
@@ -767,10 +932,7 @@ mod tests {
             "Budget passed",
             "Parliament passed the budget after a long night of votes on spending.",
         );
-        assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM entry_band"),
-            keys_of(WIRE)
-        );
+        assert_eq!(count(&store, ALL_KEYS), keys_of(WIRE));
         assert!(!store.bands.is_empty(), "the second entry's keys wait");
         let policy = crate::store::RetentionPolicy {
             keep: chrono::TimeDelta::zero(),
@@ -780,7 +942,7 @@ mod tests {
         let later = chrono::Utc::now() + chrono::TimeDelta::days(1);
         let report = store.prune_step(&policy, later).expect("prune");
         assert_eq!(report.entries, 2);
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM entry_band"), 0);
+        assert_eq!(count(&store, ALL_KEYS), 0);
         assert!(store.bands.is_empty(), "buffered keys of pruned entries");
         assert_eq!(store.flush_band_keys().expect("flush"), 0);
     }
