@@ -506,6 +506,12 @@ fn titles_are_plain_text_in_views_and_cli_and_old_databases_are_cleaned() {
         let conn = Connection::open(setup.db()).expect("open");
         conn.execute_batch(
             "UPDATE entry SET title = 'Principal&#8217;s <em>Office</em>' WHERE guid = 'urn:c:1';
+             -- 15's recent band level, its keys kept in the one table before it
+             INSERT OR IGNORE INTO entry_band SELECT band_key, window_at, entry_id FROM entry_band_recent;
+             DROP TABLE entry_band_recent;
+             ALTER TABLE band_index_state DROP COLUMN settled_keys;
+             ALTER TABLE band_index_state DROP COLUMN recent_keys;
+             DROP INDEX entry_unconverted; -- 14's
              DROP TABLE refold_origin; -- migration 11's, undone with it
              DROP VIEW story_sources; -- 13's view; 12 drops and recreates it
              DROP TABLE search_queue;
