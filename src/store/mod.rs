@@ -42,7 +42,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use feeds::{DueFeed, SyncReport};
@@ -151,8 +151,13 @@ const CHECKPOINT_ATTEMPTS: u32 = 40;
 /// WAL pages after which a commit checkpoints (SQLite's default is 1,000).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 40_000;
 
-/// Size the WAL file is cut back to when it restarts after a checkpoint.
-const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
+/// Size the WAL file is cut back to when it restarts after a checkpoint:
+/// above what [`WAL_AUTOCHECKPOINT_PAGES`] lets it reach, so that a busy
+/// writer rewrites the file's blocks instead of giving them back and having
+/// the file system allocate and zero them again at every restart (74 of the
+/// writer's 556 CPU-s in a 20,000-feed cold pass, BENCHMARKS.md "Scale").
+/// The shutdown checkpoint empties the file.
+const WAL_SIZE_LIMIT_BYTES: i64 = 192 << 20;
 
 /// The writer's page cache, in KiB (a negative `cache_size` is KiB). The
 /// hot pages (index interiors, the tails of the append-mostly tables, FTS5's
@@ -726,6 +731,11 @@ pub(crate) fn write_transaction(
 
 /// Formats a time the way the database stores it: ISO-8601 UTC, seconds.
 pub fn format_time(t: DateTime<Utc>) -> String {
+    // chrono's RFC 3339 writer gives the same text for years 0–9999 without
+    // interpreting a pattern: the writer formats several times per entry.
+    if (0..=9999).contains(&t.year()) {
+        return t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -1109,5 +1119,26 @@ mod tests {
     fn time_round_trips() {
         let t = parse_time("2025-02-27T10:00:00Z").expect("parses");
         assert_eq!(format_time(t), "2025-02-27T10:00:00Z");
+    }
+
+    #[test]
+    fn times_are_formatted_alike_inside_and_outside_the_quick_years() {
+        for text in [
+            "0001-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let t = parse_time(text).expect("parses");
+            assert_eq!(format_time(t), text);
+        }
+        // Sub-second parts are dropped, as the pattern drops them.
+        let t = parse_time("2025-02-27T10:00:00Z").expect("parses")
+            + chrono::TimeDelta::milliseconds(999);
+        assert_eq!(format_time(t), "2025-02-27T10:00:00Z");
+        let far = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(
+            format_time(far),
+            far.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
     }
 }

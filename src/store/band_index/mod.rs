@@ -599,7 +599,7 @@ fn raise_mark(tx: &Transaction, to: i64) -> rusqlite::Result<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::FeedConfig;
     use crate::parse::ParsedEntry;
@@ -610,7 +610,9 @@ mod tests {
     const ALL_KEYS: &str =
         "SELECT (SELECT COUNT(*) FROM entry_band) + (SELECT COUNT(*) FROM entry_band_recent)";
 
-    const WIRE: &str = "Russian and US officials met in Istanbul on Thursday for talks on \
+    /// A wire story long enough to fold (shared with the fold tests).
+    pub(in crate::store) const WIRE: &str =
+        "Russian and US officials met in Istanbul on Thursday for talks on \
         resolving embassy issues, as the two countries aimed to restore ties after years of \
         tension. The meeting at the US consul general's residence lasted more than six hours, \
         and both delegations described it as constructive. Moscow said the sides agreed to \
