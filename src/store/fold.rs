@@ -332,7 +332,11 @@ fn settle_join(
     if newcomer.origin.is_some() && newcomer.origin != origin {
         return recompute_story(tx, story, now);
     }
-    let old = joined(tx, EntryId(canonical))?;
+    // A canonical copy that is gone (a damaged file) is no basis to compare
+    // with: re-derive the story from the copies it has.
+    let Some(old) = joined(tx, EntryId(canonical)).optional()? else {
+        return recompute_story(tx, story, now);
+    };
     let pair = [old.info(), newcomer.info()];
     let chosen = match dedup::choose_canonical(&pair, origin.as_deref()) {
         Some(1) => {
