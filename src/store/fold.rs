@@ -340,17 +340,7 @@ fn settle_join(
     let pair = [old.info(), newcomer.info()];
     let chosen = match dedup::choose_canonical(&pair, origin.as_deref()) {
         Some(1) => {
-            // The old canonical copy takes the newcomer's explanation.
-            tx.prepare_cached(
-                "UPDATE story_entry SET (relation, similarity) =
-                    (SELECT relation, similarity FROM story_entry WHERE entry_id = ?2)
-                 WHERE entry_id = ?1",
-            )?
-            .execute(params![canonical, entry.0])?;
-            tx.prepare_cached(
-                "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
-            )?
-            .execute([entry.0])?;
+            hand_canonical(tx, Some(canonical), entry.0)?;
             entry.0
         }
         _ => canonical,
@@ -378,6 +368,25 @@ fn settle_join(
         entry.0,
         i64::from(same_feed == 0)
     ])?;
+    Ok(())
+}
+
+/// Makes copy `new` its story's canonical copy. The `old` canonical copy,
+/// if there is one, takes `new`'s relation and score, so that every copy
+/// keeps an explanation. The old one goes first: a story has one canonical.
+fn hand_canonical(tx: &Transaction, old: Option<i64>, new: i64) -> rusqlite::Result<()> {
+    if let Some(old) = old {
+        tx.prepare_cached(
+            "UPDATE story_entry SET (relation, similarity) =
+                (SELECT relation, similarity FROM story_entry WHERE entry_id = ?2)
+             WHERE entry_id = ?1",
+        )?
+        .execute(params![old, new])?;
+    }
+    tx.prepare_cached(
+        "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
+    )?
+    .execute([new])?;
     Ok(())
 }
 
@@ -471,16 +480,8 @@ pub(super) fn recompute_story(tx: &Transaction, story: StoryId, now: &str) -> ru
     let (chosen, origin) = canonical_of(&copies);
     let new = &copies[chosen];
     if new.relation != "canonical" {
-        if let Some(old) = copies.iter().find(|c| c.relation == "canonical") {
-            tx.prepare_cached(
-                "UPDATE story_entry SET relation = ?2, similarity = ?3 WHERE entry_id = ?1",
-            )?
-            .execute(params![old.entry_id, new.relation, new.similarity])?;
-        }
-        tx.prepare_cached(
-            "UPDATE story_entry SET relation = 'canonical', similarity = 1.0 WHERE entry_id = ?1",
-        )?
-        .execute([new.entry_id])?;
+        let old = copies.iter().find(|c| c.relation == "canonical");
+        hand_canonical(tx, old.map(|c| c.entry_id), new.entry_id)?;
     }
     tx.prepare_cached(
         "UPDATE story SET canonical_entry_id = ?2, origin_agency = ?3, last_seen_at = MAX(last_seen_at, ?4),
@@ -891,7 +892,6 @@ mod tests {
         store.sync_feeds(&feeds, chrono::Utc::now()).expect("sync");
         let hour = chrono::Duration::hours(1);
         let start = chrono::Utc::now() - chrono::Duration::days(1);
-        // (feed, dateline credit, hours after start)
         // (feed, dateline credit, hours after start); "=" settles from two
         // copies, "+" recomputes (the credit may move the origin).
         let copies: [(i64, &str, i64); 10] = [

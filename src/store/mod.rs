@@ -154,7 +154,7 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 40_000;
 /// Size the WAL file is cut back to when it restarts after a checkpoint:
 /// above what [`WAL_AUTOCHECKPOINT_PAGES`] lets it reach, so that a busy
 /// writer rewrites the file's blocks instead of giving them back and having
-/// the file system allocate and zero them again at every restart (74 of the
+/// the file system allocate and zero them again at every restart (75 of the
 /// writer's 556 CPU-s in a 20,000-feed cold pass, BENCHMARKS.md "Scale").
 /// The shutdown checkpoint empties the file.
 const WAL_SIZE_LIMIT_BYTES: i64 = 192 << 20;
